@@ -1,0 +1,67 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Import direction (ARCHITECTURE §3): C shims ← Reactor ← HTTPServer; GatewayCore is
+// Foundation-only and everything the middleware sees; Upstream and State do the I/O;
+// Gateway assembles it all; the executables are thin.
+let package = Package(
+    name: "Switchyard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "switchyard", targets: ["switchyard"]),
+        .executable(name: "mock-llm", targets: ["mock-llm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    ],
+    targets: [
+        // System-library shims.
+        .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "Reactor", dependencies: ["CLinux"]),
+        .target(
+            name: "HTTPServer",
+            dependencies: ["Reactor", .product(name: "HTTPTypes", package: "swift-http-types")]),
+        .target(
+            name: "GatewayCore",
+            dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")]),
+        .target(name: "MockProvider"),
+        .target(
+            name: "Upstream",
+            dependencies: ["Reactor", "CCurl", "CZlib", "GatewayCore", "MockProvider"]),
+        .target(name: "Middleware", dependencies: ["GatewayCore"], path: "Middleware"),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Reactor", "HTTPServer", "GatewayCore", "Upstream", "Middleware",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "switchyard",
+            dependencies: [
+                "Gateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "mock-llm",
+            dependencies: [
+                "Reactor", "HTTPServer", "MockProvider",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Reactor"]),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
+        .testTarget(name: "MockProviderTests", dependencies: ["MockProvider"]),
+        .testTarget(name: "MiddlewareTests", dependencies: ["Middleware", "GatewayCore"]),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Reactor", "GatewayCore", "HTTPServer"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayCore", "Reactor", "HTTPServer"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

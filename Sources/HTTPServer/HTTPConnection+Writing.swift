@@ -1,0 +1,149 @@
+import HTTPTypes
+import Reactor
+
+/// Response serialisation and flushing. Streams are relayed chunk by chunk: the next chunk is
+/// pulled only once the socket has taken the previous ones (below `highWater`), so a slow
+/// client pauses its upstream transfer instead of growing a buffer.
+extension HTTPConnection {
+    static let highWater = 256 * 1024
+
+    var pendingOutput: Int { output.count - outputStart }
+
+    func write(_ response: ServerResponse) async {
+        guard state != .closed else { return }
+        switch response.body {
+        case .bytes(let bytes):
+            var out = serializeHead(response, contentLength: bytes.count)
+            out.append(contentsOf: bytes)
+            enqueueOutput(out)
+            flush()
+        case .stream(let stream):
+            currentStream = stream
+            enqueueOutput(serializeHead(response, contentLength: nil))
+            flush()
+            await relay(stream)
+        }
+        guard state != .closed else { return }
+        responseFinished()
+    }
+
+    private func relay(_ stream: any ServerStream) async {
+        while state != .closed {
+            let piece = await stream.next()
+            guard state != .closed else { return }
+            switch piece {
+            case .chunk(let bytes):
+                guard !bytes.isEmpty else { continue }
+                var framed: [UInt8] = []
+                framed.reserveCapacity(bytes.count + 12)
+                ResponseHead.appendHex(bytes.count, to: &framed)
+                framed.append(contentsOf: "\r\n".utf8)
+                framed.append(contentsOf: bytes)
+                framed.append(contentsOf: "\r\n".utf8)
+                enqueueOutput(framed)
+                flush()
+                if pendingOutput > Self.highWater {
+                    let stillOpen = await withCheckedContinuation { writeWaiter = $0 }
+                    if !stillOpen { return }
+                }
+            case .end:
+                enqueueOutput(Array("0\r\n\r\n".utf8))
+                flush()
+                return
+            case .fail(let finalChunk):
+                var framed: [UInt8] = []
+                if !finalChunk.isEmpty {
+                    ResponseHead.appendHex(finalChunk.count, to: &framed)
+                    framed.append(contentsOf: "\r\n".utf8)
+                    framed.append(contentsOf: finalChunk)
+                    framed.append(contentsOf: "\r\n".utf8)
+                }
+                framed.append(contentsOf: "0\r\n\r\n".utf8)
+                enqueueOutput(framed)
+                keepAlive = false  // a failed stream closes its connection after the error event
+                flush()
+                return
+            }
+        }
+    }
+
+    private func serializeHead(_ response: ServerResponse, contentLength: Int?) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + response.headers.count * 48)
+        ResponseHead.appendStatusLine(response.status, to: &out)
+        for field in response.headers {
+            let name = field.name
+            if name == .contentLength || name == .transferEncoding || name == .connection { continue }
+            out.append(contentsOf: name.rawName.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: field.value.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        out.append(contentsOf: "date: ".utf8)
+        out.append(contentsOf: server.dateCache.current())
+        if let contentLength {
+            out.append(contentsOf: "\r\ncontent-length: ".utf8)
+            ResponseHead.appendDecimal(contentLength, to: &out)
+        } else {
+            out.append(contentsOf: "\r\ntransfer-encoding: chunked".utf8)
+        }
+        if !keepAlive { out.append(contentsOf: "\r\nconnection: close".utf8) }
+        out.append(contentsOf: "\r\n\r\n".utf8)
+        return out
+    }
+
+    func enqueueOutput(_ bytes: [UInt8]) {
+        if output.isEmpty {
+            output = bytes
+            outputStart = 0
+        } else {
+            output.append(contentsOf: bytes)
+        }
+    }
+
+    /// Writes what the socket takes now; arms write interest for the rest.
+    func flush() {
+        guard state != .closed else { return }
+        while outputStart < output.count {
+            let result: IOResult
+            do {
+                result = try output.withUnsafeBytes { raw throws(SystemError) in
+                    try FileDescriptor.send(fd, UnsafeRawBufferPointer(rebasing: raw[outputStart...]))
+                }
+            } catch {
+                close()
+                return
+            }
+            guard case .processed(let n) = result else { break }
+            outputStart += n
+        }
+        if outputStart == output.count {
+            output.removeAll(keepingCapacity: output.capacity <= 262_144)
+            outputStart = 0
+            setWriteInterest(false)
+            if closeAfterFlush { close(); return }
+        } else {
+            setWriteInterest(true)
+        }
+        if pendingOutput <= Self.highWater / 2, let waiter = writeWaiter {
+            writeWaiter = nil
+            waiter.resume(returning: true)
+        }
+        if resumeParsingAfterFlush && pendingOutput <= Self.highWater / 2 && state == .awaitingHead {
+            resumeParsingAfterFlush = false
+            processInput()
+        }
+    }
+
+    private func setWriteInterest(_ on: Bool) {
+        guard on != writeInterest else { return }
+        writeInterest = on
+        updateInterest()
+    }
+
+    func updateInterest() {
+        guard state != .closed else { return }
+        let events = (readPaused ? 0 : Reactor.readable | Reactor.hangup) | (writeInterest ? Reactor.writable : 0)
+        try? reactor.modify(fd, events: events)
+    }
+}

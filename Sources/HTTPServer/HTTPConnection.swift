@@ -1,0 +1,245 @@
+import HTTPTypes
+import Reactor
+
+/// One client connection: reads, parses (strictly), dispatches one request at a time as a task
+/// on the reactor, and writes responses in order — so pipelined requests are answered in order.
+/// Reactor-thread confined (`@unchecked Sendable` for the tasks that run on that same reactor).
+final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
+    enum State {
+        case awaitingHead
+        case readingBody
+        case handling
+        case closed
+    }
+
+    let fd: Int32
+    unowned let server: HTTPServerWorker
+    var reactor: Reactor { server.reactor }
+    var state = State.awaitingHead
+    private var parser: HTTPRequestParser
+
+    private var input: [UInt8] = []
+    private var inputStart = 0
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var headStartedAt: UInt64 = 0
+
+    var output: [UInt8] = []
+    var outputStart = 0
+    var writeInterest = false
+    var readPaused = false
+    var writeWaiter: CheckedContinuation<Bool, Never>?
+    var resumeParsingAfterFlush = false
+    var closeAfterFlush = false
+    var keepAlive = true
+    var draining = false
+    var task: Task<Void, Never>?
+    var currentStream: (any ServerStream)?
+
+    private lazy var timer = ReactorTimer { [unowned self] in self.timedOut() }
+    private var timerKind = TimerKind.idle
+    private enum TimerKind { case idle, header, body }
+
+    /// Stop reading from a client that pipelines faster than we answer past this much input.
+    static let maxBufferedInput = 1 << 20
+    static let readSize = 65_536
+
+    init(fd: Int32, server: HTTPServerWorker) throws(SystemError) {
+        self.fd = fd
+        self.server = server
+        self.parser = HTTPRequestParser(limits: server.configuration.limits)
+        try server.reactor.register(fd, events: Reactor.readable | Reactor.hangup, handler: self)
+        armTimer(.idle)
+    }
+
+    func reactorEvent(_ events: UInt32) {
+        if events & Reactor.writable != 0 { flush() }
+        guard state != .closed else { return }
+        if events & (Reactor.readable | Reactor.hangup) != 0 { readAvailable() }
+    }
+
+    // MARK: Reading
+
+    private func readAvailable() {
+        var peerClosed = false
+        while state != .closed && input.count - inputStart < Self.maxBufferedInput {
+            let oldCount = input.count
+            input.reserveCapacity(oldCount + Self.readSize)
+            let result: IOResult
+            do {
+                result = try withUnsafeTemporaryAllocation(byteCount: Self.readSize, alignment: 1) { buffer throws(SystemError) -> IOResult in
+                    let r = try FileDescriptor.read(fd, into: buffer)
+                    if case .processed(let n) = r, n > 0 { input.append(contentsOf: buffer[0..<n]) }
+                    return r
+                }
+            } catch {
+                peerClosed = true
+                break
+            }
+            if case .processed(let n) = result {
+                if n == 0 { peerClosed = true; break }
+                if n < Self.readSize { break }
+                continue
+            }
+            break  // wouldBlock
+        }
+        if input.count - inputStart >= Self.maxBufferedInput { readPaused = true; updateInterest() }
+        if peerClosed {
+            // A client that goes away mid-request cancels the upstream work.
+            if state == .handling || inputStart == input.count { close(); return }
+        }
+        if state == .awaitingHead || state == .readingBody { processInput() }
+        if peerClosed && state != .closed { close() }
+    }
+
+    /// Parses buffered input until a request is complete (then dispatches it) or more bytes are needed.
+    func processInput() {
+        while state == .awaitingHead || state == .readingBody {
+            if inputStart == input.count { break }
+            if state == .awaitingHead && timerKind == .idle { armTimer(.header) }
+            let step: (event: HTTPParserEvent?, consumed: Int)
+            do {
+                step = try input.withUnsafeBytes { raw throws(HTTPParseError) in
+                    let slice = UnsafeRawBufferPointer(rebasing: raw[inputStart...])
+                    let step = try parser.parse(slice)
+                    if case .body(let range) = step.event { body.append(contentsOf: slice[range]) }
+                    return step
+                }
+            } catch {
+                respondToBadRequest(status: error.status, reason: error.reason)
+                return
+            }
+            inputStart += step.consumed
+            guard let event = step.event else {
+                if step.consumed == 0 { break }
+                continue
+            }
+            switch event {
+            case .head(let parsed):
+                head = parsed
+                headStartedAt = monotonicNanos()
+                state = .readingBody
+                armTimer(.body)
+                if parsed.expectContinue && inputStart == input.count {
+                    enqueueOutput(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                    flush()
+                }
+            case .body:
+                continue
+            case .end:
+                dispatch()
+            }
+        }
+        compactInput()
+    }
+
+    private func compactInput() {
+        if inputStart == input.count {
+            input.removeAll(keepingCapacity: input.capacity <= 262_144)
+            inputStart = 0
+        } else if inputStart > 65_536 {
+            input.removeFirst(inputStart)
+            inputStart = 0
+        }
+        if readPaused && input.count - inputStart < Self.maxBufferedInput / 2 {
+            readPaused = false
+            updateInterest()
+        }
+    }
+
+    private func dispatch() {
+        guard let head else { return }
+        self.head = nil
+        state = .handling
+        disarmTimer()
+        keepAlive = head.keepAlive && !draining
+        let request = ServerRequest(head: head, body: body, receivedAt: headStartedAt)
+        body = []
+        let handler = server.handler
+        task = Task(executorPreference: reactor) {
+            let response = await handler.handle(request)
+            await self.write(response)
+        }
+    }
+
+    /// Called after a response was handed to the socket: next request or close.
+    func responseFinished() {
+        task = nil
+        currentStream = nil
+        guard state == .handling else { return }
+        if !keepAlive {
+            closeAfterFlush = true
+            state = .awaitingHead
+            if pendingOutput == 0 { close() }
+            return
+        }
+        state = .awaitingHead
+        armTimer(.idle)
+        if pendingOutput > Self.maxBufferedInput {
+            resumeParsingAfterFlush = true  // the client is not reading its answers: wait
+        } else {
+            processInput()
+        }
+    }
+
+    private func respondToBadRequest(status: Int, reason: String) {
+        state = .handling
+        keepAlive = false
+        disarmTimer()
+        let response = server.configuration.errorResponse(status, reason)
+        task = Task(executorPreference: reactor) { await self.write(response) }
+    }
+
+    // MARK: Timers and closing
+
+    private func armTimer(_ kind: TimerKind) {
+        timerKind = kind
+        let configuration = server.configuration
+        let after: UInt64 = switch kind {
+        case .idle: configuration.idleTimeout
+        case .header: configuration.headerTimeout
+        case .body: configuration.bodyTimeout
+        }
+        reactor.arm(timer, after: after)
+    }
+
+    private func disarmTimer() {
+        reactor.disarm(timer)
+    }
+
+    private func timedOut() {
+        switch state {
+        case .awaitingHead where inputStart == input.count && timerKind == .idle:
+            close()
+        case .awaitingHead, .readingBody:
+            respondToBadRequest(status: 408, reason: "the request took too long to arrive")
+        case .handling, .closed:
+            break
+        }
+    }
+
+    /// Drain: idle connections close now, busy ones after their current response.
+    func beginDrain() {
+        draining = true
+        keepAlive = false
+        if state == .awaitingHead && inputStart == input.count && pendingOutput == 0 { close() }
+    }
+
+    /// Closes the socket now; a request in flight is cancelled (and with it its upstream transfer).
+    func close() {
+        guard state != .closed else { return }
+        state = .closed
+        disarmTimer()
+        reactor.deregister(fd)
+        FileDescriptor.close(fd)
+        currentStream?.cancel()
+        currentStream = nil
+        task?.cancel()
+        task = nil
+        if let waiter = writeWaiter {
+            writeWaiter = nil
+            waiter.resume(returning: false)
+        }
+        server.connectionClosed(self)
+    }
+}

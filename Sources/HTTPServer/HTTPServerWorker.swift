@@ -1,0 +1,74 @@
+import Reactor
+
+/// The HTTP/1.1 server of one worker: its `SO_REUSEPORT` listener and the connections it
+/// accepted, all on one reactor. Reactor-thread confined; use `reactor.execute` from elsewhere.
+public final class HTTPServerWorker: @unchecked Sendable {
+    public let reactor: Reactor
+    public var configuration: HTTPServerConfiguration
+    public var handler: any HTTPRequestHandler
+    private var listener: Listener?
+    private var connections: [ObjectIdentifier: HTTPConnection] = [:]
+    private(set) var draining = false
+    private var onDrained: (() -> Void)?
+    let dateCache = DateCache()
+
+    public init(reactor: Reactor, configuration: HTTPServerConfiguration, handler: any HTTPRequestHandler) {
+        self.reactor = reactor
+        self.configuration = configuration
+        self.handler = handler
+    }
+
+    /// Starts accepting on an already bound listening socket. Reactor thread only.
+    public func start(listeningFD: Int32) throws(SystemError) {
+        listener = try Listener(fd: listeningFD, reactor: reactor) { [unowned self] fd in
+            self.accept(fd)
+        }
+    }
+
+    /// The bound port (useful after binding port 0).
+    public var port: Int? { listener?.port }
+
+    public var connectionCount: Int { connections.count }
+
+    /// Serves an already connected socket (tests, or a listener owned elsewhere). Reactor thread only.
+    public func accept(_ fd: Int32) {
+        guard !draining else {
+            FileDescriptor.close(fd)
+            return
+        }
+        do {
+            let connection = try HTTPConnection(fd: fd, server: self)
+            connections[ObjectIdentifier(connection)] = connection
+        } catch {
+            FileDescriptor.close(fd)
+        }
+    }
+
+    func connectionClosed(_ connection: HTTPConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+        if draining && connections.isEmpty, let done = onDrained {
+            onDrained = nil
+            done()
+        }
+    }
+
+    /// Graceful stop: closes the listener, closes idle connections, and lets requests and streams
+    /// in flight finish (their connections close after the response). `done` runs on the reactor
+    /// once no connection is left. Reactor thread only.
+    public func drain(_ done: @escaping () -> Void) {
+        draining = true
+        listener?.close()
+        listener = nil
+        onDrained = done
+        for connection in Array(connections.values) { connection.beginDrain() }
+        if connections.isEmpty, let done = onDrained {
+            onDrained = nil
+            done()
+        }
+    }
+
+    /// Closes every connection now (after a drain timeout). Reactor thread only.
+    public func closeAll() {
+        for connection in Array(connections.values) { connection.close() }
+    }
+}

@@ -1,0 +1,97 @@
+import Glibc
+import Reactor
+
+/// Serialises status lines and the `date` header without Foundation.
+enum ResponseHead {
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 100: "Continue"
+        case 200: "OK"
+        case 201: "Created"
+        case 204: "No Content"
+        case 301: "Moved Permanently"
+        case 304: "Not Modified"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
+        case 417: "Expectation Failed"
+        case 422: "Unprocessable Content"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        default: "Status \(status)"
+        }
+    }
+
+    static func appendStatusLine(_ status: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(status, to: &out)
+        out.append(0x20)
+        out.append(contentsOf: reason(status).utf8)
+        out.append(contentsOf: "\r\n".utf8)
+    }
+
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value == 0 { out.append(0x30); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var v = value
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { buf in
+            while v > 0 && n < 20 {
+                buf[19 - n] = UInt8(0x30 + v % 10)
+                v /= 10
+                n += 1
+            }
+            out.append(contentsOf: buf[(20 - n)...])
+        }
+    }
+
+    static func appendHex(_ value: Int, to out: inout [UInt8]) {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var shift = (Int.bitWidth - value.leadingZeroBitCount + 3) / 4 * 4
+        if shift == 0 { out.append(0x30); return }
+        while shift > 0 {
+            shift -= 4
+            out.append(hex[(value >> shift) & 0xF])
+        }
+    }
+}
+
+/// The `date` header value, formatted at most once per second per worker.
+final class DateCache: @unchecked Sendable {
+    private var second: Int = -1
+    private(set) var value: [UInt8] = []
+
+    func current() -> [UInt8] {
+        let now = Int(wallClockNanos() / 1_000_000_000)
+        if now != second {
+            second = now
+            value = Self.format(now)
+        }
+        return value
+    }
+
+    private static func format(_ epoch: Int) -> [UInt8] {
+        var t = time_t(epoch)
+        var tm = Glibc.tm()
+        gmtime_r(&t, &tm)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let text = "\(days[Int(tm.tm_wday)]), \(two(tm.tm_mday)) \(months[Int(tm.tm_mon)]) \(tm.tm_year + 1900) \(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) GMT"
+        return Array(text.utf8)
+    }
+}

@@ -1,0 +1,84 @@
+import HTTPTypes
+
+/// A complete request as read by a connection: the parsed head and the whole (de-chunked) body.
+public struct ServerRequest: Sendable {
+    public var head: HTTPRequestHead
+    public var body: [UInt8]
+    /// Monotonic ns when the head was complete.
+    public var receivedAt: UInt64
+
+    public init(head: HTTPRequestHead, body: [UInt8], receivedAt: UInt64) {
+        self.head = head
+        self.body = body
+        self.receivedAt = receivedAt
+    }
+}
+
+/// One piece pulled from a streamed response body.
+public enum ServerStreamPiece: Sendable {
+    case chunk([UInt8])
+    /// Clean end of the body.
+    case end
+    /// The stream failed after it started: write `finalChunk` (the error event), end the body and close.
+    case fail(finalChunk: [UInt8])
+}
+
+/// A streamed body. The connection pulls the next piece only after the previous one was handed
+/// to the socket (and waits while the socket is full), which is the backpressure. `cancel()`
+/// is called when the client goes away. Confined to the connection's reactor.
+public protocol ServerStream: AnyObject, Sendable {
+    func next() async -> ServerStreamPiece
+    func cancel()
+}
+
+public enum ServerBody: Sendable {
+    case bytes([UInt8])
+    /// Sent with `transfer-encoding: chunked`.
+    case stream(any ServerStream)
+}
+
+public struct ServerResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPFields
+    public var body: ServerBody
+
+    public init(status: Int, headers: HTTPFields = [:], body: ServerBody) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// What the server calls for each complete request. Runs as a task on the connection's reactor.
+public protocol HTTPRequestHandler: Sendable {
+    func handle(_ request: ServerRequest) async -> ServerResponse
+}
+
+/// Limits and timeouts of the HTTP server (nanoseconds). Slow clients cannot hold a worker:
+/// a head must arrive within `headerTimeout` of its first byte, a body within `bodyTimeout`,
+/// and an idle keep-alive connection is closed after `idleTimeout`.
+public struct HTTPServerConfiguration: Sendable {
+    public var limits: HTTPParserLimits
+    public var headerTimeout: UInt64
+    public var bodyTimeout: UInt64
+    public var idleTimeout: UInt64
+    /// Renders the body for an error the server answers by itself (bad framing, 408, 503 while
+    /// draining): status and reason in, headers and body out. The gateway makes it OpenAI-shaped.
+    public var errorResponse: @Sendable (_ status: Int, _ reason: String) -> ServerResponse
+
+    public init(
+        limits: HTTPParserLimits = .init(), headerTimeout: UInt64 = 10_000_000_000, bodyTimeout: UInt64 = 30_000_000_000,
+        idleTimeout: UInt64 = 60_000_000_000,
+        errorResponse: @escaping @Sendable (Int, String) -> ServerResponse = { status, reason in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain"
+            return ServerResponse(status: status, headers: headers, body: .bytes(Array("\(reason)\n".utf8)))
+        }
+    ) {
+        self.limits = limits
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
+        self.idleTimeout = idleTimeout
+        self.errorResponse = errorResponse
+    }
+}

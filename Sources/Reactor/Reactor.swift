@@ -1,0 +1,185 @@
+import CLinux
+import Glibc
+import Synchronization
+
+/// Something that owns a file descriptor registered with a reactor. Called on the reactor's
+/// thread with the epoll event bits (`Reactor.readable`, `.writable`, `.hangup`); never blocks.
+public protocol ReactorIOHandler: AnyObject {
+    func reactorEvent(_ events: UInt32)
+}
+
+/// One epoll loop on one thread; also that thread's Swift executor (see Reactor+Executor).
+///
+/// Threading rule: everything except `execute(_:)`, `enqueue(_:)` and `stop()` must be called on
+/// the reactor's own thread. Objects confined to a reactor are marked `@unchecked Sendable` and
+/// say so; that is the whole concurrency model — no locks on the request path.
+public final class Reactor: @unchecked Sendable {
+    public static let readable = SY_EPOLLIN
+    public static let writable = SY_EPOLLOUT
+    public static let hangup = SY_EPOLLHUP | SY_EPOLLERR | SY_EPOLLRDHUP
+
+    public let name: String
+    let epollFD: Int32
+    let wakeFD: Int32
+    let timerFD: Int32
+
+    /// Handlers by fd; the generation in the epoll data word filters events for a reused fd.
+    private var handlers: [(handler: ReactorIOHandler, generation: UInt32)?] = []
+    private var nextGeneration: UInt32 = 1
+    var timers = TimerHeap()
+    var armedTimerDeadline: UInt64 = 0
+
+    /// Jobs enqueued from this thread; swapped out and run each turn.
+    var localJobs: [UnownedJob] = []
+    var localClosures: [() -> Void] = []
+    let remote = Mutex(RemoteQueue())
+    private(set) var thread: pthread_t?
+    private var running = false
+    private let stopRequested = Atomic<Bool>(false)
+
+    struct RemoteQueue: ~Copyable {
+        var jobs: [UnownedJob] = []
+        var closures: [() -> Void] = []
+        var wakePending = false
+    }
+
+    private static let wakeTag: UInt64 = 0xFFFF_FFFF_0000_0001
+    private static let timerTag: UInt64 = 0xFFFF_FFFF_0000_0002
+
+    public init(name: String) throws(SystemError) {
+        self.name = name
+        epollFD = try retryingEINTR("epoll_create1") { sy_epoll_create() }
+        wakeFD = try retryingEINTR("eventfd") { sy_eventfd() }
+        timerFD = try retryingEINTR("timerfd_create") { sy_timerfd_create() }
+        _ = try retryingEINTR("epoll_ctl") { sy_epoll_ctl(epollFD, sy_epoll_ctl_add(), wakeFD, SY_EPOLLIN, Self.wakeTag) }
+        _ = try retryingEINTR("epoll_ctl") { sy_epoll_ctl(epollFD, sy_epoll_ctl_add(), timerFD, SY_EPOLLIN, Self.timerTag) }
+    }
+
+    deinit {
+        FileDescriptor.close(epollFD)
+        FileDescriptor.close(wakeFD)
+        FileDescriptor.close(timerFD)
+    }
+
+    /// True when called on this reactor's thread.
+    @inline(__always)
+    public var inReactorThread: Bool {
+        guard let thread else { return false }
+        return pthread_equal(thread, pthread_self()) != 0
+    }
+
+    // MARK: File descriptors
+
+    public func register(_ fd: Int32, events: UInt32, handler: ReactorIOHandler) throws(SystemError) {
+        let index = Int(fd)
+        if index >= handlers.count { handlers.append(contentsOf: repeatElement(nil, count: index - handlers.count + 64)) }
+        let generation = nextGeneration
+        nextGeneration &+= 1
+        handlers[index] = (handler, generation)
+        let data = UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
+        _ = try retryingEINTR("epoll_ctl(add)") { sy_epoll_ctl(epollFD, sy_epoll_ctl_add(), fd, events, data) }
+    }
+
+    public func modify(_ fd: Int32, events: UInt32) throws(SystemError) {
+        guard let entry = handlers[Int(fd)] else { return }
+        let data = UInt64(entry.generation) << 32 | UInt64(UInt32(bitPattern: fd))
+        _ = try retryingEINTR("epoll_ctl(mod)") { sy_epoll_ctl(epollFD, sy_epoll_ctl_mod(), fd, events, data) }
+    }
+
+    /// Removes the fd from epoll and drops the handler. Call before closing the fd.
+    public func deregister(_ fd: Int32) {
+        guard Int(fd) < handlers.count, handlers[Int(fd)] != nil else { return }
+        handlers[Int(fd)] = nil
+        _ = sy_epoll_ctl(epollFD, sy_epoll_ctl_del(), fd, 0, 0)
+    }
+
+    // MARK: Cross-thread submission
+
+    /// Runs `body` on the reactor thread. Safe from any thread.
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        if inReactorThread {
+            localClosures.append(body)
+            return
+        }
+        let mustWake = remote.withLock { queue in
+            queue.closures.append(body)
+            defer { queue.wakePending = true }
+            return !queue.wakePending
+        }
+        if mustWake { wake() }
+    }
+
+    func wake() { _ = sy_eventfd_signal(wakeFD) }
+
+    /// Asks the loop to return from `run()` after the current turn. Safe from any thread.
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        _ = sy_eventfd_signal(wakeFD)
+    }
+
+    // MARK: The loop
+
+    /// Runs the loop on the calling thread until `stop()`.
+    public func run() {
+        thread = pthread_self()
+        running = true
+        defer { running = false }
+        let capacity = 256
+        let events = UnsafeMutablePointer<sy_epoll_event>.allocate(capacity: capacity)
+        defer { events.deallocate() }
+        while !stopRequested.load(ordering: .acquiring) {
+            runPendingWork()
+            let hasWork = !localJobs.isEmpty || !localClosures.isEmpty
+            let n = sy_epoll_wait(epollFD, events, Int32(capacity), hasWork ? 0 : -1)
+            if n < 0 { continue }  // EINTR
+            for i in 0..<Int(n) {
+                let event = events[i]
+                switch event.data {
+                case Self.wakeTag:
+                    _ = sy_eventfd_drain(wakeFD)
+                    drainRemote()
+                case Self.timerTag:
+                    _ = sy_timerfd_drain(timerFD)
+                default:
+                    let fd = Int(UInt32(truncatingIfNeeded: event.data))
+                    let generation = UInt32(truncatingIfNeeded: event.data >> 32)
+                    guard fd < handlers.count, let entry = handlers[fd], entry.generation == generation else { continue }
+                    entry.handler.reactorEvent(event.events)
+                }
+            }
+            fireDueTimers()
+        }
+        runPendingWork()
+    }
+
+    func runPendingWork() {
+        drainRemote()
+        // Bounded passes so a job storm cannot starve I/O.
+        var passes = 0
+        while (!localJobs.isEmpty || !localClosures.isEmpty) && passes < 8 {
+            passes += 1
+            if !localClosures.isEmpty {
+                let closures = localClosures
+                localClosures.removeAll(keepingCapacity: true)
+                for closure in closures { closure() }
+            }
+            if !localJobs.isEmpty {
+                var jobs: [UnownedJob] = []
+                swap(&jobs, &localJobs)
+                for job in jobs { runJob(job) }
+                if localJobs.isEmpty { swap(&jobs, &localJobs); localJobs.removeAll(keepingCapacity: true) }
+            }
+        }
+    }
+
+    private func drainRemote() {
+        let (jobs, closures) = remote.withLock { queue -> ([UnownedJob], [() -> Void]) in
+            queue.wakePending = false
+            if queue.jobs.isEmpty && queue.closures.isEmpty { return ([], []) }
+            defer { queue.jobs.removeAll(); queue.closures.removeAll() }
+            return (queue.jobs, queue.closures)
+        }
+        localJobs.append(contentsOf: jobs)
+        localClosures.append(contentsOf: closures)
+    }
+}

@@ -1,0 +1,4 @@
+import Reactor
+
+@inline(__always)
+func monotonicNow() -> UInt64 { monotonicNanos() }

@@ -1,0 +1,287 @@
+import CCurl
+import Reactor
+
+/// Why an upstream transfer failed; decides 502 vs 504 and whether a retry may help.
+public enum TransferError: Error, Sendable, Equatable {
+    case connect(String)
+    case timeout(String)
+    case io(String)
+    case cancelled
+}
+
+/// Timeouts of one upstream transfer (nanoseconds).
+public struct UpstreamTimeouts: Sendable, Equatable {
+    public var connect: UInt64
+    public var firstByte: UInt64
+    public var total: UInt64
+
+    public init(connect: UInt64 = 5_000_000_000, firstByte: UInt64 = 60_000_000_000, total: UInt64 = 600_000_000_000) {
+        self.connect = connect
+        self.firstByte = firstByte
+        self.total = total
+    }
+}
+
+/// An outgoing HTTP request for curl.
+public struct UpstreamHTTPRequest: Sendable {
+    public var url: String
+    public var method: String
+    /// Header lines, "Name: value".
+    public var headers: [String]
+    public var body: [UInt8]
+    /// When true and the answer is 2xx, the body is delivered chunk by chunk (`next()`);
+    /// otherwise it is collected whole (`body()`).
+    public var streaming: Bool
+    public var timeouts: UpstreamTimeouts
+
+    public init(url: String, method: String = "POST", headers: [String], body: [UInt8], streaming: Bool, timeouts: UpstreamTimeouts) {
+        self.url = url
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.streaming = streaming
+        self.timeouts = timeouts
+    }
+}
+
+/// One curl easy transfer. The adapter awaits `head()`, then `body()` or repeated `next()`.
+/// Pulling is the backpressure: past `maxQueued` unread bytes the write callback pauses the
+/// transfer, and `next()` resumes it. Reactor-thread confined.
+public final class CurlTransfer: @unchecked Sendable {
+    let easy: UnsafeMutableRawPointer
+    unowned let multi: CurlMulti
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private let streaming: Bool
+    private let firstByteTimeout: UInt64
+
+    public private(set) var status = 0
+    public private(set) var responseHeaders: [(String, String)] = []
+    private var headComplete = false
+    private var chunkMode = false
+    private var queued: [UInt8] = []
+    private var paused = false
+    private var done = false
+    private var failure: TransferError?
+    private var headWaiter: CheckedContinuation<Void, Never>?
+    private var dataWaiter: CheckedContinuation<Void, Never>?
+    private lazy var firstByteTimer = ReactorTimer { [unowned self] in
+        self.fail(.timeout("no response within \(self.firstByteTimeout / 1_000_000) ms"))
+    }
+
+    static let maxQueued = 64 * 1024
+
+    /// Creates and starts the transfer on `multi`. Reactor thread only.
+    public init(_ request: UpstreamHTTPRequest, multi: CurlMulti) {
+        self.multi = multi
+        self.streaming = request.streaming
+        self.firstByteTimeout = request.timeouts.firstByte
+        easy = curl_easy_init()!
+        configure(request)
+        multi.reactor.arm(firstByteTimer, after: request.timeouts.firstByte)
+        multi.add(self)
+        multi.poke()
+    }
+
+    deinit { releaseEasy() }
+
+    private var easyReleased = false
+    func releaseEasy() {
+        guard !easyReleased else { return }
+        easyReleased = true
+        curl_easy_cleanup(easy)
+        if let headerList { curl_slist_free_all(headerList) }
+        headerList = nil
+    }
+
+    private func configure(_ request: UpstreamHTTPRequest) {
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        _ = sy_easy_setopt_str(easy, CURLOPT_URL, request.url)
+        _ = sy_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        _ = sy_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
+        _ = sy_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        _ = sy_easy_setopt_long(easy, CURLOPT_DNS_CACHE_TIMEOUT, 300)
+        _ = sy_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.timeouts.connect / 1_000_000))
+        _ = sy_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeouts.total / 1_000_000))
+        _ = sy_easy_setopt_str(easy, CURLOPT_ACCEPT_ENCODING, "")  // gzip/deflate/br as built, decoded by curl
+        _ = sy_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, multi.options.http2 ? Int(CURL_HTTP_VERSION_2TLS.rawValue) : Int(CURL_HTTP_VERSION_1_1.rawValue))
+        _ = sy_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me)
+        _ = sy_easy_setopt_write(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userp in
+            Unmanaged<CurlTransfer>.fromOpaque(userp!).takeUnretainedValue().received(data!, size * count)
+        }
+        _ = sy_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me)
+        _ = sy_easy_setopt_write(easy, CURLOPT_HEADERFUNCTION) { data, size, count, userp in
+            Unmanaged<CurlTransfer>.fromOpaque(userp!).takeUnretainedValue().headerLine(data!, size * count)
+        }
+        _ = sy_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me)
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        for line in request.headers { list = curl_slist_append(list, line) }
+        list = curl_slist_append(list, "Expect:")  // no 100-continue round trip on large bodies
+        headerList = list
+        _ = sy_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list)
+        if request.method == "POST" {
+            _ = sy_easy_setopt_long(easy, CURLOPT_POST, 1)
+            _ = sy_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+            request.body.withUnsafeBytes { raw in
+                _ = sy_easy_setopt_ptr(easy, CURLOPT_COPYPOSTFIELDS, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+            }
+        } else if request.method != "GET" {
+            _ = sy_easy_setopt_str(easy, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+    }
+
+    // MARK: Callbacks (record and resume only)
+
+    private func headerLine(_ data: UnsafeMutablePointer<CChar>, _ length: Int) -> Int {
+        let bytes = UnsafeRawBufferPointer(start: data, count: length)
+        if length <= 2 {  // blank line ends a header block
+            var code = 0
+            _ = sy_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
+            if code >= 200 || code == 0 {
+                status = code
+                completeHead()
+            } else {
+                responseHeaders.removeAll()  // an interim 1xx block
+            }
+            return length
+        }
+        if bytes.starts(with: "HTTP/".utf8) { responseHeaders.removeAll(); return length }
+        if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+            let name = String(decoding: bytes[..<colon], as: UTF8.self).lowercased()
+            var value = Substring(String(decoding: bytes[(colon + 1)...], as: UTF8.self))
+            while let c = value.first, c == " " || c == "\t" { value.removeFirst() }
+            while let c = value.last, c == "\r" || c == "\n" || c == " " { value.removeLast() }
+            responseHeaders.append((name, String(value)))
+        }
+        return length
+    }
+
+    private func completeHead() {
+        guard !headComplete else { return }
+        headComplete = true
+        multi.reactor.disarm(firstByteTimer)
+        chunkMode = streaming && (200..<300).contains(status)
+        resume(&headWaiter)
+    }
+
+    private func received(_ data: UnsafeMutablePointer<CChar>, _ length: Int) -> Int {
+        if !headComplete {
+            var code = 0
+            _ = sy_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
+            status = code
+            completeHead()
+        }
+        if chunkMode && queued.count >= Self.maxQueued && dataWaiter == nil {
+            paused = true
+            return sy_curl_writefunc_pause()
+        }
+        queued.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+        if chunkMode { resume(&dataWaiter) }
+        return length
+    }
+
+    func finished(_ result: CURLcode) {
+        multi.reactor.disarm(firstByteTimer)
+        if result != CURLE_OK {
+            failure = Self.classify(result, headComplete: headComplete)
+        } else if !headComplete {
+            var code = 0
+            _ = sy_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
+            status = code
+            headComplete = true
+        }
+        done = true
+        resume(&headWaiter)
+        resume(&dataWaiter)
+    }
+
+    private func resume(_ waiter: inout CheckedContinuation<Void, Never>?) {
+        guard let continuation = waiter else { return }
+        waiter = nil
+        continuation.resume()
+    }
+
+    static func classify(_ code: CURLcode, headComplete: Bool) -> TransferError {
+        let text = String(cString: curl_easy_strerror(code))
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT: return .timeout(text)
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SSL_CONNECT_ERROR:
+            return .connect(text)
+        default: return .io(text)
+        }
+    }
+
+    // MARK: Consumer side (tasks on the reactor)
+
+    /// Waits for the response head. Throws when the transfer failed before it.
+    public func head() async throws(TransferError) -> (status: Int, headers: [(String, String)]) {
+        if !headComplete && !done {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { headWaiter = $0 }
+            } onCancel: { [multi] in
+                multi.reactor.execute { self.cancel() }
+            }
+        }
+        if !headComplete || status == 0, let failure { throw failure }
+        return (status, responseHeaders)
+    }
+
+    /// The whole body (non-streaming answers, and error answers of streaming requests).
+    public func body() async throws(TransferError) -> [UInt8] {
+        while !done {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { dataWaiter = $0 }
+            } onCancel: { [multi] in
+                multi.reactor.execute { self.cancel() }
+            }
+        }
+        if let failure { throw failure }
+        let body = queued
+        queued = []
+        return body
+    }
+
+    /// The next piece of a streamed body: everything buffered so far, or nil at a clean end.
+    public func next() async throws(TransferError) -> [UInt8]? {
+        while queued.isEmpty && !done {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    dataWaiter = continuation
+                    if paused {
+                        paused = false
+                        curl_easy_pause(easy, CURLPAUSE_CONT)  // may deliver data right here
+                        multi.poke()
+                    }
+                }
+            } onCancel: { [multi] in
+                multi.reactor.execute { self.cancel() }
+            }
+        }
+        if !queued.isEmpty {
+            let chunk = queued
+            queued.removeAll(keepingCapacity: true)
+            if paused {
+                paused = false
+                curl_easy_pause(easy, CURLPAUSE_CONT)
+                multi.poke()
+            }
+            return chunk
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// Stops the transfer and releases its connection. Idempotent. Reactor thread only.
+    public func cancel() {
+        fail(.cancelled)
+    }
+
+    private func fail(_ error: TransferError) {
+        guard !done else { return }
+        multi.reactor.disarm(firstByteTimer)
+        multi.remove(self)
+        failure = error
+        done = true
+        resume(&headWaiter)
+        resume(&dataWaiter)
+    }
+}

@@ -1,0 +1,86 @@
+import GatewayCore
+import HTTPTypes
+import Reactor
+
+/// `type: openai` — any OpenAI-compatible base URL (OpenAI, Groq, Together, DeepSeek,
+/// OpenRouter, Mistral, vLLM, Ollama…). The client's JSON passes through untouched except the
+/// `model` value, rewritten to the deployment's model id. The provider key goes only into the
+/// upstream `Authorization` header; it is never echoed, logged or returned.
+/// Runs on the worker's reactor, through that worker's `CurlMulti`.
+public struct OpenAIAdapter: ProviderAdapter {
+    public let providerName: String
+    public let baseURL: String
+    private let headerLines: [String]
+    public let timeouts: UpstreamTimeouts
+    private let multi: CurlMulti
+
+    public init(providerName: String, baseURL: String, apiKey: String?, extraHeaders: [(String, String)] = [],
+                timeouts: UpstreamTimeouts, multi: CurlMulti) {
+        self.providerName = providerName
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        var lines = ["Content-Type: application/json"]
+        if let apiKey, !apiKey.isEmpty { lines.append("Authorization: Bearer \(apiKey)") }
+        for (name, value) in extraHeaders { lines.append("\(name): \(value)") }
+        self.headerLines = lines
+        self.timeouts = timeouts
+        self.multi = multi
+    }
+
+    /// Client headers relayed to providers as they came.
+    private static let relayedRequestHeaders: [HTTPField.Name] = [HTTPField.Name("openai-beta")!]
+
+    public func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse {
+        var body = request.body
+        if let range = request.fields.modelValueRange, request.fields.model != deployment.model {
+            body = JSONScanner.replacingModel(in: body, range: range, with: deployment.model)
+        }
+        var headers = headerLines
+        headers.append(request.isStreaming ? "Accept: text/event-stream" : "Accept: application/json")
+        for name in Self.relayedRequestHeaders {
+            if let value = request.headers[name] { headers.append("\(name.rawName): \(value)") }
+        }
+        let started = monotonicNow()
+        let transfer = CurlTransfer(
+            UpstreamHTTPRequest(url: baseURL + request.endpoint.path, headers: headers, body: body,
+                                streaming: request.isStreaming, timeouts: timeouts),
+            multi: multi)
+        do {
+            let head = try await transfer.head()
+            if request.isStreaming && (200..<300).contains(head.status) {
+                context.upstreamNanos &+= monotonicNow() &- started
+                var fields = HTTPFields()
+                fields[.contentType] = "text/event-stream"
+                fields[.cacheControl] = "no-cache"
+                return GatewayResponse(status: head.status, headers: fields,
+                                       body: .stream(SSEStreamGuard(.transfer(transfer), provider: providerName, context: context)))
+            }
+            let responseBody = try await transfer.body()
+            context.upstreamNanos &+= monotonicNow() &- started
+            guard (200..<300).contains(head.status) else {
+                return GatewayResponse(error: .provider(status: head.status == 0 ? 502 : head.status, body: responseBody,
+                                                        provider: providerName, headers: Self.relayedErrorHeaders(head.headers)))
+            }
+            var fields = HTTPFields()
+            fields[.contentType] = head.headers.first { $0.0 == "content-type" }?.1 ?? "application/json"
+            return GatewayResponse(status: head.status, headers: fields, body: .bytes(responseBody))
+        } catch {
+            context.upstreamNanos &+= monotonicNow() &- started
+            return GatewayResponse(error: Self.gatewayError(error, provider: providerName))
+        }
+    }
+
+    static func gatewayError(_ error: TransferError, provider: String) -> GatewayError {
+        switch error {
+        case .timeout(let text): .upstreamTimeout(provider, text)
+        case .connect(let text), .io(let text): .upstreamUnavailable(provider, text)
+        case .cancelled: .upstreamUnavailable(provider, "the request was cancelled")
+        }
+    }
+
+    /// A provider's `retry-after` family is kept on its errors so clients and retry can honour it.
+    static func relayedErrorHeaders(_ headers: [(String, String)]) -> [(String, String)] {
+        headers.filter { $0.0 == "retry-after" || $0.0 == "retry-after-ms" }
+    }
+}
