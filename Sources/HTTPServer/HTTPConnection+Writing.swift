@@ -50,6 +50,9 @@ extension HTTPConnection {
                 enqueueOutput(Array("0\r\n\r\n".utf8))
                 flush()
                 return
+            case .reset:
+                resetAndClose()
+                return
             case .fail(let finalChunk):
                 var framed: [UInt8] = []
                 if !finalChunk.isEmpty {

@@ -1,3 +1,4 @@
+import Glibc
 import HTTPTypes
 import Reactor
 
@@ -95,18 +96,12 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     /// Parses buffered input until a request is complete (then dispatches it) or more bytes are needed.
     func processInput() {
         while state == .awaitingHead || state == .readingBody {
-            if inputStart == input.count { break }
+            // A head without a body ends with no bytes left: the parser still owes `.end`.
+            if inputStart == input.count && state == .awaitingHead { break }
             if state == .awaitingHead && timerKind == .idle { armTimer(.header) }
-            let step: (event: HTTPParserEvent?, consumed: Int)
-            do {
-                step = try input.withUnsafeBytes { raw throws(HTTPParseError) in
-                    let slice = UnsafeRawBufferPointer(rebasing: raw[inputStart...])
-                    let step = try parser.parse(slice)
-                    if case .body(let range) = step.event { body.append(contentsOf: slice[range]) }
-                    return step
-                }
-            } catch {
-                respondToBadRequest(status: error.status, reason: error.reason)
+            let outcome = parseStep()
+            guard case .success(let step) = outcome else {
+                if case .failure(let error) = outcome { respondToBadRequest(status: error.status, reason: error.reason) }
                 return
             }
             inputStart += step.consumed
@@ -131,6 +126,21 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
             }
         }
         compactInput()
+    }
+
+    /// One parser step over the unconsumed input; body bytes are copied out before the caller
+    /// advances past them.
+    private func parseStep() -> Result<(event: HTTPParserEvent?, consumed: Int), HTTPParseError> {
+        input.withUnsafeBytes { raw in
+            let slice = UnsafeRawBufferPointer(rebasing: raw[inputStart...])
+            do throws(HTTPParseError) {
+                let step = try parser.parse(slice)
+                if case .body(let range) = step.event { body.append(contentsOf: slice[range]) }
+                return .success(step)
+            } catch {
+                return .failure(error)
+            }
+        }
     }
 
     private func compactInput() {
@@ -223,6 +233,15 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         draining = true
         keepAlive = false
         if state == .awaitingHead && inputStart == input.count && pendingOutput == 0 { close() }
+    }
+
+    /// Sends what is buffered, then closes with SO_LINGER 0 so the peer sees a reset.
+    func resetAndClose() {
+        flush()
+        guard state != .closed else { return }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close()
     }
 
     /// Closes the socket now; a request in flight is cancelled (and with it its upstream transfer).

@@ -21,6 +21,8 @@ public enum ServerStreamPiece: Sendable {
     case end
     /// The stream failed after it started: write `finalChunk` (the error event), end the body and close.
     case fail(finalChunk: [UInt8])
+    /// Drop the connection at once with a TCP reset, mid-body (fault injection in mock-llm).
+    case reset
 }
 
 /// A streamed body. The connection pulls the next piece only after the previous one was handed

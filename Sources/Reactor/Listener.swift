@@ -15,6 +15,9 @@ public final class Listener: ReactorIOHandler, @unchecked Sendable {
         try retryingEINTR("listen(\(host):\(port))") { sy_listen_tcp(host, Int32(port), backlog, reusePort ? 1 : 0) }
     }
 
+    /// The port a bound socket listens on.
+    public static func boundPort(_ fd: Int32) -> Int { Int(sy_bound_port(fd)) }
+
     /// Registers an already bound listening `fd` on `reactor`; `onAccept` gets each new
     /// non-blocking client fd on the reactor thread.
     public init(fd: Int32, reactor: Reactor, onAccept: @escaping (Int32) -> Void) throws(SystemError) {

@@ -62,6 +62,19 @@ public final class Semaphore: @unchecked Sendable {
         value -= 1
         pthread_mutex_unlock(&mutex)
     }
+
+    /// Waits at most `timeoutNanos`; returns false on timeout.
+    public func wait(timeoutNanos: UInt64) -> Bool {
+        let deadline = wallClockNanos() &+ timeoutNanos
+        var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        while value == 0 {
+            if pthread_cond_timedwait(&cond, &mutex, &ts) == ETIMEDOUT { return false }
+        }
+        value -= 1
+        return true
+    }
 }
 
 private final class ThreadBody {

@@ -29,10 +29,12 @@ final class SSEStreamGuard: ResponseStream, @unchecked Sendable {
         let started = monotonicNow()
         defer { context.upstreamNanos &+= monotonicNow() &- started }
         let chunk: [UInt8]?
-        do {
+        do throws(GatewayError) {
             switch source {
             case .transfer(let transfer):
-                do { chunk = try await transfer.next() } catch { throw GatewayError.streamInterrupted(provider, Self.describe(error)) }
+                do throws(TransferError) { chunk = try await transfer.next() } catch {
+                    throw GatewayError.streamInterrupted(provider, Self.describe(error))
+                }
             case .pieces(let stream):
                 chunk = try await stream.next()
             }

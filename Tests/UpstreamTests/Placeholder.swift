@@ -1,1 +1,1 @@
-// placeholder, replaced as the target is written
+// placeholder

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Who caused an error, as told to clients by `x-switchyard-error-source`.
 public enum ErrorSource: String, Sendable {
     case gateway
@@ -107,7 +109,7 @@ extension GatewayError {
     /// OpenAI-shaped; otherwise wrapped. 408/409/429/5xx are retryable.
     public static func provider(status: Int, body: [UInt8], provider: String, headers: [(String, String)]) -> GatewayError {
         let retryable = status == 408 || status == 409 || status == 429 || status >= 500
-        let openAIShaped = ((try? JSONScanner.isErrorEnvelope(body)) ?? false)
+        let openAIShaped = isOpenAIErrorEnvelope(body)
         let text = String(decoding: body.prefix(512), as: UTF8.self)
         return GatewayError(
             status: status, type: status == 429 ? "rate_limit_error" : (status >= 500 ? "api_error" : "invalid_request_error"),
@@ -115,4 +117,12 @@ extension GatewayError {
             message: "Provider '\(provider)' answered \(status): \(text)", source: .provider,
             isRetryable: retryable, headers: headers, providerBody: openAIShaped ? body : nil)
     }
+}
+
+/// True when `body` is `{"error": {…"message"…}}` — OpenAI's error shape, relayed as it came.
+/// Error paths only, so Foundation's parser is fine here.
+func isOpenAIErrorEnvelope(_ body: [UInt8]) -> Bool {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+          let error = object["error"] as? [String: Any] else { return false }
+    return error["message"] is String
 }

@@ -103,7 +103,7 @@ public final class CurlTransfer: @unchecked Sendable {
         _ = sy_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.timeouts.connect / 1_000_000))
         _ = sy_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeouts.total / 1_000_000))
         _ = sy_easy_setopt_str(easy, CURLOPT_ACCEPT_ENCODING, "")  // gzip/deflate/br as built, decoded by curl
-        _ = sy_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, multi.options.http2 ? Int(CURL_HTTP_VERSION_2TLS.rawValue) : Int(CURL_HTTP_VERSION_1_1.rawValue))
+        _ = sy_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, multi.options.http2 ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_1_1))
         _ = sy_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me)
         _ = sy_easy_setopt_write(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userp in
             Unmanaged<CurlTransfer>.fromOpaque(userp!).takeUnretainedValue().received(data!, size * count)

@@ -1,0 +1,167 @@
+import GatewayCore
+import HTTPServer
+import HTTPTypes
+import Logging
+import Reactor
+
+/// The edge of one worker: turns HTTP requests into pipeline calls and pipeline responses into
+/// HTTP, answers the gateway's own routes (`/health`, `/ready`, `/v1/models`), stamps the
+/// headers every proxied answer carries and writes the access log line.
+/// Reactor-thread confined (`snapshot` is swapped on the reactor by reload).
+public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
+    public var snapshot: WorkerSnapshot
+    let accessLog: AccessLog
+    let requestIDs = RequestIDGenerator()
+
+    public init(snapshot: WorkerSnapshot, accessLog: AccessLog) {
+        self.snapshot = snapshot
+        self.accessLog = accessLog
+    }
+
+    public func handle(_ request: ServerRequest) async -> ServerResponse {
+        let target = request.head.target
+        let path = target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target
+        let method = request.head.method
+        switch path {
+        case "/v1/chat/completions": return await proxy(.chatCompletions, request, path: path)
+        case "/v1/completions": return await proxy(.completions, request, path: path)
+        case "/v1/embeddings": return await proxy(.embeddings, request, path: path)
+        case "/v1/models":
+            guard method == .get else { return local(.methodNotAllowed(method.rawValue, path, allowed: "GET"), request, path) }
+            return localJSON(200, snapshot.modelList, request, path)
+        case "/health":
+            guard method == .get || method == .head else { return local(.methodNotAllowed(method.rawValue, path, allowed: "GET"), request, path) }
+            return localJSON(200, Array(#"{"status":"ok"}"#.utf8), request, path)
+        case "/ready":
+            guard method == .get || method == .head else { return local(.methodNotAllowed(method.rawValue, path, allowed: "GET"), request, path) }
+            return localJSON(200, Array(#"{"status":"ready","config":"loaded"}"#.utf8), request, path)
+        default:
+            if path.hasPrefix("/v1/models/"), method == .get {
+                let id = String(path.dropFirst("/v1/models/".count))
+                guard snapshot.routing.aliases[id] != nil else { return local(.modelNotFound(id), request, path) }
+                return localJSON(200, PipelineAssembly.modelObject(id, snapshot.routing), request, path)
+            }
+            return local(.routeNotFound(method.rawValue, path), request, path)
+        }
+    }
+
+    // MARK: Proxied endpoints
+
+    private func proxy(_ endpoint: Endpoint, _ request: ServerRequest, path: String) async -> ServerResponse {
+        guard request.head.method == .post else {
+            return local(.methodNotAllowed(request.head.method.rawValue, path, allowed: "POST"), request, path)
+        }
+        let fields: RequestFields
+        do {
+            fields = try JSONScanner.scanRequest(request.body)
+        } catch {
+            return local(.malformedJSON(error.description), request, path)
+        }
+        if let problem = Self.validate(endpoint, fields) { return local(problem, request, path) }
+        let snapshot = self.snapshot
+        let context = RequestContext(requestID: requestID(request), receivedAt: request.receivedAt)
+        let gatewayRequest = GatewayRequest(endpoint: endpoint, headers: request.head.headers, body: request.body, fields: fields)
+        var response = await snapshot.pipeline.handle(gatewayRequest, context: context)
+        let overhead = overheadNanos(context)
+        stamp(&response, context: context, overhead: overhead)
+        var entry = AccessLog.Entry(
+            requestID: context.requestID, method: request.head.method.rawValue, path: path, model: fields.model,
+            provider: context.deployment?.providerName, status: response.status, upstreamNanos: context.upstreamNanos,
+            overheadNanos: overhead, bytesIn: request.body.count, bytesOut: 0, stream: response.isStream)
+        switch response.body {
+        case .bytes(let bytes):
+            entry.bytesOut = bytes.count
+            accessLog.record(entry, receivedAt: request.receivedAt)
+            return ServerResponse(status: response.status, headers: response.headers, body: .bytes(bytes))
+        case .stream(let stream):
+            let accessLog = self.accessLog
+            let observed = ObservedStream(stream) { outcome, bytes in
+                entry.bytesOut = bytes
+                entry.upstreamNanos = context.upstreamNanos
+                if case .failed(let error) = outcome { entry.streamError = error.code ?? error.type }
+                if case .cancelled = outcome { entry.streamError = "client_disconnected" }
+                accessLog.record(entry, receivedAt: request.receivedAt)
+            }
+            return ServerResponse(status: response.status, headers: response.headers, body: .stream(EdgeStream(observed)))
+        }
+    }
+
+    /// Checks the gateway can route the request at all; the provider validates the rest.
+    static func validate(_ endpoint: Endpoint, _ fields: RequestFields) -> GatewayError? {
+        if fields.modelIsNotString { return .invalidParameter("model", "'model' must be a string.") }
+        guard let model = fields.model, !model.isEmpty else { return .missingParameter("model") }
+        switch endpoint {
+        case .chatCompletions where !fields.hasMessages: return .missingParameter("messages")
+        case .completions where !fields.hasPrompt: return .missingParameter("prompt")
+        case .embeddings where !fields.hasInput: return .missingParameter("input")
+        default: return nil
+        }
+    }
+
+    private func requestID(_ request: ServerRequest) -> String {
+        if let given = request.head.headers[.xRequestID], RequestIDGenerator.isAcceptable(given) { return given }
+        return requestIDs.next()
+    }
+
+    private func overheadNanos(_ context: RequestContext) -> UInt64 {
+        let total = monotonicNanos() &- context.receivedAt
+        return total > context.upstreamNanos ? total - context.upstreamNanos : 0
+    }
+
+    private func stamp(_ response: inout GatewayResponse, context: RequestContext, overhead: UInt64) {
+        response.headers[.xRequestID] = context.requestID
+        if let deployment = context.deployment {
+            response.headers[.xSwitchyardProvider] = deployment.providerName
+            response.headers[.xSwitchyardModel] = deployment.model
+        }
+        response.headers[.xSwitchyardOverheadMs] = Self.milliseconds(overhead)
+    }
+
+    /// "0.042" — milliseconds with microsecond resolution.
+    static func milliseconds(_ nanos: UInt64) -> String {
+        let micros = nanos / 1_000
+        let fraction = micros % 1_000
+        let pad = fraction < 10 ? "00" : (fraction < 100 ? "0" : "")
+        return "\(micros / 1_000).\(pad)\(fraction)"
+    }
+
+    // MARK: Answers of the gateway itself
+
+    private func local(_ error: GatewayError, _ request: ServerRequest, _ path: String) -> ServerResponse {
+        var response = GatewayResponse(error: error)
+        let id = requestID(request)
+        response.headers[.xRequestID] = id
+        let body = error.jsonBody()
+        accessLog.record(AccessLog.Entry(requestID: id, method: request.head.method.rawValue, path: path, model: nil, provider: nil,
+                                         status: error.status, upstreamNanos: 0, overheadNanos: monotonicNanos() &- request.receivedAt,
+                                         bytesIn: request.body.count, bytesOut: body.count, stream: false),
+                         receivedAt: request.receivedAt)
+        return ServerResponse(status: error.status, headers: response.headers, body: .bytes(body))
+    }
+
+    private func localJSON(_ status: Int, _ body: [UInt8], _ request: ServerRequest, _ path: String) -> ServerResponse {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.xRequestID] = requestID(request)
+        return ServerResponse(status: status, headers: headers, body: .bytes(request.head.method == .head ? [] : body))
+    }
+}
+
+/// Adapts a pipeline stream to the server: a `GatewayError` thrown mid-stream becomes the final
+/// `data: {"error": …}` event — a stream that fails says so, never a silent clean end.
+final class EdgeStream: ServerStream, @unchecked Sendable {
+    private let inner: any ResponseStream
+
+    init(_ inner: any ResponseStream) { self.inner = inner }
+
+    func next() async -> ServerStreamPiece {
+        do {
+            guard let chunk = try await inner.next() else { return .end }
+            return .chunk(chunk)
+        } catch {
+            return .fail(finalChunk: error.sseEvent())
+        }
+    }
+
+    func cancel() { inner.cancel() }
+}

@@ -1,0 +1,155 @@
+/// The `pipeline:` section: which stages run, in which order, and each stage's settings.
+/// `stages` is the chain as written in the file (the order is data, ARCHITECTURE §1); a stage
+/// absent from it does not run. Each stage's struct holds its settings whether or not it runs.
+public struct PipelineConfig: Sendable, Equatable {
+    /// Stage names in chain order; each one of `knownStages`, `router` always last.
+    public var stages: [String]
+    public var auth: Auth
+    public var rateLimit: RateLimit
+    public var dedup: Dedup
+    public var cache: Cache
+    public var circuitBreaker: CircuitBreaker
+    public var retry: Retry
+    public var router: Router
+
+    /// Every stage name the gateway knows, in the order used when `pipeline:` is absent.
+    public static let knownStages = ["auth", "rate_limit", "dedup", "cache", "circuit_breaker", "retry", "router"]
+
+    public init(
+        stages: [String] = PipelineConfig.knownStages,
+        auth: Auth = Auth(),
+        rateLimit: RateLimit = RateLimit(),
+        dedup: Dedup = Dedup(),
+        cache: Cache = Cache(),
+        circuitBreaker: CircuitBreaker = CircuitBreaker(),
+        retry: Retry = Retry(),
+        router: Router = Router()
+    ) {
+        self.stages = stages
+        self.auth = auth
+        self.rateLimit = rateLimit
+        self.dedup = dedup
+        self.cache = cache
+        self.circuitBreaker = circuitBreaker
+        self.retry = retry
+        self.router = router
+    }
+
+    /// What a stage does when the state store (Redis) fails: let the request through or refuse it.
+    public enum StoreErrorPolicy: String, Sendable, Equatable, CaseIterable {
+        case failOpen = "fail_open"
+        case failClosed = "fail_closed"
+    }
+
+    /// `pipeline.auth`: whether a valid key is required.
+    public struct Auth: Sendable, Equatable {
+        public var required: Bool
+        public var onStoreError: StoreErrorPolicy
+
+        public init(required: Bool = true, onStoreError: StoreErrorPolicy = .failClosed) {
+            self.required = required
+            self.onStoreError = onStoreError
+        }
+    }
+
+    /// `pipeline.rate_limit`: the limits themselves live in the tiers.
+    public struct RateLimit: Sendable, Equatable {
+        public var onStoreError: StoreErrorPolicy
+
+        public init(onStoreError: StoreErrorPolicy = .failOpen) { self.onStoreError = onStoreError }
+    }
+
+    /// `pipeline.dedup`: coalesce identical concurrent requests into one upstream call.
+    public struct Dedup: Sendable, Equatable {
+        public var enabled: Bool
+
+        public init(enabled: Bool = true) { self.enabled = enabled }
+    }
+
+    /// `pipeline.cache`: an exact-match response cache and an (optional) semantic one.
+    public struct Cache: Sendable, Equatable {
+        public var exact: Exact
+        public var semantic: Semantic
+
+        public init(exact: Exact = Exact(), semantic: Semantic = Semantic()) {
+            self.exact = exact
+            self.semantic = semantic
+        }
+
+        public struct Exact: Sendable, Equatable {
+            public var enabled: Bool
+            public var ttl: TimeSpan
+
+            public init(enabled: Bool = true, ttl: TimeSpan = .hours(1)) {
+                self.enabled = enabled
+                self.ttl = ttl
+            }
+        }
+
+        public struct Semantic: Sendable, Equatable {
+            public var enabled: Bool
+            /// Minimum similarity in (0, 1] for a semantic hit.
+            public var threshold: Double
+
+            public init(enabled: Bool = false, threshold: Double = 0.95) {
+                self.enabled = enabled
+                self.threshold = threshold
+            }
+        }
+    }
+
+    /// `pipeline.circuit_breaker`: per-deployment CLOSED → OPEN → HALF_OPEN thresholds.
+    public struct CircuitBreaker: Sendable, Equatable {
+        /// Consecutive failures that open the breaker.
+        public var failureThreshold: Int
+        /// Consecutive half-open successes that close it again.
+        public var successThreshold: Int
+        /// How long it stays open before letting probes through.
+        public var openTimeout: TimeSpan
+        /// Probes allowed at once while half-open.
+        public var halfOpenMaxCalls: Int
+
+        public init(
+            failureThreshold: Int = 5, successThreshold: Int = 2, openTimeout: TimeSpan = .seconds(30),
+            halfOpenMaxCalls: Int = 1
+        ) {
+            self.failureThreshold = failureThreshold
+            self.successThreshold = successThreshold
+            self.openTimeout = openTimeout
+            self.halfOpenMaxCalls = halfOpenMaxCalls
+        }
+    }
+
+    /// `pipeline.retry`: attempts (the first included) and exponential backoff between them.
+    public struct Retry: Sendable, Equatable {
+        public var maxAttempts: Int
+        public var baseDelay: TimeSpan
+        public var multiplier: Double
+        public var maxDelay: TimeSpan
+
+        public init(
+            maxAttempts: Int = 3, baseDelay: TimeSpan = .milliseconds(200), multiplier: Double = 2,
+            maxDelay: TimeSpan = .seconds(5)
+        ) {
+            self.maxAttempts = maxAttempts
+            self.baseDelay = baseDelay
+            self.multiplier = multiplier
+            self.maxDelay = maxDelay
+        }
+    }
+
+    /// `pipeline.router`: how a deployment is picked among a model's healthy ones.
+    public struct Router: Sendable, Equatable {
+        public var strategy: RouterStrategy
+
+        public init(strategy: RouterStrategy = .priority) { self.strategy = strategy }
+    }
+
+    /// `priority`: first healthy deployment in file order; `weighted`: random by weight;
+    /// `leastLatency`: lowest observed latency (accepted by the loader, not implemented yet).
+    public enum RouterStrategy: String, Sendable, Equatable, CaseIterable {
+        case priority
+        case weighted
+        case leastLatency = "least_latency"
+    }
+}

@@ -1,0 +1,88 @@
+import GatewayCore
+import HTTPTypes
+import MockProvider
+import Reactor
+
+/// `type: mock` — the built-in provider that answers offline, so the default config always
+/// serves. It plays the same `MockResponder` as the `mock-llm` server (deterministic content,
+/// real SSE framing and error bodies, faults per request) with latency and token intervals on
+/// the worker's reactor timers. Runs on the worker's reactor.
+public struct MockAdapter: ProviderAdapter {
+    public let providerName: String
+    private let responder: MockResponder
+    private let reactor: Reactor
+
+    public init(providerName: String, reactor: Reactor, responder: MockResponder = MockResponder()) {
+        self.providerName = providerName
+        self.reactor = reactor
+        self.responder = responder
+    }
+
+    public func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse {
+        var body = request.body
+        if let range = request.fields.modelValueRange, request.fields.model != deployment.model {
+            body = JSONScanner.replacingModel(in: body, range: range, with: deployment.model)
+        }
+        let headers = request.headers
+        let started = monotonicNow()
+        let reply = responder.respond(method: "POST", path: "/v1" + request.endpoint.path,
+                                      header: { name in HTTPField.Name(name).flatMap { headers[$0] } }, body: body)
+        if reply.faults.latencyMs > 0 {
+            do {
+                try await reactor.sleep(nanoseconds: UInt64(reply.faults.latencyMs) * 1_000_000)
+            } catch {
+                return GatewayResponse(error: .upstreamUnavailable(providerName, "the request was cancelled"))
+            }
+        }
+        context.upstreamNanos &+= monotonicNow() &- started
+        guard (200..<300).contains(reply.status) else {
+            let bytes: [UInt8] = if case .full(let b) = reply.body { b } else { [] }
+            let relayed = reply.headers.filter { $0.0 == "retry-after" || $0.0 == "retry-after-ms" }
+            return GatewayResponse(error: .provider(status: reply.status, body: bytes, provider: providerName, headers: relayed))
+        }
+        var fields = HTTPFields()
+        for (name, value) in reply.headers where name.lowercased() == "content-type" { fields[.contentType] = value }
+        switch reply.body {
+        case .full(let bytes):
+            return GatewayResponse(status: reply.status, headers: fields, body: .bytes(bytes))
+        case .stream(let chunks):
+            fields[.cacheControl] = "no-cache"
+            let source = MockChunkStream(chunks: chunks, faults: reply.faults, reactor: reactor, provider: providerName)
+            return GatewayResponse(status: reply.status, headers: fields,
+                                   body: .stream(SSEStreamGuard(.pieces(source), provider: providerName, context: context)))
+        }
+    }
+}
+
+/// Plays pre-built SSE events with the fault plan's pacing; a reset fault breaks the stream
+/// after N events the way a dropped connection does. Reactor-thread confined.
+final class MockChunkStream: ResponseStream, @unchecked Sendable {
+    private var chunks: [[UInt8]]
+    private var index = 0
+    private let faults: MockFaults
+    private let reactor: Reactor
+    private let provider: String
+    private var cancelled = false
+
+    init(chunks: [[UInt8]], faults: MockFaults, reactor: Reactor, provider: String) {
+        self.chunks = chunks
+        self.faults = faults
+        self.reactor = reactor
+        self.provider = provider
+    }
+
+    func next() async throws(GatewayError) -> [UInt8]? {
+        if cancelled { return nil }
+        if let reset = faults.resetAfterChunks, index >= reset {
+            throw GatewayError.streamInterrupted(provider, "connection reset by peer")
+        }
+        guard index < chunks.count else { return nil }
+        if index > 0 && faults.tokenIntervalMs > 0 {
+            do { try await reactor.sleep(nanoseconds: UInt64(faults.tokenIntervalMs) * 1_000_000) } catch { return nil }
+        }
+        defer { index += 1 }
+        return chunks[index]
+    }
+
+    func cancel() { cancelled = true }
+}
