@@ -55,13 +55,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        .target(name: "TestSupport", dependencies: ["CLinux", "HTTPServer", "Reactor"], path: "Tests/TestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Reactor"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Reactor", "TestSupport"]),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
         .testTarget(name: "MockProviderTests", dependencies: ["MockProvider"]),
         .testTarget(name: "MiddlewareTests", dependencies: ["Middleware", "GatewayCore"]),
-        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Reactor", "GatewayCore", "HTTPServer"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayCore", "Reactor", "HTTPServer"]),
+        .testTarget(
+            name: "UpstreamTests", dependencies: ["Upstream", "Reactor", "GatewayCore", "HTTPServer", "MockProvider", "TestSupport"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "GatewayCore", "Reactor", "HTTPServer", "MockProvider", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -43,7 +43,12 @@ extension HTTPConnection {
                 enqueueOutput(framed)
                 flush()
                 if pendingOutput > Self.highWater {
-                    let stillOpen = await withCheckedContinuation { writeWaiter = $0 }
+                    let stillOpen = await withCheckedContinuation { continuation in
+                        // Socket events may run between the check above and parking here.
+                        if state == .closed { continuation.resume(returning: false); return }
+                        if pendingOutput <= Self.highWater / 2 { continuation.resume(returning: true); return }
+                        writeWaiter = continuation
+                    }
                     if !stillOpen { return }
                 }
             case .end:

@@ -146,11 +146,13 @@ public final class CurlTransfer: @unchecked Sendable {
         }
         if bytes.starts(with: "HTTP/".utf8) { responseHeaders.removeAll(); return length }
         if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+            // Trim on bytes: "\r\n" is one Character in Swift, so String trimming would miss it.
+            var start = colon + 1
+            var end = bytes.count
+            while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+            while end > start, bytes[end - 1] == 0x0D || bytes[end - 1] == 0x0A || bytes[end - 1] == 0x20 { end -= 1 }
             let name = String(decoding: bytes[..<colon], as: UTF8.self).lowercased()
-            var value = Substring(String(decoding: bytes[(colon + 1)...], as: UTF8.self))
-            while let c = value.first, c == " " || c == "\t" { value.removeFirst() }
-            while let c = value.last, c == "\r" || c == "\n" || c == " " { value.removeLast() }
-            responseHeaders.append((name, String(value)))
+            responseHeaders.append((name, String(decoding: bytes[start..<end], as: UTF8.self)))
         }
         return length
     }
@@ -216,7 +218,10 @@ public final class CurlTransfer: @unchecked Sendable {
     public func head() async throws(TransferError) -> (status: Int, headers: [(String, String)]) {
         if !headComplete && !done {
             await withTaskCancellationHandler {
-                await withCheckedContinuation { headWaiter = $0 }
+                await withCheckedContinuation { continuation in
+                    if headComplete || done { continuation.resume(); return }
+                    headWaiter = continuation
+                }
             } onCancel: { [multi] in
                 multi.reactor.execute { self.cancel() }
             }
@@ -229,7 +234,10 @@ public final class CurlTransfer: @unchecked Sendable {
     public func body() async throws(TransferError) -> [UInt8] {
         while !done {
             await withTaskCancellationHandler {
-                await withCheckedContinuation { dataWaiter = $0 }
+                await withCheckedContinuation { continuation in
+                    if done { continuation.resume(); return }
+                    dataWaiter = continuation
+                }
             } onCancel: { [multi] in
                 multi.reactor.execute { self.cancel() }
             }
@@ -245,6 +253,9 @@ public final class CurlTransfer: @unchecked Sendable {
         while queued.isEmpty && !done {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
+                    // Entering the wait may hop through the executor queue, and curl callbacks
+                    // can run in between: re-check before parking.
+                    if !queued.isEmpty || done { continuation.resume(); return }
                     dataWaiter = continuation
                     if paused {
                         paused = false

@@ -1,0 +1,93 @@
+import HTTPServer
+import HTTPTypes
+import Reactor
+import Synchronization
+import TestSupport
+import Testing
+
+/// The server over real loopback sockets: keep-alive, pipelining, 100-continue, timeouts.
+@Suite struct HTTPConnectionTests {
+    @Test func keepAliveServesSeveralRequestsOnOneConnection() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        for i in 0..<3 {
+            client.post("/echo/\(i)", json: "{\"n\":\(i)}")
+            let response = try client.readResponse()
+            #expect(response.status == 200)
+            #expect(response.bodyText == "POST /echo/\(i) {\"n\":\(i)}")
+            #expect(response.header("date") != nil)
+        }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        client.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\nPOST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhiGET /c HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try client.readResponse().bodyText == "GET /a ")
+        #expect(try client.readResponse().bodyText == "POST /b hi")
+        #expect(try client.readResponse().bodyText == "GET /c ")
+    }
+
+    @Test func expectContinueGetsAnInterimResponseBeforeTheBody() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        client.send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        #expect(try client.readResponse().status == 100)
+        client.send("hello")
+        #expect(try client.readResponse().bodyText == "POST /x hello")
+    }
+
+    @Test func chunkedRequestBodyIsDechunked() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        client.send("POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n")
+        #expect(try client.readResponse().bodyText == "POST /c abcde")
+    }
+
+    @Test func connectionCloseIsHonoured() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        client.send("GET /bye HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        let response = try client.readResponse()
+        #expect(response.header("connection") == "close")
+        #expect(client.isClosedByPeer())
+    }
+
+    @Test func aSlowHeadGets408AndTheConnectionCloses() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.headerTimeout = 100_000_000
+        let server = try TestServer(configuration: configuration, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        client.send("GET /slow HTTP/1.1\r\nHost: t\r\n")  // never finished: slowloris
+        #expect(try client.readResponse().status == 408)
+        #expect(client.isClosedByPeer())
+    }
+
+    @Test func aSlowBodyGets408() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.bodyTimeout = 100_000_000
+        let server = try TestServer(configuration: configuration, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        client.send("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        #expect(try client.readResponse().status == 408)
+    }
+
+    @Test func idleConnectionsAreClosed() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.idleTimeout = 100_000_000
+        let server = try TestServer(configuration: configuration, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port, timeout: 5)
+        client.get("/once")
+        _ = try client.readResponse()
+        #expect(client.readToEnd().isEmpty)
+        #expect(server.onReactor { server.worker.connectionCount } == 0)
+    }
+}
