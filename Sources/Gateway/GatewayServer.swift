@@ -100,7 +100,7 @@ public final class GatewayServer: @unchecked Sendable {
             worker.reactor.execute { worker.server.drain { drained.signal() } }
         }
         let deadline = monotonicNanos() &+ drainTimeout
-        let done = DrainWaiter(count: workers.count, semaphore: drained)
+        let done = DrainWaiter(count: workers.count, semaphore: drained, sink: sink)
         if !done.wait(until: deadline) {
             logger.warning("drain timeout passed; closing remaining connections")
             for worker in workers { onReactor(worker.reactor) { worker.server.closeAll() } }
@@ -152,15 +152,20 @@ func onReactor<T>(_ reactor: Reactor, _ body: @escaping () -> T) -> T {
 private final class ResultBox<T>: @unchecked Sendable { var value: T? }
 struct UncheckedSendable<T>: @unchecked Sendable { let value: T; init(_ value: T) { self.value = value } }
 
-/// Waits for `count` signals or a deadline, polling the semaphore from the control thread.
+/// Waits for `count` signals or a deadline, flushing the log sink while it waits (the control
+/// thread's usual flush loop is blocked here).
 private struct DrainWaiter {
     let count: Int
     let semaphore: Semaphore
+    let sink: LogSink
 
     func wait(until deadline: UInt64) -> Bool {
-        for _ in 0..<count {
+        var remaining = count
+        while remaining > 0 {
+            sink.flush()
             let now = monotonicNanos()
-            guard now < deadline, semaphore.wait(timeoutNanos: deadline - now) else { return false }
+            guard now < deadline else { return false }
+            if semaphore.wait(timeoutNanos: min(deadline - now, 200_000_000)) { remaining -= 1 }
         }
         return true
     }

@@ -67,8 +67,9 @@ extension HTTPConnection {
                     framed.append(contentsOf: "\r\n".utf8)
                 }
                 framed.append(contentsOf: "0\r\n\r\n".utf8)
+                // The body still ends with a proper last-chunk, so the connection stays usable:
+                // closing it would break a pooled client's next, unrelated request.
                 enqueueOutput(framed)
-                keepAlive = false  // a failed stream closes its connection after the error event
                 flush()
                 return
             }

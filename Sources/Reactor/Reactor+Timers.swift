@@ -18,7 +18,6 @@ extension Reactor {
     public func disarm(_ timer: ReactorTimer) {
         guard timer.isArmed else { return }
         timers.remove(timer)
-        rearmTimerFD()
     }
 
     /// A new one-shot timer firing `action` after `nanoseconds`. Reactor thread only.
@@ -33,19 +32,30 @@ extension Reactor {
     public var armedTimerCount: Int { timers.count }
 
     func fireDueTimers() {
-        guard timers.count > 0 else { return }
+        guard let earliest = timers.earliest else { return }
         let now = monotonicNanos()
-        while let timer = timers.popDue(now: now) {
-            timer.action()
+        if earliest.deadline <= now {
+            while let timer = timers.popDue(now: now) {
+                timer.action()
+            }
         }
         rearmTimerFD()
     }
 
-    private func rearmTimerFD() {
-        let next = timers.earliest?.deadline ?? 0
-        if next != armedTimerDeadline {
+    /// Programs the timerfd only when the earliest deadline moved EARLIER than what is armed.
+    /// Reprogramming a kernel timer is costly (a VM exit on virtual machines), and most moves are
+    /// later (idle and first-byte deadlines pushed on each request) or removals; those leave the
+    /// timerfd early, and an early wake-up just re-arms for the real earliest deadline.
+    func rearmTimerFD() {
+        guard let next = timers.earliest?.deadline else { return }
+        if armedTimerDeadline == 0 || next < armedTimerDeadline {
             armedTimerDeadline = next
             _ = sy_timerfd_arm(timerFD, next)
         }
+    }
+
+    /// The timerfd fired: nothing is armed until the next `rearmTimerFD`.
+    func timerFDFired() {
+        armedTimerDeadline = 0
     }
 }

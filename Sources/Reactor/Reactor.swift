@@ -93,7 +93,13 @@ public final class Reactor: @unchecked Sendable {
         _ = sy_epoll_ctl(epollFD, sy_epoll_ctl_del(), fd, 0, 0)
     }
 
-    // MARK: Cross-thread submission
+    // MARK: Submission
+
+    /// Runs `body` on this reactor's next turn, before it waits for I/O again. Reactor thread only;
+    /// the cheap way to defer work out of a C callback (no timer, no syscall).
+    public func runSoon(_ body: @escaping () -> Void) {
+        localClosures.append(body)
+    }
 
     /// Runs `body` on the reactor thread. Safe from any thread.
     public func execute(_ body: @escaping @Sendable () -> Void) {
@@ -140,6 +146,7 @@ public final class Reactor: @unchecked Sendable {
                     drainRemote()
                 case Self.timerTag:
                     _ = sy_timerfd_drain(timerFD)
+                    timerFDFired()
                 default:
                     let fd = Int(UInt32(truncatingIfNeeded: event.data))
                     let generation = UInt32(truncatingIfNeeded: event.data >> 32)

@@ -11,6 +11,8 @@ public struct OpenAIAdapter: ProviderAdapter {
     public let providerName: String
     public let baseURL: String
     private let headerLines: [String]
+    private let jsonHeaders: CurlHeaderList
+    private let sseHeaders: CurlHeaderList
     public let timeouts: UpstreamTimeouts
     private let multi: CurlMulti
 
@@ -24,6 +26,8 @@ public struct OpenAIAdapter: ProviderAdapter {
         if let apiKey, !apiKey.isEmpty { lines.append("Authorization: Bearer \(apiKey)") }
         for (name, value) in extraHeaders { lines.append("\(name): \(value)") }
         self.headerLines = lines
+        self.jsonHeaders = CurlHeaderList(lines + ["Accept: application/json"])
+        self.sseHeaders = CurlHeaderList(lines + ["Accept: text/event-stream"])
         self.timeouts = timeouts
         self.multi = multi
     }
@@ -36,10 +40,13 @@ public struct OpenAIAdapter: ProviderAdapter {
         if let range = request.fields.modelValueRange, request.fields.model != deployment.model {
             body = JSONScanner.replacingModel(in: body, range: range, with: deployment.model)
         }
-        var headers = headerLines
-        headers.append(request.isStreaming ? "Accept: text/event-stream" : "Accept: application/json")
+        var headers = request.isStreaming ? sseHeaders : jsonHeaders
+        var relayed: [String] = []
         for name in Self.relayedRequestHeaders {
-            if let value = request.headers[name] { headers.append("\(name.rawName): \(value)") }
+            if let value = request.headers[name] { relayed.append("\(name.rawName): \(value)") }
+        }
+        if !relayed.isEmpty {
+            headers = CurlHeaderList(headerLines + [request.isStreaming ? "Accept: text/event-stream" : "Accept: application/json"] + relayed)
         }
         let started = monotonicNow()
         let transfer = CurlTransfer(

@@ -70,14 +70,15 @@ func streamingServer(_ make: @escaping @Sendable () -> any ServerStream) throws 
         #expect(try client.readResponse().status == 200)
     }
 
-    @Test func aFailedStreamEndsWithItsErrorEventAndCloses() throws {
+    @Test func aFailedStreamEndsWithItsErrorEventAndTheConnectionStaysUsable() throws {
         let server = try streamingServer { CountingStream(count: 10, failAt: 3) }
         defer { server.stop() }
         let client = try RawHTTPClient(port: server.port)
         client.get("/s")
         let response = try client.readResponse()
         #expect(response.bodyText.hasSuffix("data: {\"error\":{}}\n\n"))
-        #expect(client.isClosedByPeer())
+        client.get("/next")  // the same keep-alive connection
+        #expect(try client.readResponse().status == 200)
     }
 
     @Test func aClientThatLeavesCancelsTheStream() throws {

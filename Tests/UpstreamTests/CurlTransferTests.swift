@@ -20,7 +20,7 @@ func withCurl<T: Sendable>(_ body: @escaping @Sendable (Reactor, CurlMulti) asyn
 }
 
 func request(_ port: Int, _ path: String, streaming: Bool = false, firstByte: UInt64 = 5_000_000_000) -> UpstreamHTTPRequest {
-    UpstreamHTTPRequest(url: "http://127.0.0.1:\(port)\(path)", headers: ["Content-Type: application/json"],
+    UpstreamHTTPRequest(url: "http://127.0.0.1:\(port)\(path)", headers: CurlHeaderList(["Content-Type: application/json"]),
                         body: Array("{\"x\":1}".utf8), streaming: streaming,
                         timeouts: UpstreamTimeouts(connect: 1_000_000_000, firstByte: firstByte, total: 10_000_000_000))
 }

@@ -49,11 +49,26 @@ public final class CurlMulti: @unchecked Sendable {
     }
 
     deinit {
-        for (easy, transfer) in active {
-            curl_multi_remove_handle(handle, easy)
-            transfer.releaseEasy()
-        }
+        for easy in active.keys { curl_multi_remove_handle(handle, easy) }
+        active.removeAll()
+        for easy in idleEasy { curl_easy_cleanup(easy) }
         curl_multi_cleanup(handle)
+    }
+
+    // MARK: Easy handle pool
+
+    /// Finished easy handles, kept with their buffers and constant options: creating and
+    /// configuring a fresh handle per request costs more than the transfer's own work.
+    private var idleEasy: [UnsafeMutableRawPointer] = []
+    static let maxIdleEasy = 256
+
+    func checkoutEasy() -> (UnsafeMutableRawPointer, fresh: Bool) {
+        if let easy = idleEasy.popLast() { return (easy, false) }
+        return (curl_easy_init()!, true)
+    }
+
+    func checkinEasy(_ easy: UnsafeMutableRawPointer) {
+        if idleEasy.count < Self.maxIdleEasy { idleEasy.append(easy) } else { curl_easy_cleanup(easy) }
     }
 
     /// Number of transfers in flight (for tests and leak checks).
@@ -91,8 +106,12 @@ public final class CurlMulti: @unchecked Sendable {
     private func scheduleTimeout(_ timeoutMs: Int) {
         if timeoutMs < 0 {
             reactor.disarm(timer)
+        } else if timeoutMs == 0 {
+            // "Now": the next reactor turn, without programming a kernel timer. Never call curl
+            // from its own timer callback.
+            reactor.disarm(timer)
+            poke()
         } else {
-            // Never call curl from its own timer callback: a reactor timer runs the action later.
             reactor.arm(timer, after: UInt64(timeoutMs) * 1_000_000)
         }
     }
@@ -116,9 +135,17 @@ public final class CurlMulti: @unchecked Sendable {
         }
     }
 
-    /// Kicks the multi after a pause is lifted or a handle added outside a callback.
+    private var pokePending = false
+
+    /// Lets curl run its timeouts on the next reactor turn (after a handle is added, a pause
+    /// lifted, or curl asked for "now"). Coalesced: one pass however often it is called.
     func poke() {
-        reactor.arm(timer, after: 0)
+        guard !pokePending else { return }
+        pokePending = true
+        reactor.runSoon { [unowned self] in
+            self.pokePending = false
+            self.socketAction(sy_curl_socket_timeout(), 0)
+        }
     }
 }
 

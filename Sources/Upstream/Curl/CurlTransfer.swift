@@ -26,15 +26,15 @@ public struct UpstreamTimeouts: Sendable, Equatable {
 public struct UpstreamHTTPRequest: Sendable {
     public var url: String
     public var method: String
-    /// Header lines, "Name: value".
-    public var headers: [String]
+    /// Header lines, prepared once per provider and shared by its transfers.
+    public var headers: CurlHeaderList
     public var body: [UInt8]
     /// When true and the answer is 2xx, the body is delivered chunk by chunk (`next()`);
     /// otherwise it is collected whole (`body()`).
     public var streaming: Bool
     public var timeouts: UpstreamTimeouts
 
-    public init(url: String, method: String = "POST", headers: [String], body: [UInt8], streaming: Bool, timeouts: UpstreamTimeouts) {
+    public init(url: String, method: String = "POST", headers: CurlHeaderList, body: [UInt8], streaming: Bool, timeouts: UpstreamTimeouts) {
         self.url = url
         self.method = method
         self.headers = headers
@@ -50,7 +50,8 @@ public struct UpstreamHTTPRequest: Sendable {
 public final class CurlTransfer: @unchecked Sendable {
     let easy: UnsafeMutableRawPointer
     unowned let multi: CurlMulti
-    private var headerList: UnsafeMutablePointer<curl_slist>?
+    /// Kept alive while curl may read it.
+    private let headerList: CurlHeaderList
     private let streaming: Bool
     private let firstByteTimeout: UInt64
 
@@ -75,8 +76,10 @@ public final class CurlTransfer: @unchecked Sendable {
         self.multi = multi
         self.streaming = request.streaming
         self.firstByteTimeout = request.timeouts.firstByte
-        easy = curl_easy_init()!
-        configure(request)
+        self.headerList = request.headers
+        let (easy, fresh) = multi.checkoutEasy()
+        self.easy = easy
+        configure(request, fresh: fresh)
         multi.reactor.arm(firstByteTimer, after: request.timeouts.firstByte)
         multi.add(self)
         multi.poke()
@@ -85,48 +88,47 @@ public final class CurlTransfer: @unchecked Sendable {
     deinit { releaseEasy() }
 
     private var easyReleased = false
+    /// Hands the easy handle back to the multi's pool (its buffers and settings are reused).
     func releaseEasy() {
         guard !easyReleased else { return }
         easyReleased = true
-        curl_easy_cleanup(easy)
-        if let headerList { curl_slist_free_all(headerList) }
-        headerList = nil
+        multi.checkinEasy(easy)
     }
 
-    private func configure(_ request: UpstreamHTTPRequest) {
+    /// Sets what differs per transfer; a handle from the pool keeps the constant options.
+    private func configure(_ request: UpstreamHTTPRequest, fresh: Bool) {
         let me = Unmanaged.passUnretained(self).toOpaque()
+        if fresh {
+            _ = sy_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+            _ = sy_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
+            _ = sy_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+            _ = sy_easy_setopt_long(easy, CURLOPT_DNS_CACHE_TIMEOUT, 300)
+            _ = sy_easy_setopt_str(easy, CURLOPT_ACCEPT_ENCODING, "")  // gzip/deflate/br as built, decoded by curl
+            _ = sy_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, multi.options.http2 ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_1_1))
+            _ = sy_easy_setopt_write(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userp in
+                Unmanaged<CurlTransfer>.fromOpaque(userp!).takeUnretainedValue().received(data!, size * count)
+            }
+            _ = sy_easy_setopt_write(easy, CURLOPT_HEADERFUNCTION) { data, size, count, userp in
+                Unmanaged<CurlTransfer>.fromOpaque(userp!).takeUnretainedValue().headerLine(data!, size * count)
+            }
+        }
         _ = sy_easy_setopt_str(easy, CURLOPT_URL, request.url)
-        _ = sy_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        _ = sy_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
-        _ = sy_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
-        _ = sy_easy_setopt_long(easy, CURLOPT_DNS_CACHE_TIMEOUT, 300)
+        _ = sy_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me)
+        _ = sy_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me)
+        _ = sy_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me)
         _ = sy_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.timeouts.connect / 1_000_000))
         _ = sy_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeouts.total / 1_000_000))
-        _ = sy_easy_setopt_str(easy, CURLOPT_ACCEPT_ENCODING, "")  // gzip/deflate/br as built, decoded by curl
-        _ = sy_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, multi.options.http2 ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_1_1))
-        _ = sy_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me)
-        _ = sy_easy_setopt_write(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userp in
-            Unmanaged<CurlTransfer>.fromOpaque(userp!).takeUnretainedValue().received(data!, size * count)
-        }
-        _ = sy_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me)
-        _ = sy_easy_setopt_write(easy, CURLOPT_HEADERFUNCTION) { data, size, count, userp in
-            Unmanaged<CurlTransfer>.fromOpaque(userp!).takeUnretainedValue().headerLine(data!, size * count)
-        }
-        _ = sy_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me)
-        var list: UnsafeMutablePointer<curl_slist>? = nil
-        for line in request.headers { list = curl_slist_append(list, line) }
-        list = curl_slist_append(list, "Expect:")  // no 100-continue round trip on large bodies
-        headerList = list
-        _ = sy_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list)
+        _ = sy_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList.list)
         if request.method == "POST" {
             _ = sy_easy_setopt_long(easy, CURLOPT_POST, 1)
             _ = sy_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
             request.body.withUnsafeBytes { raw in
                 _ = sy_easy_setopt_ptr(easy, CURLOPT_COPYPOSTFIELDS, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
             }
-        } else if request.method != "GET" {
-            _ = sy_easy_setopt_str(easy, CURLOPT_CUSTOMREQUEST, request.method)
+        } else {
+            _ = sy_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
         }
+        _ = sy_easy_setopt_ptr(easy, CURLOPT_CUSTOMREQUEST, request.method == "POST" || request.method == "GET" ? nil : request.method)
     }
 
     // MARK: Callbacks (record and resume only)
