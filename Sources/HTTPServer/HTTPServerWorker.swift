@@ -11,6 +11,7 @@ public final class HTTPServerWorker: @unchecked Sendable {
     private(set) var draining = false
     private var onDrained: (() -> Void)?
     let dateCache = DateCache()
+    private lazy var sweepTimer = ReactorTimer { [unowned self] in self.sweep() }
 
     public init(reactor: Reactor, configuration: HTTPServerConfiguration, handler: any HTTPRequestHandler) {
         self.reactor = reactor
@@ -39,9 +40,23 @@ public final class HTTPServerWorker: @unchecked Sendable {
         do {
             let connection = try HTTPConnection(fd: fd, server: self)
             connections[ObjectIdentifier(connection)] = connection
+            if !sweepTimer.isArmed { reactor.arm(sweepTimer, after: sweepInterval) }
         } catch {
             FileDescriptor.close(fd)
         }
+    }
+
+    /// How often connection deadlines are checked: a quarter of the shortest timeout, between
+    /// 5 ms and 1 s. Timeouts fire up to this late, which slowloris protection can afford.
+    var sweepInterval: UInt64 {
+        let shortest = min(configuration.headerTimeout, configuration.bodyTimeout, configuration.idleTimeout)
+        return min(max(shortest / 4, 5_000_000), 1_000_000_000)
+    }
+
+    private func sweep() {
+        let now = monotonicNanos()
+        for connection in Array(connections.values) { connection.checkDeadline(now) }
+        if !connections.isEmpty { reactor.arm(sweepTimer, after: sweepInterval) }
     }
 
     func connectionClosed(_ connection: HTTPConnection) {

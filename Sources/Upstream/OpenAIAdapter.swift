@@ -54,8 +54,13 @@ public struct OpenAIAdapter: ProviderAdapter {
                                 streaming: request.isStreaming, timeouts: timeouts),
             multi: multi)
         do {
+            if !request.isStreaming {
+                let answer = try await transfer.response()
+                context.upstreamNanos &+= monotonicNow() &- started
+                return Self.complete(status: answer.status, headers: answer.headers, body: answer.body, provider: providerName)
+            }
             let head = try await transfer.head()
-            if request.isStreaming && (200..<300).contains(head.status) {
+            if (200..<300).contains(head.status) {
                 context.upstreamNanos &+= monotonicNow() &- started
                 var fields = HTTPFields()
                 fields[.contentType] = "text/event-stream"
@@ -65,17 +70,22 @@ public struct OpenAIAdapter: ProviderAdapter {
             }
             let responseBody = try await transfer.body()
             context.upstreamNanos &+= monotonicNow() &- started
-            guard (200..<300).contains(head.status) else {
-                return GatewayResponse(error: .provider(status: head.status == 0 ? 502 : head.status, body: responseBody,
-                                                        provider: providerName, headers: Self.relayedErrorHeaders(head.headers)))
-            }
-            var fields = HTTPFields()
-            fields[.contentType] = head.headers.first { $0.0 == "content-type" }?.1 ?? "application/json"
-            return GatewayResponse(status: head.status, headers: fields, body: .bytes(responseBody))
+            return Self.complete(status: head.status, headers: head.headers, body: responseBody, provider: providerName)
         } catch {
             context.upstreamNanos &+= monotonicNow() &- started
             return GatewayResponse(error: Self.gatewayError(error, provider: providerName))
         }
+    }
+
+    /// A whole answer: relayed when 2xx, else the provider's error (OpenAI-shaped bodies as they came).
+    static func complete(status: Int, headers: [(String, String)], body: [UInt8], provider: String) -> GatewayResponse {
+        guard (200..<300).contains(status) else {
+            return GatewayResponse(error: .provider(status: status == 0 ? 502 : status, body: body,
+                                                    provider: provider, headers: relayedErrorHeaders(headers)))
+        }
+        var fields = HTTPFields()
+        fields[.contentType] = headers.first { $0.0 == "content-type" }?.1 ?? "application/json"
+        return GatewayResponse(status: status, headers: fields, body: .bytes(body))
     }
 
     static func gatewayError(_ error: TransferError, provider: String) -> GatewayError {

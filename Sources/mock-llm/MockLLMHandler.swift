@@ -16,17 +16,22 @@ final class MockLLMHandler: HTTPRequestHandler, @unchecked Sendable {
         self.cache = MockReplyCache(responder: responder)
     }
 
+    /// The last reply's headers as built `HTTPFields`: replies almost always carry the same
+    /// few headers, and building fields from strings costs more than the rest of a cache hit.
+    private var lastHeaders: [(String, String)] = []
+    private var lastFields = HTTPFields()
+
     func handle(_ request: ServerRequest) async -> ServerResponse {
         let headers = request.head.headers
+        // Fault headers are rare: skip seven header lookups when none is present.
+        let hasFaultHeaders = headers.contains { $0.name.canonicalName.hasPrefix("x-mock-") }
         let reply = cache.reply(method: request.head.method.rawValue, path: request.head.target,
-                                header: { name in HTTPField.Name(name).flatMap { headers[$0] } }, body: request.body)
+                                header: { name in hasFaultHeaders ? HTTPField.Name(name).flatMap { headers[$0] } : nil },
+                                body: request.body)
         if reply.faults.latencyMs > 0 {
             try? await reactor.sleep(nanoseconds: UInt64(reply.faults.latencyMs) * 1_000_000)
         }
-        var fields = HTTPFields()
-        for (name, value) in reply.headers {
-            if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
-        }
+        let fields = fields(for: reply.headers)
         switch reply.body {
         case .full(let bytes):
             return ServerResponse(status: reply.status, headers: fields, body: .bytes(bytes))
@@ -34,6 +39,19 @@ final class MockLLMHandler: HTTPRequestHandler, @unchecked Sendable {
             return ServerResponse(status: reply.status, headers: fields,
                                   body: .stream(PacedChunks(chunks: chunks, faults: reply.faults, reactor: reactor)))
         }
+    }
+
+    private func fields(for headers: [(String, String)]) -> HTTPFields {
+        if headers.count == lastHeaders.count && zip(headers, lastHeaders).allSatisfy({ $0.0 == $1.0 && $0.1 == $1.1 }) {
+            return lastFields
+        }
+        var fields = HTTPFields()
+        for (name, value) in headers {
+            if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
+        }
+        lastHeaders = headers
+        lastFields = fields
+        return fields
     }
 }
 

@@ -147,7 +147,7 @@ public final class CurlTransfer: @unchecked Sendable {
             return length
         }
         if bytes.starts(with: "HTTP/".utf8) { responseHeaders.removeAll(); return length }
-        if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+        if let colon = bytes.firstIndex(of: UInt8(ascii: ":")), Self.isKept(UnsafeRawBufferPointer(rebasing: bytes[..<colon])) {
             // Trim on bytes: "\r\n" is one Character in Swift, so String trimming would miss it.
             var start = colon + 1
             var end = bytes.count
@@ -157,6 +157,20 @@ public final class CurlTransfer: @unchecked Sendable {
             responseHeaders.append((name, String(decoding: bytes[start..<end], as: UTF8.self)))
         }
         return length
+    }
+
+    /// Response headers the gateway reads or relays; the rest are not turned into strings.
+    static let keptHeaders: [[UInt8]] = ["content-type", "retry-after", "retry-after-ms"].map { Array($0.utf8) }
+    static let keptPrefix = Array("x-ratelimit-".utf8)
+
+    static func isKept(_ name: UnsafeRawBufferPointer) -> Bool {
+        func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: ArraySlice<UInt8>) -> Bool {
+            guard a.count == b.count else { return false }
+            for (x, y) in zip(a, b) where x | 0x20 != y { return false }
+            return true
+        }
+        for kept in keptHeaders where equalsIgnoringCase(name, kept[...]) { return true }
+        return name.count > keptPrefix.count && equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: name[..<keptPrefix.count]), keptPrefix[...])
     }
 
     private func completeHead() {
@@ -230,6 +244,12 @@ public final class CurlTransfer: @unchecked Sendable {
         }
         if !headComplete || status == 0, let failure { throw failure }
         return (status, responseHeaders)
+    }
+
+    /// Head and whole body in one wait (non-streaming answers): one suspension instead of two.
+    public func response() async throws(TransferError) -> (status: Int, headers: [(String, String)], body: [UInt8]) {
+        let body = try await body()
+        return (status, responseHeaders, body)
     }
 
     /// The whole body (non-streaming answers, and error answers of streaming requests).
