@@ -143,9 +143,17 @@ public final class CurlMulti: @unchecked Sendable {
         guard !pokePending else { return }
         pokePending = true
         reactor.runSoon { [unowned self] in
+            guard self.pokePending else { return }  // a kick already ran it
             self.pokePending = false
             self.socketAction(sy_curl_socket_timeout(), 0)
         }
+    }
+
+    /// Runs curl's due work now. Only from task context (never from inside a curl callback):
+    /// a new transfer's request leaves in the same reactor turn instead of the next one.
+    func kick() {
+        pokePending = false
+        socketAction(sy_curl_socket_timeout(), 0)
     }
 }
 

@@ -71,7 +71,8 @@ public final class CurlTransfer: @unchecked Sendable {
 
     static let maxQueued = 64 * 1024
 
-    /// Creates and starts the transfer on `multi`. Reactor thread only.
+    /// Creates and starts the transfer on `multi`. Reactor thread only, from task context
+    /// (it drives curl directly, which a curl callback must never do).
     public init(_ request: UpstreamHTTPRequest, multi: CurlMulti) {
         self.multi = multi
         self.streaming = request.streaming
@@ -82,7 +83,7 @@ public final class CurlTransfer: @unchecked Sendable {
         configure(request, fresh: fresh)
         multi.reactor.arm(firstByteTimer, after: request.timeouts.firstByte)
         multi.add(self)
-        multi.poke()
+        multi.kick()
     }
 
     deinit { releaseEasy() }
