@@ -21,7 +21,9 @@ let package = Package(
         // System-library shims.
         .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM warns about; the
+        // headers are in the default include path and the module map links the library.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "Reactor", dependencies: ["CLinux"]),
@@ -35,6 +37,7 @@ let package = Package(
         .target(
             name: "Upstream",
             dependencies: ["Reactor", "CCurl", "CZlib", "GatewayCore", "MockProvider"]),
+        .target(name: "State", dependencies: ["Reactor", "CHiredis", "GatewayCore"]),
         .target(name: "Middleware", dependencies: ["GatewayCore"], path: "Middleware"),
         .target(
             name: "Gateway",
@@ -57,6 +60,7 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["CLinux", "HTTPServer", "Reactor"], path: "Tests/TestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "StateTests", dependencies: ["State", "Reactor", "GatewayCore"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Reactor", "TestSupport"]),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
         .testTarget(name: "MockProviderTests", dependencies: ["MockProvider"]),

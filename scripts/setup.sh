@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Switchyard needs on a Debian machine, only when it is missing. Idempotent.
 #   scripts/setup.sh            build/run dependencies: libcurl, hiredis, zlib, pkg-config
-#   scripts/setup.sh --test     plus what the test suite needs (python3 venv for the openai SDK)
+#   scripts/setup.sh --test     plus what the test suite needs: python3 venv (openai SDK), redis-server
+#                               (the Redis store tests start their own servers on free ports)
 #   scripts/setup.sh --bench    plus nginx and wrk for bench/run.sh
 set -euo pipefail
 
@@ -9,7 +10,7 @@ packages=(libcurl4-openssl-dev libhiredis-dev zlib1g-dev pkg-config)
 commands=()
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(python3-venv) ;;
+    --test) packages+=(python3-venv redis-server) ;;
     --bench) commands+=(nginx:nginx-light wrk:wrk) ;;
   esac
 done

@@ -125,9 +125,18 @@ public final class Reactor: @unchecked Sendable {
 
     // MARK: The loop
 
+    /// The reactor whose loop runs on the calling thread, if any. Per-worker resources (a Redis
+    /// connection, say) are found through it.
+    public static var current: Reactor? {
+        guard let raw = pthread_getspecific(currentReactorKey) else { return nil }
+        return Unmanaged<Reactor>.fromOpaque(raw).takeUnretainedValue()
+    }
+
     /// Runs the loop on the calling thread until `stop()`.
     public func run() {
         thread = pthread_self()
+        pthread_setspecific(currentReactorKey, Unmanaged.passUnretained(self).toOpaque())
+        defer { pthread_setspecific(currentReactorKey, nil) }
         running = true
         defer { running = false }
         let capacity = 256
@@ -190,3 +199,10 @@ public final class Reactor: @unchecked Sendable {
         localClosures.append(contentsOf: closures)
     }
 }
+
+/// Thread-specific slot for `Reactor.current` (created once, thread-safely, by Swift's lazy globals).
+private let currentReactorKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()

@@ -1,0 +1,309 @@
+import CHiredis
+import Glibc
+import GatewayCore
+import Reactor
+
+/// One hiredis async connection driven by a worker's reactor: its socket on the same epoll,
+/// connect timeout and per-command deadlines on the reactor's timers, reconnection with
+/// exponential backoff and jitter. hiredis pipelines by itself: commands issued in one turn
+/// leave in one write.
+///
+/// Reactor-thread confined. C callbacks only record and resume; hiredis may free its context
+/// inside `redisAsyncHandleRead`, so the `cleanup` hook clears `context` and nothing touches it after.
+final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
+    struct Options: Sendable {
+        var endpoint: StateConfig.RedisEndpoint
+        var connectTimeout: UInt64 = 1_000_000_000
+        var commandTimeout: UInt64 = 250_000_000
+        var backoffBase: UInt64 = 50_000_000
+        var backoffCap: UInt64 = 5_000_000_000
+    }
+
+    enum Phase: Equatable { case idle, connecting, ready, waitingToReconnect }
+
+    let reactor: Reactor
+    let options: Options
+    let counters: RedisCounters
+    private(set) var phase = Phase.idle
+    private(set) var lastError: String?
+    private var context: UnsafeMutablePointer<redisAsyncContext>?
+    private var registeredFD: Int32 = -1
+    private var wantRead = false
+    private var wantWrite = false
+    private var attempt = 0
+    private var waitingForReady: [PendingCommand] = []
+    /// Runs each time the connection becomes ready (subscriptions re-subscribe here).
+    var onReady: (() -> Void)?
+    private var closed = false
+    private lazy var connectTimer = ReactorTimer { [unowned self] in self.connectTimedOut() }
+    private lazy var reconnectTimer = ReactorTimer { [unowned self] in self.connect() }
+
+    init(reactor: Reactor, options: Options, counters: RedisCounters) {
+        self.reactor = reactor
+        self.options = options
+        self.counters = counters
+    }
+
+    // MARK: Commands
+
+    /// Sends one command and waits for its reply, at most `commandTimeout`. While the
+    /// connection is being (re)established the command waits for it within that deadline;
+    /// when Redis is known to be down it fails at once with `.unavailable`.
+    func send(_ arguments: [[UInt8]]) async throws(StoreError) -> StoreValue {
+        if phase == .idle { connect() }
+        if phase == .waitingToReconnect {
+            throw StoreError.unavailable(lastError ?? "redis is reconnecting")
+        }
+        let pending = PendingCommand(arguments: arguments)
+        let result: Result<StoreValue, StoreError> = await withCheckedContinuation { continuation in
+            pending.continuation = continuation
+            pending.timer = reactor.schedule(after: options.commandTimeout) { [weak self] in
+                self?.counters.timeouts.add(1, ordering: .relaxed)
+                pending.finish(.failure(.timeout))
+            }
+            if phase == .ready { issue(pending) } else { waitingForReady.append(pending) }
+        }
+        return try result.get()
+    }
+
+    private func issue(_ pending: PendingCommand) {
+        guard let context, !pending.isFinished else {
+            pending.finish(.failure(.unavailable("not connected")))
+            return
+        }
+        let argc = Int32(pending.arguments.count)
+        let lengths = pending.arguments.map(\.count)
+        let privdata = Unmanaged.passRetained(pending).toOpaque()
+        // hiredis copies the arguments into its output buffer before returning.
+        let rc = withArgumentPointers(pending.arguments) { argv in
+            lengths.withUnsafeBufferPointer { lens in
+                redisAsyncCommandArgv(context, { ac, reply, privdata in
+                    let pending = Unmanaged<PendingCommand>.fromOpaque(privdata!).takeRetainedValue()
+                    pending.finish(RedisReply.decode(reply?.assumingMemoryBound(to: redisReply.self)))
+                }, privdata, argc, argv, lens.baseAddress)
+            }
+        }
+        if rc != REDIS_OK {
+            Unmanaged<PendingCommand>.fromOpaque(privdata).release()
+            pending.finish(.failure(.unavailable("redis refused the command (disconnecting)")))
+        }
+    }
+
+    /// Sends a command whose callback hiredis keeps for every reply (SUBSCRIBE); the caller
+    /// owns `privdata`'s lifetime.
+    func issueRaw(
+        _ arguments: [[UInt8]], privdata: UnsafeMutableRawPointer,
+        callback: @escaping @convention(c) (UnsafeMutablePointer<redisAsyncContext>?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void
+    ) {
+        guard let context else { return }
+        let lengths = arguments.map(\.count)
+        _ = withArgumentPointers(arguments) { argv in
+            lengths.withUnsafeBufferPointer { redisAsyncCommandArgv(context, callback, privdata, Int32(arguments.count), argv, $0.baseAddress) }
+        }
+    }
+
+    /// Closes for good: no reconnection; commands in flight fail.
+    func close() {
+        closed = true
+        reactor.disarm(reconnectTimer)
+        reactor.disarm(connectTimer)
+        if let context { redisAsyncFree(context) }
+        if context != nil { contextFreed() }
+        phase = .idle
+    }
+
+    // MARK: Connecting
+
+    func connect() {
+        guard !closed, context == nil, phase != .connecting else { return }
+        phase = .connecting
+        let ac: UnsafeMutablePointer<redisAsyncContext>?
+        switch options.endpoint.address {
+        case .tcp(let host, let port): ac = redisAsyncConnect(host, Int32(port))
+        case .unix(let path): ac = redisAsyncConnectUnix(path)
+        }
+        guard let ac, sy_redis_err(ac) == 0 else {
+            let message = ac.map { String(cString: sy_redis_errstr($0)) } ?? "out of memory"
+            if let ac { redisAsyncFree(ac) }
+            connectionLost(message)
+            return
+        }
+        context = ac
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        sy_redis_set_data(ac, me)
+        sy_redis_attach(ac, me,
+            { Unmanaged<RedisConnection>.fromOpaque($0!).takeUnretainedValue().setInterest(read: true) },
+            { Unmanaged<RedisConnection>.fromOpaque($0!).takeUnretainedValue().setInterest(read: false) },
+            { Unmanaged<RedisConnection>.fromOpaque($0!).takeUnretainedValue().setInterest(write: true) },
+            { Unmanaged<RedisConnection>.fromOpaque($0!).takeUnretainedValue().setInterest(write: false) },
+            { Unmanaged<RedisConnection>.fromOpaque($0!).takeUnretainedValue().contextFreed() })
+        redisAsyncSetConnectCallback(ac) { ac, status in
+            let me = Unmanaged<RedisConnection>.fromOpaque(sy_redis_data(ac!)!).takeUnretainedValue()
+            me.connected(status == REDIS_OK, error: status == REDIS_OK ? nil : String(cString: sy_redis_errstr(ac!)))
+        }
+        redisAsyncSetDisconnectCallback(ac) { ac, status in
+            let me = Unmanaged<RedisConnection>.fromOpaque(sy_redis_data(ac!)!).takeUnretainedValue()
+            me.disconnected(error: status == REDIS_OK ? "closed" : String(cString: sy_redis_errstr(ac!)))
+        }
+        // A non-blocking connect completes on writability; hiredis asked for it before the hooks existed.
+        setInterest(write: true)
+        reactor.arm(connectTimer, after: options.connectTimeout)
+    }
+
+    private func connected(_ ok: Bool, error: String?) {
+        reactor.disarm(connectTimer)
+        guard ok else {
+            // hiredis frees the context after this callback; `contextFreed` clears our pointer.
+            lastError = error
+            scheduleReconnect()
+            return
+        }
+        if attempt > 0 { counters.reconnects.add(1, ordering: .relaxed) }
+        attempt = 0
+        lastError = nil
+        phase = .ready
+        handshake()
+        onReady?()
+        let waiting = waitingForReady
+        waitingForReady.removeAll()
+        for pending in waiting { issue(pending) }
+    }
+
+    /// AUTH and SELECT go first on the connection; replies are checked like any command's.
+    private func handshake() {
+        if let password = options.endpoint.password?.value {
+            var auth = [Array("AUTH".utf8)]
+            if let username = options.endpoint.username { auth.append(Array(username.utf8)) }
+            auth.append(Array(password.utf8))
+            issue(PendingCommand(arguments: auth, onFailure: { [weak self] in self?.lastError = "AUTH failed: \($0)" }))
+        }
+        if options.endpoint.database != 0 {
+            issue(PendingCommand(arguments: [Array("SELECT".utf8), Array(String(options.endpoint.database).utf8)],
+                                 onFailure: { [weak self] in self?.lastError = "SELECT failed: \($0)" }))
+        }
+    }
+
+    private func connectTimedOut() {
+        guard phase == .connecting, let context else { return }
+        lastError = "connect timed out after \(options.connectTimeout / 1_000_000) ms"
+        redisAsyncFree(context)  // our own timer, not a hiredis callback: freeing here is allowed
+        if self.context != nil { contextFreed() }
+        scheduleReconnect()
+    }
+
+    private func disconnected(error: String) {
+        lastError = error
+        counters.errors.add(1, ordering: .relaxed)
+        scheduleReconnect()
+    }
+
+    /// hiredis's cleanup hook: the context is being freed (pending callbacks already got NULL).
+    private func contextFreed() {
+        if registeredFD >= 0 { reactor.deregister(registeredFD) }
+        registeredFD = -1
+        wantRead = false
+        wantWrite = false
+        context = nil
+        if phase == .ready || phase == .connecting { scheduleReconnect() }
+    }
+
+    private func connectionLost(_ message: String) {
+        lastError = message
+        scheduleReconnect()
+    }
+
+    /// Exponential backoff with ±50 % jitter, capped. Commands waiting for the connection fail now.
+    private func scheduleReconnect() {
+        guard phase != .waitingToReconnect, !closed else { return }
+        phase = .waitingToReconnect
+        let waiting = waitingForReady
+        waitingForReady.removeAll()
+        for pending in waiting { pending.finish(.failure(.unavailable(lastError ?? "redis unavailable"))) }
+        let exponent = min(attempt, 16)
+        attempt += 1
+        let base = min(options.backoffBase << UInt64(exponent), options.backoffCap)
+        var generator = SystemRandomNumberGenerator()
+        let delay = base / 2 + UInt64.random(in: 0...base, using: &generator)
+        reactor.arm(reconnectTimer, after: delay)
+        phase = .waitingToReconnect
+    }
+
+    func reconnectNow() {
+        guard phase == .waitingToReconnect else { return }
+        reactor.disarm(reconnectTimer)
+        phase = .idle
+        connect()
+    }
+
+    // MARK: Reactor events
+
+    private func setInterest(read: Bool? = nil, write: Bool? = nil) {
+        if let read { wantRead = read }
+        if let write { wantWrite = write }
+        guard let context else { return }
+        let fd = sy_redis_fd(context)
+        let events = (wantRead ? Reactor.readable : 0) | (wantWrite ? Reactor.writable : 0)
+        if registeredFD < 0 {
+            registeredFD = fd
+            try? reactor.register(fd, events: events, handler: self)
+        } else {
+            try? reactor.modify(fd, events: events)
+        }
+    }
+
+    func reactorEvent(_ events: UInt32) {
+        if events & (Reactor.readable | Reactor.hangup) != 0, let context { redisAsyncHandleRead(context) }
+        if events & Reactor.writable != 0, let context { redisAsyncHandleWrite(context) }
+    }
+
+    var health: StoreHealth {
+        switch phase {
+        case .ready: .ready
+        case .connecting, .idle: .connecting
+        case .waitingToReconnect: .unavailable(lastError ?? "reconnecting")
+        }
+    }
+}
+
+/// One command in flight: resumed exactly once, by its reply, its deadline or a disconnect.
+final class PendingCommand: @unchecked Sendable {
+    let arguments: [[UInt8]]
+    var continuation: CheckedContinuation<Result<StoreValue, StoreError>, Never>?
+    var timer: ReactorTimer?
+    private let onFailure: ((StoreError) -> Void)?
+    private(set) var isFinished = false
+
+    init(arguments: [[UInt8]], onFailure: ((StoreError) -> Void)? = nil) {
+        self.arguments = arguments
+        self.onFailure = onFailure
+    }
+
+    func finish(_ result: Result<StoreValue, StoreError>) {
+        guard !isFinished else { return }
+        isFinished = true
+        if let timer, timer.isArmed, let reactor = Reactor.current { reactor.disarm(timer) }
+        if case .failure(let error) = result { onFailure?(error) }
+        continuation?.resume(returning: result)
+        continuation = nil
+    }
+}
+
+/// Calls `body` with a C `argv` pointing into `arguments` (valid only during the call).
+private func withArgumentPointers<R>(_ arguments: [[UInt8]], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let count = arguments.count
+    let argv = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: max(count, 1))
+    defer { argv.deallocate() }
+    // Copy into one contiguous block so the pointers stay valid for the whole call.
+    let total = arguments.reduce(0) { $0 + $1.count }
+    let block = UnsafeMutablePointer<CChar>.allocate(capacity: max(total, 1))
+    defer { block.deallocate() }
+    var offset = 0
+    for (i, argument) in arguments.enumerated() {
+        argument.withUnsafeBytes { raw in
+            if raw.count > 0 { (block + offset).withMemoryRebound(to: UInt8.self, capacity: raw.count) { $0.update(from: raw.bindMemory(to: UInt8.self).baseAddress!, count: raw.count) } }
+        }
+        argv[i] = UnsafePointer(block + offset)
+        offset += argument.count
+    }
+    return body(argv)
+}

@@ -1,0 +1,185 @@
+import GatewayCore
+import Reactor
+import Synchronization
+
+/// The Redis `StateStore`: hiredis async on each worker's reactor (one connection per worker,
+/// created on first use from that worker), automatic pipelining, per-command deadlines,
+/// reconnection with backoff. Scripts run by `EVALSHA` (loaded once with `SCRIPT LOAD`, reloaded
+/// on `NOSCRIPT`). Keys are the caller's (`StateKey` puts them under `sy:{tag}:`).
+///
+/// Call from a task running on a worker's reactor; from anywhere else operations throw
+/// `.unavailable`.
+public final class RedisStore: StateStore, @unchecked Sendable {
+    public let endpoint: StateConfig.RedisEndpoint
+    public let counters = RedisCounters()
+    private let options: RedisConnection.Options
+    private let connections = Mutex<[ObjectIdentifier: RedisConnection]>([:])
+    private let scriptHashes = Mutex<[String: [UInt8]]>([:])
+
+    public init(endpoint: StateConfig.RedisEndpoint, connectTimeout: UInt64 = 1_000_000_000, commandTimeout: UInt64 = 250_000_000) {
+        self.endpoint = endpoint
+        self.options = RedisConnection.Options(endpoint: endpoint, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+    }
+
+    /// This worker's connection (created and connected on first use).
+    func connection() throws(StoreError) -> RedisConnection {
+        guard let reactor = Reactor.current else { throw StoreError.unavailable("the Redis store is used from a worker's reactor") }
+        let key = ObjectIdentifier(reactor)
+        return connections.withLock { table in
+            if let existing = table[key] { return existing }
+            let made = RedisConnection(reactor: reactor, options: options, counters: counters)
+            table[key] = made
+            made.connect()
+            return made
+        }
+    }
+
+    /// Runs one command on this worker's connection.
+    public func command(_ parts: [[UInt8]]) async throws(StoreError) -> StoreValue {
+        let connection = try connection()
+        do {
+            return try await connection.send(parts)
+        } catch {
+            if case .server = error {} else { counters.errors.add(1, ordering: .relaxed) }
+            throw error
+        }
+    }
+
+    private func command(_ parts: String...) async throws(StoreError) -> StoreValue {
+        try await command(parts.map { Array($0.utf8) })
+    }
+
+    public func get(_ key: String) async throws(StoreError) -> [UInt8]? {
+        switch try await command("GET", key) {
+        case .bytes(let value): return value
+        case .null: return nil
+        case let other: throw StoreError.protocolViolation("GET answered \(other)")
+        }
+    }
+
+    public func set(_ key: String, _ value: [UInt8], ttl: TimeSpan?) async throws(StoreError) {
+        var parts: [[UInt8]] = [Array("SET".utf8), Array(key.utf8), value]
+        if let ttl { parts += [Array("PX".utf8), Array(String(Self.milliseconds(ttl)).utf8)] }
+        _ = try await command(parts)
+    }
+
+    public func setIfAbsent(_ key: String, _ value: [UInt8], ttl: TimeSpan) async throws(StoreError) -> Bool {
+        let reply = try await command([Array("SET".utf8), Array(key.utf8), value, Array("NX".utf8), Array("PX".utf8),
+                                       Array(String(Self.milliseconds(ttl)).utf8)])
+        return reply != .null
+    }
+
+    @discardableResult
+    public func delete(_ key: String) async throws(StoreError) -> Bool {
+        (try await command("DEL", key)).integer == 1
+    }
+
+    public func increment(_ key: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64 {
+        let reply = try await run(RedisStore.incrementScript, keys: [key],
+                                  arguments: [.string(String(delta)), .string(ttl.map { String(Self.milliseconds($0)) } ?? "")])
+        guard let value = reply.integer else { throw StoreError.protocolViolation("INCRBY answered \(reply)") }
+        return value
+    }
+
+    public func hashIncrement(_ key: String, field: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64 {
+        let reply = try await run(RedisStore.hashIncrementScript, keys: [key],
+                                  arguments: [.string(field), .string(String(delta)), .string(ttl.map { String(Self.milliseconds($0)) } ?? "")])
+        guard let value = reply.integer else { throw StoreError.protocolViolation("HINCRBY answered \(reply)") }
+        return value
+    }
+
+    public func hashGetAll(_ key: String) async throws(StoreError) -> [String: [UInt8]] {
+        guard case .array(let flat) = try await command("HGETALL", key) else { throw StoreError.protocolViolation("HGETALL") }
+        var result: [String: [UInt8]] = [:]
+        var i = 0
+        while i + 1 < flat.count {
+            if case .bytes(let field) = flat[i], case .bytes(let value) = flat[i + 1] { result[String(decoding: field, as: UTF8.self)] = value }
+            i += 2
+        }
+        return result
+    }
+
+    public func run(_ script: StoreScript, keys: [String], arguments: [StoreValue]) async throws(StoreError) -> StoreValue {
+        let tail: [[UInt8]] = [Array(String(keys.count).utf8)] + keys.map { Array($0.utf8) } + arguments.map(Self.bytes)
+        for attempt in 0..<2 {
+            let sha = try await scriptHash(script, reload: attempt > 0)
+            do {
+                return try await command([Array("EVALSHA".utf8), sha] + tail)
+            } catch {
+                // The server lost its script cache (restart, SCRIPT FLUSH): load it again once.
+                if case .server(let message) = error, message.hasPrefix("NOSCRIPT"), attempt == 0 { continue }
+                throw error
+            }
+        }
+        throw StoreError.server("NOSCRIPT after reload")
+    }
+
+    private func scriptHash(_ script: StoreScript, reload: Bool) async throws(StoreError) -> [UInt8] {
+        if !reload, let known = scriptHashes.withLock({ $0[script.name] }) { return known }
+        guard case .bytes(let sha) = try await command("SCRIPT", "LOAD", script.lua) else {
+            throw StoreError.protocolViolation("SCRIPT LOAD")
+        }
+        scriptHashes.withLock { $0[script.name] = sha }
+        return sha
+    }
+
+    public func publish(_ channel: String, _ message: [UInt8]) async throws(StoreError) {
+        _ = try await command([Array("PUBLISH".utf8), Array(channel.utf8), message])
+    }
+
+    public func subscribe(_ channel: String, handler: @escaping @Sendable ([UInt8]) -> Void) async throws(StoreError) -> StoreSubscription {
+        guard let reactor = Reactor.current else { throw StoreError.unavailable("subscribe from a worker's reactor") }
+        let subscription = RedisSubscription(channel: channel, connection: RedisConnection(reactor: reactor, options: options, counters: counters),
+                                             handler: handler)
+        subscription.start()
+        return StoreSubscription { reactor.execute { subscription.cancel() } }
+    }
+
+    public func serverTime() async throws(StoreError) -> StoreTime {
+        guard case .array(let parts) = try await command("TIME"), parts.count == 2,
+              let seconds = parts[0].integer, let micros = parts[1].integer else { throw StoreError.protocolViolation("TIME") }
+        return StoreTime(seconds: seconds, microseconds: micros)
+    }
+
+    /// Ready when every worker connection made so far is ready (connecting before the first use).
+    public var health: StoreHealth {
+        connections.withLock { table in
+            for connection in table.values {
+                if case .unavailable(let why) = connection.health { return .unavailable(why) }
+            }
+            return table.isEmpty ? .connecting : .ready
+        }
+    }
+
+    static func milliseconds(_ span: TimeSpan) -> Int64 { max(1, (span.nanoseconds + 999_999) / 1_000_000) }
+
+    static func bytes(_ value: StoreValue) -> [UInt8] {
+        switch value {
+        case .bytes(let b): b
+        case .integer(let i): Array(String(i).utf8)
+        case .null: []
+        case .array: []
+        }
+    }
+
+    /// INCRBY, with a TTL set only when this call created the key (atomic, one round trip).
+    static let incrementScript = StoreScript(
+        name: "sy.incr",
+        lua: """
+        local existed = redis.call('EXISTS', KEYS[1])
+        local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+        if existed == 0 and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        return value
+        """,
+        native: { _, _, _ throws(StoreError) in throw StoreError.server("Redis-only script") })
+
+    static let hashIncrementScript = StoreScript(
+        name: "sy.hincr",
+        lua: """
+        local existed = redis.call('EXISTS', KEYS[1])
+        local value = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+        if existed == 0 and ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+        return value
+        """,
+        native: { _, _, _ throws(StoreError) in throw StoreError.server("Redis-only script") })
+}

@@ -1,0 +1,83 @@
+import Glibc
+
+/// A private `redis-server` for one test: its own port and directory, no persistence, stopped
+/// by `stop()`. Readiness is read from its log line, never slept for.
+final class RedisServerProcess: @unchecked Sendable {
+    let port: Int
+    let directory: String
+    let pid: pid_t
+
+    /// nil when no redis-server binary is installed (scripts/test.sh installs one).
+    static func binary() -> String? {
+        ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { access($0, X_OK) == 0 }
+    }
+
+    struct StartFailure: Error { let reason: String }
+
+    init(port requested: Int? = nil) throws {
+        guard let binary = Self.binary() else { throw StartFailure(reason: "redis-server is not installed") }
+        let port = requested ?? Self.freePort()
+        self.port = port
+        var template = Array("/tmp/sy-redis-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw StartFailure(reason: "mkdtemp") }
+        directory = String(cString: made)
+        var fds: [Int32] = [0, 0]
+        pipe(&fds)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let arguments = [binary, "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "",
+                         "--appendonly", "no", "--enable-debug-command", "yes", "--loglevel", "notice"]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, binary, &actions, nil, &argv, environ)
+        close(fds[1])
+        guard rc == 0 else { close(fds[0]); throw StartFailure(reason: "posix_spawn: \(rc)") }
+        pid = child
+        // Block on the server's log until it says it is ready (or exits).
+        var seen: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let marker = Array("Ready to accept connections".utf8)
+        while !Self.contains(seen, marker) {
+            let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+            if n <= 0 { close(fds[0]); stop(); throw StartFailure(reason: String(decoding: seen, as: UTF8.self)) }
+            seen.append(contentsOf: buffer[..<n])
+        }
+        close(fds[0])  // later log lines hit a closed pipe; redis ignores the EPIPE
+    }
+
+    var url: String { "redis://127.0.0.1:\(port)/0" }
+
+    func signal(_ signo: Int32) { kill(pid, signo) }
+
+    /// Stops the server (SIGKILL after SIGCONT, so a stopped one dies too) and reaps it.
+    func stop() {
+        kill(pid, SIGCONT)
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        _ = rmdir(directory)
+    }
+
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard haystack.count >= needle.count else { return false }
+        for i in 0...(haystack.count - needle.count) where haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
+        return false
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}

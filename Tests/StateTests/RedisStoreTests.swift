@@ -1,0 +1,158 @@
+import GatewayCore
+import Glibc
+import Reactor
+import State
+import Testing
+
+/// Runs `body` as a task on a fresh worker reactor (the Redis store's connection lives there).
+func onWorker<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let group = try ReactorGroup(count: 1, namePrefix: "redis-test")
+    group.start()
+    defer { group.stopAndJoin() }
+    return try await Task(executorPreference: group.reactors[0]) { try await body() }.value
+}
+
+func endpoint(_ server: RedisServerProcess) -> StateConfig.RedisEndpoint {
+    StateConfig.RedisEndpoint(address: .tcp(host: "127.0.0.1", port: server.port))
+}
+
+@Suite(.serialized, .enabled(if: RedisServerProcess.binary() != nil, "redis-server is installed by scripts/test.sh"))
+struct RedisStoreTests {
+    @Test func commandsScriptsAndTimeAgainstARealServer() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let store = RedisStore(endpoint: endpoint(server))
+        try await onWorker {
+            try await store.set("sy:{t}:a", Array("1".utf8), ttl: nil)
+            #expect(try await store.get("sy:{t}:a") == Array("1".utf8))
+            #expect(try await store.get("sy:{t}:missing") == nil)
+            #expect(try await store.setIfAbsent("sy:{t}:lock", [1], ttl: .seconds(5)))
+            #expect(!(try await store.setIfAbsent("sy:{t}:lock", [2], ttl: .seconds(5))))
+            #expect(try await store.increment("sy:{t}:n", by: 5, ttl: .seconds(60)) == 5)
+            #expect(try await store.increment("sy:{t}:n", by: 2, ttl: .seconds(60)) == 7)
+            #expect(try await store.hashIncrement("sy:{t}:h", field: "tokens", by: 3, ttl: nil) == 3)
+            #expect(try await store.hashGetAll("sy:{t}:h") == ["tokens": Array("3".utf8)])
+            #expect(try await store.delete("sy:{t}:a"))
+            let time = try await store.serverTime()
+            #expect(time.seconds > 1_700_000_000)
+            // A script survives a flushed script cache (NOSCRIPT → reload).
+            let echo = StoreScript(name: "echo", lua: "return ARGV[1]", native: { _, _, args in args[0] })
+            #expect(try await store.run(echo, keys: [], arguments: [.string("x")]) == .string("x"))
+            _ = try await store.command([Array("SCRIPT".utf8), Array("FLUSH".utf8)])
+            #expect(try await store.run(echo, keys: [], arguments: [.string("y")]) == .string("y"))
+            // Server errors are typed, not matched by message elsewhere.
+            await #expect(throws: StoreError.self) { try await store.increment("sy:{t}:h", by: 1, ttl: nil) }
+        }
+        #expect(store.health == .ready)
+    }
+
+    @Test func manyConcurrentCommandsArePipelinedOnOneConnection() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let store = RedisStore(endpoint: endpoint(server))
+        let total = try await onWorker {
+            try await withThrowingTaskGroup(of: Int64.self) { group in
+                for _ in 0..<2_000 { group.addTask { try await store.increment("sy:{p}:n", by: 1, ttl: nil) } }
+                var last: Int64 = 0
+                for try await value in group { last = max(last, value) }
+                return last
+            }
+        }
+        #expect(total == 2_000)
+    }
+
+    @Test func aStoppedServerTimesOutWithinTheDeadlineAndRecovers() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let store = RedisStore(endpoint: endpoint(server), commandTimeout: 100_000_000)
+        try await onWorker {
+            _ = try await store.get("warm-up")
+            server.signal(SIGSTOP)
+            let started = monotonicNanos()
+            await #expect(throws: StoreError.timeout) { _ = try await store.get("k") }
+            #expect(monotonicNanos() - started < 1_000_000_000)
+            server.signal(SIGCONT)
+            // The late reply of the timed-out command is discarded; the next command works.
+            #expect(try await store.increment("after", by: 1, ttl: nil) == 1)
+        }
+        #expect(store.counters.timeouts.load(ordering: .relaxed) >= 1)
+    }
+
+    @Test func aSlowServerTimesOutAndAnswersAgainAfterwards() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let store = RedisStore(endpoint: endpoint(server), commandTimeout: 100_000_000)
+        try await onWorker {
+            async let sleeping: StoreValue = store.command(["DEBUG", "SLEEP", "0.5"].map { Array($0.utf8) })
+            await #expect(throws: StoreError.timeout) { _ = try await store.get("queued-behind-sleep") }
+            _ = try? await sleeping
+            // Each command during the 0.5 s sleep fails at its 100 ms deadline; once Redis wakes
+            // up the same connection answers again (bounded: 20 deadlines at most).
+            var answered = false
+            for _ in 0..<20 where !answered {
+                do { answered = try await store.get("fine") == nil } catch let error as StoreError { #expect(error == .timeout) }
+            }
+            #expect(answered)
+        }
+    }
+
+    @Test func aDeadServerFailsFastAndTheStoreReconnectsWhenItReturns() async throws {
+        let server = try RedisServerProcess()
+        let port = server.port
+        let store = RedisStore(endpoint: endpoint(server), connectTimeout: 200_000_000, commandTimeout: 200_000_000)
+        try await onWorker {
+            try await store.set("k", [1], ttl: nil)
+            server.stop()
+            // The connection drops: commands fail with a typed error, at once or within the deadline.
+            var failures = 0
+            for _ in 0..<3 {
+                do { _ = try await store.get("k") } catch { failures += 1 }
+            }
+            #expect(failures == 3)
+            #expect(store.health != .ready)
+        }
+        // A new server on the same port: the store reconnects by itself (backoff ≤ a few hundred ms here).
+        let revived = try RedisServerProcess(port: port)
+        defer { revived.stop() }
+        try await onWorker {
+            var answered = false
+            for _ in 0..<200 where !answered {
+                do { try await store.set("k", [2], ttl: nil); answered = true } catch { try await Reactor.current!.sleep(nanoseconds: 20_000_000) }
+            }
+            #expect(answered)
+        }
+    }
+
+    @Test func publishReachesASubscriber() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let store = RedisStore(endpoint: endpoint(server))
+        let received = try await onWorker { () async throws -> [UInt8] in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
+                let reactor = Reactor.current!
+                let once = OnceBox(continuation)
+                Task(executorPreference: reactor) {
+                    do {
+                        let subscription = try await store.subscribe("sy:events") { message in once.resume(message) }
+                        // Publish until the subscription is live (SUBSCRIBE is asynchronous).
+                        for _ in 0..<100 where !once.done {
+                            try await store.publish("sy:events", Array("breaker-open".utf8))
+                            try await reactor.sleep(nanoseconds: 10_000_000)
+                        }
+                        subscription.cancel()
+                    } catch { once.fail(error) }
+                }
+            }
+        }
+        #expect(received == Array("breaker-open".utf8))
+    }
+}
+
+/// Resumes a continuation once, from whichever path gets there first.
+final class OnceBox<T: Sendable>: @unchecked Sendable {
+    private var continuation: CheckedContinuation<T, any Error>?
+    var done: Bool { continuation == nil }
+    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = continuation }
+    func resume(_ value: T) { continuation?.resume(returning: value); continuation = nil }
+    func fail(_ error: any Error) { continuation?.resume(throwing: error); continuation = nil }
+}
