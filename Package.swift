@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Reactor", "HTTPServer", "GatewayCore", "Upstream", "Middleware",
+                "Reactor", "HTTPServer", "GatewayCore", "Upstream", "State", "Middleware",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -51,6 +51,7 @@ let package = Package(
             dependencies: [
                 "Gateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .executableTarget(name: "state-bench", dependencies: ["State", "Reactor", "GatewayCore"]),
         .executableTarget(
             name: "mock-llm",
             dependencies: [

@@ -11,11 +11,13 @@ import Reactor
 public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
     public var snapshot: WorkerSnapshot
     let accessLog: AccessLog
+    let store: any StateStore
     let requestIDs = RequestIDGenerator()
 
-    public init(snapshot: WorkerSnapshot, accessLog: AccessLog) {
+    public init(snapshot: WorkerSnapshot, accessLog: AccessLog, store: any StateStore) {
         self.snapshot = snapshot
         self.accessLog = accessLog
+        self.store = store
     }
 
     public func handle(_ request: ServerRequest) async -> ServerResponse {
@@ -34,7 +36,8 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
             return localJSON(200, Array(#"{"status":"ok"}"#.utf8), request, path)
         case "/ready":
             guard method == .get || method == .head else { return local(.methodNotAllowed(method.rawValue, path, allowed: "GET"), request, path) }
-            return localJSON(200, Array(#"{"status":"ready","config":"loaded"}"#.utf8), request, path)
+            let readiness = await StoreReadiness.check(store)
+            return localJSON(readiness.status, readiness.body, request, path)
         default:
             if path.hasPrefix("/v1/models/"), method == .get {
                 let id = String(path.dropFirst("/v1/models/".count))

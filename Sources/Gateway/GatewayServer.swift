@@ -3,6 +3,7 @@ import HTTPServer
 import HTTPTypes
 import Logging
 import Reactor
+import State
 import Upstream
 
 /// The running gateway: `server.workers` reactor threads, each with its own `SO_REUSEPORT`
@@ -19,6 +20,8 @@ public final class GatewayServer: @unchecked Sendable {
     }
 
     public private(set) var config: GatewayConfig
+    /// The process's state store (shared by the workers), from `state:`.
+    public let store: any StateStore
     public let logger: Logger
     public let sink: LogSink
     private let group: ReactorGroup
@@ -31,6 +34,7 @@ public final class GatewayServer: @unchecked Sendable {
         let level = Logger.Level(rawValue: config.log.level.rawValue) ?? .info
         self.logger = Logger(label: "switchyard") { label in JSONLogHandler(label: label, sink: sink, level: level) }
         self.group = try ReactorGroup(count: config.server.workers, namePrefix: "sy-worker")
+        self.store = StoreReadiness.makeStore(config.state)
     }
 
     /// Binds the listeners and starts serving. Returns the bound port (useful with port 0).
@@ -49,11 +53,12 @@ public final class GatewayServer: @unchecked Sendable {
         let accessLog = AccessLog(logger: Logger(label: "access") { [sink] label in JSONLogHandler(label: label, sink: sink, level: .info) },
                                   enabled: config.log.accessLog)
         let config = self.config
+        let store = self.store
         for (reactor, fd) in zip(group.reactors, fds) {
             let worker: Worker = onReactor(reactor) {
                 let multi = CurlMulti(reactor: reactor, options: Self.curlOptions(config))
                 let snapshot = PipelineAssembly.snapshot(config, reactor: reactor, multi: multi)
-                let edge = GatewayEdge(snapshot: snapshot, accessLog: accessLog)
+                let edge = GatewayEdge(snapshot: snapshot, accessLog: accessLog, store: store)
                 let server = HTTPServerWorker(reactor: reactor, configuration: Self.serverConfiguration(config), handler: edge)
                 try? server.start(listeningFD: fd)
                 return Worker(reactor: reactor, multi: multi, server: server, edge: edge)
@@ -81,6 +86,10 @@ public final class GatewayServer: @unchecked Sendable {
             logger.warning("listen address and worker count change only on restart; keeping the running ones")
             effective.server.listen = config.server.listen
             effective.server.workers = config.server.workers
+        }
+        if newConfig.state != config.state {
+            logger.warning("the state backend changes only on restart; keeping the running one")
+            effective.state = config.state
         }
         config = effective
         for worker in workers {

@@ -156,3 +156,18 @@ final class OnceBox<T: Sendable>: @unchecked Sendable {
     func resume(_ value: T) { continuation?.resume(returning: value); continuation = nil }
     func fail(_ error: any Error) { continuation?.resume(throwing: error); continuation = nil }
 }
+
+/// The shared contract against Redis: each case gets its own server (started in milliseconds),
+/// so nothing leaks between cases and every server is reaped.
+@Suite(.enabled(if: RedisServerProcess.binary() != nil, "redis-server is installed by scripts/test.sh"))
+struct RedisStoreContractTests {
+    @Test(arguments: StateStoreContract.cases)
+    func contract(_ check: StateStoreContract.Case) async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let store = RedisStore(endpoint: endpoint(server))
+        try await onWorker {
+            try await check.run(against: { (store, advanceClock: nil) })
+        }
+    }
+}

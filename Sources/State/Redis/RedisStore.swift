@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 import Reactor
 import Synchronization
@@ -74,18 +75,44 @@ public final class RedisStore: StateStore, @unchecked Sendable {
         (try await command("DEL", key)).integer == 1
     }
 
+    /// Without a TTL, plain `INCRBY` (exact over the whole Int64 range). With one, a script
+    /// sets the TTL only when this call created the key; Lua numbers are doubles, which is exact
+    /// up to 2^53, far beyond any window counter.
     public func increment(_ key: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64 {
-        let reply = try await run(RedisStore.incrementScript, keys: [key],
-                                  arguments: [.string(String(delta)), .string(ttl.map { String(Self.milliseconds($0)) } ?? "")])
+        let reply: StoreValue
+        if let ttl {
+            reply = try await runAsCommand(RedisStore.incrementScript, keys: [key],
+                                           arguments: [.string(String(delta)), .string(String(Self.milliseconds(ttl)))])
+        } else {
+            reply = try await command("INCRBY", key, String(delta))
+        }
         guard let value = reply.integer else { throw StoreError.protocolViolation("INCRBY answered \(reply)") }
         return value
     }
 
     public func hashIncrement(_ key: String, field: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64 {
-        let reply = try await run(RedisStore.hashIncrementScript, keys: [key],
-                                  arguments: [.string(field), .string(String(delta)), .string(ttl.map { String(Self.milliseconds($0)) } ?? "")])
+        let reply: StoreValue
+        if let ttl {
+            reply = try await runAsCommand(RedisStore.hashIncrementScript, keys: [key],
+                                           arguments: [.string(field), .string(String(delta)), .string(String(Self.milliseconds(ttl)))])
+        } else {
+            reply = try await command("HINCRBY", key, field, String(delta))
+        }
         guard let value = reply.integer else { throw StoreError.protocolViolation("HINCRBY answered \(reply)") }
         return value
+    }
+
+    /// Runs a script that stands in for one command, reporting its errors as that command's
+    /// (without the " script: <sha>, on @user_script:N." suffix Redis appends).
+    private func runAsCommand(_ script: StoreScript, keys: [String], arguments: [StoreValue]) async throws(StoreError) -> StoreValue {
+        do {
+            return try await run(script, keys: keys, arguments: arguments)
+        } catch {
+            if case .server(let message) = error, let suffix = message.range(of: " script: ") {
+                throw StoreError.server(String(message[..<suffix.lowerBound]))
+            }
+            throw error
+        }
     }
 
     public func hashGetAll(_ key: String) async throws(StoreError) -> [String: [UInt8]] {
@@ -168,7 +195,7 @@ public final class RedisStore: StateStore, @unchecked Sendable {
         lua: """
         local existed = redis.call('EXISTS', KEYS[1])
         local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-        if existed == 0 and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        if existed == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
         return value
         """,
         native: { _, _, _ throws(StoreError) in throw StoreError.server("Redis-only script") })
@@ -178,7 +205,7 @@ public final class RedisStore: StateStore, @unchecked Sendable {
         lua: """
         local existed = redis.call('EXISTS', KEYS[1])
         local value = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-        if existed == 0 and ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+        if existed == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
         return value
         """,
         native: { _, _, _ throws(StoreError) in throw StoreError.server("Redis-only script") })
