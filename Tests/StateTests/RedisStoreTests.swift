@@ -2,6 +2,7 @@ import GatewayCore
 import Glibc
 import Reactor
 import State
+import TestSupport
 import Testing
 
 /// Runs `body` as a task on a fresh worker reactor (the Redis store's connection lives there).

@@ -2,19 +2,19 @@ import Glibc
 
 /// A private `redis-server` for one test: its own port and directory, no persistence, stopped
 /// by `stop()`. Readiness is read from its log line, never slept for.
-final class RedisServerProcess: @unchecked Sendable {
-    let port: Int
-    let directory: String
-    let pid: pid_t
+public final class RedisServerProcess: @unchecked Sendable {
+    public let port: Int
+    public let directory: String
+    public let pid: pid_t
 
     /// nil when no redis-server binary is installed (scripts/test.sh installs one).
-    static func binary() -> String? {
+    public static func binary() -> String? {
         ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { access($0, X_OK) == 0 }
     }
 
-    struct StartFailure: Error { let reason: String }
+    public struct StartFailure: Error { public let reason: String }
 
-    init(port requested: Int? = nil) throws {
+    public init(port requested: Int? = nil) throws {
         guard let binary = Self.binary() else { throw StartFailure(reason: "redis-server is not installed") }
         let port = requested ?? Self.freePort()
         self.port = port
@@ -50,12 +50,12 @@ final class RedisServerProcess: @unchecked Sendable {
         close(fds[0])  // later log lines hit a closed pipe; redis ignores the EPIPE
     }
 
-    var url: String { "redis://127.0.0.1:\(port)/0" }
+    public var url: String { "redis://127.0.0.1:\(port)/0" }
 
-    func signal(_ signo: Int32) { kill(pid, signo) }
+    public func signal(_ signo: Int32) { kill(pid, signo) }
 
     /// Stops the server (SIGKILL after SIGCONT, so a stopped one dies too) and reaps it.
-    func stop() {
+    public func stop() {
         kill(pid, SIGCONT)
         kill(pid, SIGKILL)
         var status: Int32 = 0
@@ -69,7 +69,7 @@ final class RedisServerProcess: @unchecked Sendable {
         return false
     }
 
-    static func freePort() -> Int {
+    public static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
