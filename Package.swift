@@ -52,10 +52,11 @@ let package = Package(
                 "Gateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "state-bench", dependencies: ["State", "Reactor", "GatewayCore"]),
+        .target(name: "MockLLMServer", dependencies: ["Reactor", "HTTPServer", "MockProvider"]),
         .executableTarget(
             name: "mock-llm",
             dependencies: [
-                "Reactor", "HTTPServer", "MockProvider",
+                "Reactor", "HTTPServer", "MockProvider", "MockLLMServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -70,7 +71,7 @@ let package = Package(
             name: "UpstreamTests", dependencies: ["Upstream", "Reactor", "GatewayCore", "HTTPServer", "MockProvider", "TestSupport"]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "GatewayCore", "Reactor", "HTTPServer", "MockProvider", "TestSupport"]),
+            dependencies: ["Gateway", "GatewayCore", "Reactor", "HTTPServer", "MockProvider", "MockLLMServer", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

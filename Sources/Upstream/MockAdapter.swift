@@ -54,34 +54,31 @@ public struct MockAdapter: ProviderAdapter {
     }
 }
 
-/// Plays pre-built SSE events with the fault plan's pacing; a reset fault breaks the stream
-/// after N events the way a dropped connection does. Reactor-thread confined.
+/// Plays pre-built SSE events in `MockPlayback`'s order; a reset breaks the stream the way a
+/// dropped connection does. Reactor-thread confined.
 final class MockChunkStream: ResponseStream, @unchecked Sendable {
-    private var chunks: [[UInt8]]
-    private var index = 0
-    private let faults: MockFaults
+    private var playback: MockPlayback
     private let reactor: Reactor
     private let provider: String
     private var cancelled = false
 
     init(chunks: [[UInt8]], faults: MockFaults, reactor: Reactor, provider: String) {
-        self.chunks = chunks
-        self.faults = faults
+        self.playback = MockPlayback(chunks: chunks, faults: faults)
         self.reactor = reactor
         self.provider = provider
     }
 
     func next() async throws(GatewayError) -> [UInt8]? {
-        if cancelled { return nil }
-        if let reset = faults.resetAfterChunks, index >= reset {
-            throw GatewayError.streamInterrupted(provider, "connection reset by peer")
+        while !cancelled {
+            switch playback.next() {
+            case .wait(let milliseconds):
+                do { try await reactor.sleep(nanoseconds: UInt64(milliseconds) * 1_000_000) } catch { return nil }
+            case .chunk(let bytes): return bytes
+            case .reset: throw GatewayError.streamInterrupted(provider, "connection reset by peer")
+            case .end: return nil
+            }
         }
-        guard index < chunks.count else { return nil }
-        if index > 0 && faults.tokenIntervalMs > 0 {
-            do { try await reactor.sleep(nanoseconds: UInt64(faults.tokenIntervalMs) * 1_000_000) } catch { return nil }
-        }
-        defer { index += 1 }
-        return chunks[index]
+        return nil
     }
 
     func cancel() { cancelled = true }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import HTTPServer
+import MockLLMServer
 import MockProvider
 import Reactor
 

@@ -2,20 +2,19 @@ import Gateway
 import GatewayCore
 import Glibc
 import HTTPServer
-import HTTPTypes
-import MockProvider
+import MockLLMServer
 import Reactor
 import Synchronization
 import TestSupport
 
-/// An OpenAI-compatible upstream on its own reactor (MockResponder over HTTP) that also records
-/// the last request body it received.
+/// An OpenAI-compatible upstream on its own reactor (mock-llm's handler) that also records the
+/// last request body and Authorization header it received.
 final class MockUpstream: @unchecked Sendable {
     /// What the upstream saw last, shared with its handler.
     final class Seen: @unchecked Sendable {
         let body = Mutex<[UInt8]>([])
         let authorization = Mutex<String?>(nil)
-        let reactor = Mutex<Reactor?>(nil)
+        let handler = Mutex<MockLLMHandler?>(nil)
     }
 
     let server: TestServer
@@ -25,50 +24,17 @@ final class MockUpstream: @unchecked Sendable {
     var lastAuthorization: String? { seen.authorization.withLock { $0 } }
 
     init() throws {
-        let responder = MockResponder()
         let seen = self.seen
         server = try TestServer(handler: ClosureHandler { request in
             seen.body.withLock { $0 = request.body }
             seen.authorization.withLock { $0 = request.head.headers[.authorization] }
-            let reactor = seen.reactor.withLock { $0! }
-            let headers = request.head.headers
-            let reply = responder.respond(method: request.head.method.rawValue, path: request.head.target,
-                                          header: { HTTPField.Name($0).flatMap { headers[$0] } }, body: request.body)
-            if reply.faults.latencyMs > 0 { try? await reactor.sleep(nanoseconds: UInt64(reply.faults.latencyMs) * 1_000_000) }
-            var fields = HTTPFields()
-            for (name, value) in reply.headers { if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) } }
-            switch reply.body {
-            case .full(let bytes): return ServerResponse(status: reply.status, headers: fields, body: .bytes(bytes))
-            case .stream(let chunks):
-                return ServerResponse(status: reply.status, headers: fields,
-                                      body: .stream(ReplayStream(chunks, faults: reply.faults, reactor: reactor)))
-            }
+            return await seen.handler.withLock { $0! }.handle(request)
         })
-        seen.reactor.withLock { $0 = server.reactor }
+        let reactor = server.reactor
+        seen.handler.withLock { $0 = MockLLMHandler(reactor: reactor) }
     }
 
     func stop() { server.stop() }
-}
-
-/// Replays SSE events with the fault plan's interval and reset.
-final class ReplayStream: ServerStream, @unchecked Sendable {
-    let chunks: [[UInt8]]
-    let faults: MockFaults
-    let reactor: Reactor
-    var index = 0
-    init(_ chunks: [[UInt8]], faults: MockFaults, reactor: Reactor) {
-        self.chunks = chunks
-        self.faults = faults
-        self.reactor = reactor
-    }
-    func next() async -> ServerStreamPiece {
-        if let reset = faults.resetAfterChunks, index >= reset { return .reset }
-        guard index < chunks.count else { return .end }
-        if index > 0, faults.tokenIntervalMs > 0 { try? await reactor.sleep(nanoseconds: UInt64(faults.tokenIntervalMs) * 1_000_000) }
-        index += 1
-        return .chunk(chunks[index - 1])
-    }
-    func cancel() {}
 }
 
 /// A gateway on port 0 in this process, with its log lines written to a pipe the test can read.

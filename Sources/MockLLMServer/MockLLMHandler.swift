@@ -7,11 +7,11 @@ import Reactor
 /// latency before the head, a pause between stream chunks, a TCP reset after N chunks, or a
 /// clean end without `[DONE]`. Replies are cached per worker, so a benchmark's repeated
 /// request costs no JSON parsing. Reactor-thread confined.
-final class MockLLMHandler: HTTPRequestHandler, @unchecked Sendable {
+public final class MockLLMHandler: HTTPRequestHandler, @unchecked Sendable {
     private let cache: MockReplyCache
     private let reactor: Reactor
 
-    init(reactor: Reactor, responder: MockResponder) {
+    public init(reactor: Reactor, responder: MockResponder = MockResponder()) {
         self.reactor = reactor
         self.cache = MockReplyCache(responder: responder)
     }
@@ -21,7 +21,7 @@ final class MockLLMHandler: HTTPRequestHandler, @unchecked Sendable {
     private var lastHeaders: [(String, String)] = []
     private var lastFields = HTTPFields()
 
-    func handle(_ request: ServerRequest) async -> ServerResponse {
+    public func handle(_ request: ServerRequest) async -> ServerResponse {
         let headers = request.head.headers
         // Fault headers are rare: skip seven header lookups when none is present.
         let hasFaultHeaders = headers.contains { $0.name.canonicalName.hasPrefix("x-mock-") }
@@ -55,27 +55,26 @@ final class MockLLMHandler: HTTPRequestHandler, @unchecked Sendable {
     }
 }
 
-/// Plays SSE events with the fault plan's pacing. Reactor-thread confined.
+/// Plays SSE events in `MockPlayback`'s order, waiting on the reactor. Reactor-thread confined.
 final class PacedChunks: ServerStream, @unchecked Sendable {
-    private let chunks: [[UInt8]]
-    private let faults: MockFaults
+    private var playback: MockPlayback
     private let reactor: Reactor
-    private var index = 0
 
     init(chunks: [[UInt8]], faults: MockFaults, reactor: Reactor) {
-        self.chunks = chunks
-        self.faults = faults
+        self.playback = MockPlayback(chunks: chunks, faults: faults)
         self.reactor = reactor
     }
 
     func next() async -> ServerStreamPiece {
-        if let reset = faults.resetAfterChunks, index >= reset { return .reset }
-        guard index < chunks.count else { return .end }
-        if index > 0 && faults.tokenIntervalMs > 0 {
-            do { try await reactor.sleep(nanoseconds: UInt64(faults.tokenIntervalMs) * 1_000_000) } catch { return .end }
+        while true {
+            switch playback.next() {
+            case .wait(let milliseconds):
+                do { try await reactor.sleep(nanoseconds: UInt64(milliseconds) * 1_000_000) } catch { return .end }
+            case .chunk(let bytes): return .chunk(bytes)
+            case .reset: return .reset
+            case .end: return .end
+            }
         }
-        defer { index += 1 }
-        return .chunk(chunks[index])
     }
 
     func cancel() {}
