@@ -13,10 +13,7 @@ extension HTTPConnection {
         guard state != .closed else { return }
         switch response.body {
         case .bytes(let bytes):
-            var out = serializeHead(response, contentLength: bytes.count)
-            out.append(contentsOf: bytes)
-            enqueueOutput(out)
-            flush()
+            writeComplete(response, body: bytes)
         case .stream(let stream):
             currentStream = stream
             enqueueOutput(serializeHead(response, contentLength: nil))
@@ -25,6 +22,13 @@ extension HTTPConnection {
         }
         guard state != .closed else { return }
         responseFinished()
+    }
+
+    func writeComplete(_ response: ServerResponse, body: [UInt8]) {
+        var out = serializeHead(response, contentLength: body.count)
+        out.append(contentsOf: body)
+        enqueueOutput(out)
+        flush()
     }
 
     private func relay(_ stream: any ServerStream) async {
@@ -138,8 +142,9 @@ extension HTTPConnection {
             writeWaiter = nil
             waiter.resume(returning: true)
         }
-        if resumeParsingAfterFlush && pendingOutput <= Self.highWater / 2 && state == .awaitingHead {
+        if resumeParsingAfterFlush && pendingOutput <= Self.highWater / 2 && state == .handling && task == nil {
             resumeParsingAfterFlush = false
+            state = .awaitingHead
             processInput()
         }
     }

@@ -174,23 +174,29 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         }
     }
 
-    /// Called after a response was handed to the socket: next request or close.
+    /// Called after a task's response was handed to the socket: next request or close.
     func responseFinished() {
+        guard state == .handling else { return }
+        finishResponse()
+        if state == .awaitingHead { processInput() }
+    }
+
+    /// Back to reading the next request, or closing (after `Connection: close`, once flushed:
+    /// nothing pipelined after such a request is parsed).
+    private func finishResponse() {
         task = nil
         currentStream = nil
         guard state == .handling else { return }
         if !keepAlive {
-            closeAfterFlush = true
-            state = .awaitingHead
-            if pendingOutput == 0 { close() }
+            closeAfterFlush = true  // stays `.handling`: nothing after this request is parsed
+            if pendingOutput == 0 { close() } else { armTimer(.idle) }
             return
         }
         state = .awaitingHead
         armTimer(.idle)
         if pendingOutput > Self.maxBufferedInput {
-            resumeParsingAfterFlush = true  // the client is not reading its answers: wait
-        } else {
-            processInput()
+            state = .handling  // the client is not reading its answers: parse again once drained
+            resumeParsingAfterFlush = true
         }
     }
 
@@ -232,6 +238,8 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
             close()
         case .awaitingHead, .readingBody:
             respondToBadRequest(status: 408, reason: "the request took too long to arrive")
+        case .handling where task == nil:
+            close()  // a finished answer the client has not read within the idle timeout
         case .handling, .closed:
             break
         }

@@ -21,13 +21,17 @@ public final class MockLLMHandler: HTTPRequestHandler, @unchecked Sendable {
     private var lastHeaders: [(String, String)] = []
     private var lastFields = HTTPFields()
 
-    public func handle(_ request: ServerRequest) async -> ServerResponse {
+    private func reply(to request: ServerRequest) -> MockReply {
         let headers = request.head.headers
         // Fault headers are rare: skip seven header lookups when none is present.
         let hasFaultHeaders = headers.contains { $0.name.canonicalName.hasPrefix("x-mock-") }
-        let reply = cache.reply(method: request.head.method.rawValue, path: request.head.target,
-                                header: { name in hasFaultHeaders ? HTTPField.Name(name).flatMap { headers[$0] } : nil },
-                                body: request.body)
+        return cache.reply(method: request.head.method.rawValue, path: request.head.target,
+                           header: { name in hasFaultHeaders ? HTTPField.Name(name).flatMap { headers[$0] } : nil },
+                           body: request.body)
+    }
+
+    public func handle(_ request: ServerRequest) async -> ServerResponse {
+        let reply = reply(to: request)
         if reply.faults.latencyMs > 0 {
             try? await reactor.sleep(nanoseconds: UInt64(reply.faults.latencyMs) * 1_000_000)
         }

@@ -91,3 +91,28 @@ import Testing
         #expect(server.onReactor { server.worker.connectionCount } == 0)
     }
 }
+
+/// Answers with the request target.
+let targetHandler = ClosureHandler { request in ServerResponse(status: 200, body: .bytes(Array(request.head.target.utf8))) }
+
+@Suite struct PipelineOrderTests {
+    @Test func manyPipelinedRequestsAreAnsweredInOrder() throws {
+        let server = try TestServer(handler: targetHandler)
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        client.send((0..<500).map { "GET /\($0) HTTP/1.1\r\nHost: t\r\n\r\n" }.joined())
+        for i in 0..<500 { #expect(try client.readResponse().bodyText == "/\(i)") }
+    }
+
+    @Test func nothingAfterConnectionCloseIsAnswered() throws {
+        let server = try TestServer(handler: targetHandler)
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        client.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /c HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try client.readResponse().bodyText == "/a")
+        let last = try client.readResponse()
+        #expect(last.bodyText == "/b")
+        #expect(last.header("connection") == "close")
+        #expect(client.readToEnd().isEmpty)
+    }
+}
