@@ -33,7 +33,7 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")]),
-        .target(name: "MockProvider"),
+        .target(name: "MockProvider", dependencies: ["GatewayCore"]),
         .target(
             name: "Upstream",
             dependencies: ["Reactor", "CCurl", "CZlib", "GatewayCore", "MockProvider"]),
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "StateTests", dependencies: ["State", "Reactor", "GatewayCore", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Reactor", "TestSupport"]),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
-        .testTarget(name: "MockProviderTests", dependencies: ["MockProvider"]),
+        .testTarget(name: "MockProviderTests", dependencies: ["MockProvider", "GatewayCore"]),
         .testTarget(name: "MiddlewareTests", dependencies: ["Middleware", "GatewayCore"]),
         .testTarget(
             name: "UpstreamTests", dependencies: ["Upstream", "Reactor", "GatewayCore", "HTTPServer", "MockProvider", "TestSupport"]),

@@ -1,6 +1,8 @@
+import GatewayCore
+
 /// Appends JSON to a byte buffer without Foundation, because the mock server must build a small
 /// reply in well under a microsecond. The caller writes structure (`{`, `,`, keys) as raw ASCII;
-/// `string(_:)` escapes quotes, backslash and control characters and keeps all other UTF-8 as is.
+/// strings and numbers go through the gateway's one `JSONWriter`, so escaping is written once.
 /// A value type with no shared state: build one per reply on whatever thread builds the reply.
 struct JSONBytes {
     var bytes: [UInt8]
@@ -22,8 +24,7 @@ struct JSONBytes {
 
     /// Appends `value` as a quoted JSON string.
     mutating func string(_ value: String) {
-        var value = value
-        value.withUTF8 { appendEscaped($0) }
+        JSONWriter.appendString(value, to: &bytes)
     }
 
     /// Appends `value` as a quoted JSON string, or `null`.
@@ -33,11 +34,11 @@ struct JSONBytes {
 
     /// Appends a quoted JSON string from UTF-8 bytes.
     mutating func string(utf8 value: UnsafeBufferPointer<UInt8>) {
-        appendEscaped(value)
+        JSONWriter.appendString(utf8: UnsafeRawBufferPointer(value), to: &bytes)
     }
 
     mutating func int(_ value: Int) {
-        JSONBytes.appendDecimal(value, to: &bytes)
+        JSONWriter.appendInt(value, to: &bytes)
     }
 
     /// Appends a Float in Swift's shortest round-trip form, which is valid JSON for finite values.
@@ -48,57 +49,6 @@ struct JSONBytes {
 
     mutating func bool(_ value: Bool) {
         if value { raw("true") } else { raw("false") }
-    }
-
-    private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
-        bytes.append(UInt8(ascii: "\""))
-        var runStart = 0
-        for index in 0..<utf8.count {
-            let byte = utf8[index]
-            // Bytes >= 0x20 other than quote and backslash pass through, including UTF-8 sequences.
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            if runStart < index {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
-            }
-            appendEscape(for: byte)
-            runStart = index + 1
-        }
-        if runStart < utf8.count {
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    private mutating func appendEscape(for byte: UInt8) {
-        bytes.append(UInt8(ascii: "\\"))
-        switch byte {
-        case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\""))
-        case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\"))
-        case 0x0A: bytes.append(UInt8(ascii: "n"))
-        case 0x0D: bytes.append(UInt8(ascii: "r"))
-        case 0x09: bytes.append(UInt8(ascii: "t"))
-        case 0x08: bytes.append(UInt8(ascii: "b"))
-        case 0x0C: bytes.append(UInt8(ascii: "f"))
-        default:
-            bytes.append(contentsOf: [
-                UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                JSONBytes.hexDigits[Int(byte >> 4)], JSONBytes.hexDigits[Int(byte & 0x0F)],
-            ])
-        }
-    }
-
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// Appends the decimal digits of `value` (with a leading '-' when negative).
-    static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        let firstDigit = bytes.count
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        bytes[firstDigit...].reverse()
     }
 }
 

@@ -151,9 +151,10 @@ enum MockIdentifier {
     /// "fp_" + 10 hex digits, stable per model, like OpenAI's `system_fingerprint`.
     static func fingerprint(model: String) -> String {
         var value = StableHash.of(model)
+        let hex = Array("0123456789abcdef".utf8)
         var bytes = Array("fp_".utf8)
         for _ in 0..<10 {
-            bytes.append(JSONBytes.hexDigits[Int(value & 15)])
+            bytes.append(hex[Int(value & 15)])
             value >>= 4
         }
         return String(decoding: bytes, as: UTF8.self)

@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// `POST /v1/completions` (legacy): a `text_completion` object, or `text_completion` SSE events
 /// (one chunk per token, a finish chunk per choice, optional usage chunk) when `stream` is true.
 /// `prompt` may be a string, an array of strings, a token array or an array of token arrays;
@@ -104,7 +106,7 @@ struct LegacyPrompt {
         text = ""
         var digits: [UInt8] = []
         for token in tokenIDs {
-            JSONBytes.appendDecimal(token, to: &digits)
+            JSONWriter.appendInt(token, to: &digits)
             digits.append(UInt8(ascii: " "))
         }
         var hasher = StableHash()
