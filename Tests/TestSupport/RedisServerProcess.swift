@@ -23,6 +23,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         directory = String(cString: made)
         var fds: [Int32] = [0, 0]
         pipe(&fds)
+        // Close-on-exec: a server spawned by a parallel test must not inherit this pipe.
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
