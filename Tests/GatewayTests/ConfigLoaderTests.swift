@@ -47,9 +47,9 @@ enum ConfigFixture {
         pipeline:
           auth:            { required: true, on_store_error: fail_closed }
           rate_limit:      { on_store_error: fail_open }
-          dedup:           { enabled: true }
-          cache:           { exact: { enabled: true, ttl: 1h }, semantic: { enabled: false, threshold: 0.95 } }
-          circuit_breaker: { failure_threshold: 5, success_threshold: 2, open_timeout: 30s, half_open_max_calls: 1 }
+          dedup:           { enabled: true, on_store_error: fail_open }
+          cache:           { exact: { enabled: true, ttl: 1h }, semantic: { enabled: false, threshold: 0.95 }, on_store_error: fail_open }
+          circuit_breaker: { failure_threshold: 5, success_threshold: 2, open_timeout: 30s, half_open_max_calls: 1, on_store_error: fail_open }
           retry:           { max_attempts: 3, base_delay: 200ms, multiplier: 2, max_delay: 5s }
           router:          { strategy: priority }
         log:      { level: info, access_log: true, format: json }
@@ -74,6 +74,24 @@ struct ConfigLoaderTests {
             #expect(loaded.warnings.contains { $0.contains("mock-gpt") })
             #expect(loaded.sourcePath == "config.yaml")
         }
+    }
+
+    @Test func everyStoreUsingStageTakesAnOnStoreErrorPolicy() throws {
+        let yaml = """
+            pipeline:
+              auth: { on_store_error: fail_open }
+              rate_limit: { on_store_error: fail_closed }
+              dedup: { on_store_error: fail_closed }
+              cache: { on_store_error: fail_closed }
+              circuit_breaker: { on_store_error: fail_closed }
+              router: {}
+            """
+        let c = try ConfigFixture.load(yaml).config
+        #expect(c.pipeline.auth.onStoreError == .failOpen)
+        #expect(c.pipeline.rateLimit.onStoreError == .failClosed)
+        #expect(c.pipeline.dedup.onStoreError == .failClosed)
+        #expect(c.pipeline.cache.onStoreError == .failClosed)
+        #expect(c.pipeline.circuitBreaker.onStoreError == .failClosed)
     }
 
     @Test func fullExampleLoadsEveryValue() throws {
@@ -245,6 +263,9 @@ struct ConfigLoaderTests {
         ("tiers:\n  t: { models: [gpt-5] }\n", "tiers.t.models[0]", 2, "unknown model 'gpt-5'"),
         ("pipeline:\n  auth: { on_store_error: fail_sometimes }\n", "pipeline.auth.on_store_error", 2, "fail_open"),
         ("pipeline:\n  rate_limit: { on_store_error: nope }\n", "pipeline.rate_limit.on_store_error", 2, "fail_closed"),
+        ("pipeline:\n  dedup: { on_store_error: nope }\n", "pipeline.dedup.on_store_error", 2, "fail_closed"),
+        ("pipeline:\n  cache: { on_store_error: nope }\n", "pipeline.cache.on_store_error", 2, "fail_closed"),
+        ("pipeline:\n  circuit_breaker: { on_store_error: nope }\n", "pipeline.circuit_breaker.on_store_error", 2, "fail_closed"),
         ("pipeline:\n  cache: { semantic: { threshold: 1.5 } }\n", "pipeline.cache.semantic.threshold", 2, "(0, 1]"),
         ("pipeline:\n  cache: { semantic: { threshold: 0 } }\n", "pipeline.cache.semantic.threshold", 2, "(0, 1]"),
         ("pipeline:\n  router: { strategy: random }\n", "pipeline.router.strategy", 2, "least_latency"),

@@ -122,6 +122,8 @@ struct RedisStoreTests {
             }
             #expect(answered)
         }
+        #expect(store.counters.reconnects.load(ordering: .relaxed) >= 1)
+        #expect(store.counters.errors.load(ordering: .relaxed) >= 1)
     }
 
     @Test func publishReachesASubscriber() async throws {

@@ -102,8 +102,11 @@ extension ConfigAssembly {
             }
         }
         if let v = fields["dedup"] {
-            let f = try reader.fields(v, allowed: ["enabled"])
+            let f = try reader.fields(v, allowed: ["enabled", "on_store_error"])
             if let e = f["enabled"] { pipeline.dedup.enabled = try reader.bool(e) }
+            if let p = f["on_store_error"] {
+                pipeline.dedup.onStoreError = try reader.choice(p, PipelineConfig.StoreErrorPolicy.self)
+            }
         }
         if let v = fields["cache"] { pipeline.cache = try cache(v) }
         if let v = fields["circuit_breaker"] { pipeline.circuitBreaker = try circuitBreaker(v) }
@@ -129,7 +132,8 @@ extension ConfigAssembly {
 
     func cache(_ value: ConfigValue) throws(ConfigError) -> PipelineConfig.Cache {
         var cache = PipelineConfig.Cache()
-        let fields = try reader.fields(value, allowed: ["exact", "semantic"])
+        let fields = try reader.fields(value, allowed: ["exact", "semantic", "on_store_error"])
+        if let p = fields["on_store_error"] { cache.onStoreError = try reader.choice(p, PipelineConfig.StoreErrorPolicy.self) }
         if let exact = fields["exact"] {
             let f = try reader.fields(exact, allowed: ["enabled", "ttl"])
             if let v = f["enabled"] { cache.exact.enabled = try reader.bool(v) }
@@ -152,7 +156,8 @@ extension ConfigAssembly {
     func circuitBreaker(_ value: ConfigValue) throws(ConfigError) -> PipelineConfig.CircuitBreaker {
         var breaker = PipelineConfig.CircuitBreaker()
         let fields = try reader.fields(
-            value, allowed: ["failure_threshold", "success_threshold", "open_timeout", "half_open_max_calls"])
+            value, allowed: ["failure_threshold", "success_threshold", "open_timeout", "half_open_max_calls", "on_store_error"])
+        if let p = fields["on_store_error"] { breaker.onStoreError = try reader.choice(p, PipelineConfig.StoreErrorPolicy.self) }
         if let v = fields["failure_threshold"] { breaker.failureThreshold = try reader.int(v, atLeast: 1) }
         if let v = fields["success_threshold"] { breaker.successThreshold = try reader.int(v, atLeast: 1) }
         if let v = fields["open_timeout"] { breaker.openTimeout = try reader.timeSpan(v) }

@@ -140,7 +140,7 @@ public enum ConfigRenderer {
         case "rate_limit":
             return flow([("on_store_error", plain(p.rateLimit.onStoreError.rawValue))])
         case "dedup":
-            return flow([("enabled", plain(p.dedup.enabled))])
+            return flow([("enabled", plain(p.dedup.enabled)), ("on_store_error", plain(p.dedup.onStoreError.rawValue))])
         case "cache":
             return flow([
                 (
@@ -153,12 +153,14 @@ public enum ConfigRenderer {
                         ("enabled", plain(p.cache.semantic.enabled)), ("threshold", number(p.cache.semantic.threshold)),
                     ])
                 ),
+                ("on_store_error", plain(p.cache.onStoreError.rawValue)),
             ])
         case "circuit_breaker":
             let b = p.circuitBreaker
             return flow([
                 ("failure_threshold", plain(b.failureThreshold)), ("success_threshold", plain(b.successThreshold)),
                 ("open_timeout", plain(b.openTimeout.description)), ("half_open_max_calls", plain(b.halfOpenMaxCalls)),
+                ("on_store_error", plain(b.onStoreError.rawValue)),
             ])
         case "retry":
             let r = p.retry

@@ -62,18 +62,26 @@ public struct PipelineConfig: Sendable, Equatable {
     /// `pipeline.dedup`: coalesce identical concurrent requests into one upstream call.
     public struct Dedup: Sendable, Equatable {
         public var enabled: Bool
+        /// Without the store: fail_open sends the request upstream uncoalesced.
+        public var onStoreError: StoreErrorPolicy
 
-        public init(enabled: Bool = true) { self.enabled = enabled }
+        public init(enabled: Bool = true, onStoreError: StoreErrorPolicy = .failOpen) {
+            self.enabled = enabled
+            self.onStoreError = onStoreError
+        }
     }
 
     /// `pipeline.cache`: an exact-match response cache and an (optional) semantic one.
     public struct Cache: Sendable, Equatable {
         public var exact: Exact
         public var semantic: Semantic
+        /// Without the store: fail_open treats the lookup as a miss and skips the write.
+        public var onStoreError: StoreErrorPolicy
 
-        public init(exact: Exact = Exact(), semantic: Semantic = Semantic()) {
+        public init(exact: Exact = Exact(), semantic: Semantic = Semantic(), onStoreError: StoreErrorPolicy = .failOpen) {
             self.exact = exact
             self.semantic = semantic
+            self.onStoreError = onStoreError
         }
 
         public struct Exact: Sendable, Equatable {
@@ -108,15 +116,18 @@ public struct PipelineConfig: Sendable, Equatable {
         public var openTimeout: TimeSpan
         /// Probes allowed at once while half-open.
         public var halfOpenMaxCalls: Int
+        /// Without the store: fail_open decides on this instance's own view of the deployment.
+        public var onStoreError: StoreErrorPolicy
 
         public init(
             failureThreshold: Int = 5, successThreshold: Int = 2, openTimeout: TimeSpan = .seconds(30),
-            halfOpenMaxCalls: Int = 1
+            halfOpenMaxCalls: Int = 1, onStoreError: StoreErrorPolicy = .failOpen
         ) {
             self.failureThreshold = failureThreshold
             self.successThreshold = successThreshold
             self.openTimeout = openTimeout
             self.halfOpenMaxCalls = halfOpenMaxCalls
+            self.onStoreError = onStoreError
         }
     }
 
