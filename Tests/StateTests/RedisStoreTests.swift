@@ -111,11 +111,10 @@ struct RedisStoreTests {
             }
             #expect(failures == 3)
             #expect(store.health != .ready)
-        }
-        // A new server on the same port: the store reconnects by itself (backoff ≤ a few hundred ms here).
-        let revived = try RedisServerProcess(port: port)
-        defer { revived.stop() }
-        try await onWorker {
+            // A new server on the same port (started from this worker: it blocks for milliseconds):
+            // the same worker's connection comes back by itself, with backoff.
+            let revived = try RedisServerProcess(port: port)
+            defer { revived.stop() }
             var answered = false
             for _ in 0..<200 where !answered {
                 do { try await store.set("k", [2], ttl: nil); answered = true } catch { try await Reactor.current!.sleep(nanoseconds: 20_000_000) }
