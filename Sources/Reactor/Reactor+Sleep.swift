@@ -23,6 +23,7 @@ extension Reactor {
                 }
                 state.continuation = continuation
                 state.timer = self.schedule(after: nanoseconds) {
+                    state.timer = nil  // the action holds `state`: break the cycle
                     state.continuation?.resume()
                     state.continuation = nil
                 }
@@ -32,6 +33,7 @@ extension Reactor {
                 guard let continuation = state.continuation else { return }
                 state.continuation = nil
                 if let timer = state.timer { self.disarm(timer) }
+                state.timer = nil
                 continuation.resume(throwing: ReactorCancellation())
             }
         }

@@ -282,6 +282,7 @@ final class PendingCommand: @unchecked Sendable {
         guard !isFinished else { return }
         isFinished = true
         if let timer, timer.isArmed, let reactor = Reactor.current { reactor.disarm(timer) }
+        timer = nil  // the timer's action holds this command: break the cycle
         if case .failure(let error) = result { onFailure?(error) }
         continuation?.resume(returning: result)
         continuation = nil
