@@ -26,7 +26,7 @@ enum StoreReadiness {
                 status = 503
                 JSONWriter.appendString("unavailable", to: &detail)
                 detail.append(contentsOf: #","error":"#.utf8)
-                JSONWriter.appendString(describe(error), to: &detail)
+                JSONWriter.appendString(error.description, to: &detail)
             }
             let counters = redis.counters
             for (name, value) in [("errors", counters.errors.load(ordering: .relaxed)),
@@ -45,12 +45,4 @@ enum StoreReadiness {
         return (status, out)
     }
 
-    static func describe(_ error: StoreError) -> String {
-        switch error {
-        case .unavailable(let why): "unavailable: \(why)"
-        case .timeout: "timeout"
-        case .server(let message): "server error: \(message)"
-        case .protocolViolation(let what): "protocol violation: \(what)"
-        }
-    }
 }

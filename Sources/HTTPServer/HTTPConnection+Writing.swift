@@ -13,7 +13,10 @@ extension HTTPConnection {
         guard state != .closed else { return }
         switch response.body {
         case .bytes(let bytes):
-            writeComplete(response, body: bytes)
+            var out = serializeHead(response, contentLength: bytes.count)
+            out.append(contentsOf: bytes)
+            enqueueOutput(out)
+            flush()
         case .stream(let stream):
             currentStream = stream
             enqueueOutput(serializeHead(response, contentLength: nil))
@@ -24,11 +27,15 @@ extension HTTPConnection {
         responseFinished()
     }
 
-    func writeComplete(_ response: ServerResponse, body: [UInt8]) {
-        var out = serializeHead(response, contentLength: body.count)
-        out.append(contentsOf: body)
-        enqueueOutput(out)
-        flush()
+    /// One chunk of a chunked body: size in hex, CRLF, the bytes, CRLF.
+    static func chunk(_ bytes: [UInt8]) -> [UInt8] {
+        var framed: [UInt8] = []
+        framed.reserveCapacity(bytes.count + 12)
+        ResponseHead.appendHex(bytes.count, to: &framed)
+        framed.append(contentsOf: "\r\n".utf8)
+        framed.append(contentsOf: bytes)
+        framed.append(contentsOf: "\r\n".utf8)
+        return framed
     }
 
     private func relay(_ stream: any ServerStream) async {
@@ -38,13 +45,7 @@ extension HTTPConnection {
             switch piece {
             case .chunk(let bytes):
                 guard !bytes.isEmpty else { continue }
-                var framed: [UInt8] = []
-                framed.reserveCapacity(bytes.count + 12)
-                ResponseHead.appendHex(bytes.count, to: &framed)
-                framed.append(contentsOf: "\r\n".utf8)
-                framed.append(contentsOf: bytes)
-                framed.append(contentsOf: "\r\n".utf8)
-                enqueueOutput(framed)
+                enqueueOutput(Self.chunk(bytes))
                 flush()
                 if pendingOutput > Self.highWater {
                     let stillOpen = await withCheckedContinuation { continuation in
@@ -63,13 +64,7 @@ extension HTTPConnection {
                 resetAndClose()
                 return
             case .fail(let finalChunk):
-                var framed: [UInt8] = []
-                if !finalChunk.isEmpty {
-                    ResponseHead.appendHex(finalChunk.count, to: &framed)
-                    framed.append(contentsOf: "\r\n".utf8)
-                    framed.append(contentsOf: finalChunk)
-                    framed.append(contentsOf: "\r\n".utf8)
-                }
+                var framed = finalChunk.isEmpty ? [] : Self.chunk(finalChunk)
                 framed.append(contentsOf: "0\r\n\r\n".utf8)
                 // The body still ends with a proper last-chunk, so the connection stays usable:
                 // closing it would break a pooled client's next, unrelated request.

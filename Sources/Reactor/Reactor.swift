@@ -17,6 +17,7 @@ public final class Reactor: @unchecked Sendable {
     public static let readable = SY_EPOLLIN
     public static let writable = SY_EPOLLOUT
     public static let hangup = SY_EPOLLHUP | SY_EPOLLERR | SY_EPOLLRDHUP
+    public static let error = SY_EPOLLERR
 
     public let name: String
     let epollFD: Int32

@@ -19,12 +19,9 @@ public struct MockAdapter: ProviderAdapter {
     }
 
     public func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse {
-        var body = request.body
-        if let range = request.fields.modelValueRange, request.fields.model != deployment.model {
-            body = JSONScanner.replacingModel(in: body, range: range, with: deployment.model)
-        }
+        let body = request.body(forModel: deployment.model)
         let headers = request.headers
-        let started = monotonicNow()
+        let started = monotonicNanos()
         let reply = responder.respond(method: "POST", path: "/v1" + request.endpoint.path,
                                       header: { name in HTTPField.Name(name).flatMap { headers[$0] } }, body: body)
         if reply.faults.latencyMs > 0 {
@@ -34,11 +31,10 @@ public struct MockAdapter: ProviderAdapter {
                 return GatewayResponse(error: .upstreamUnavailable(providerName, "the request was cancelled"))
             }
         }
-        context.upstreamNanos &+= monotonicNow() &- started
+        context.upstreamNanos &+= monotonicNanos() &- started
         guard (200..<300).contains(reply.status) else {
             let bytes: [UInt8] = if case .full(let b) = reply.body { b } else { [] }
-            let relayed = reply.headers.filter { $0.0 == "retry-after" || $0.0 == "retry-after-ms" }
-            return GatewayResponse(error: .provider(status: reply.status, body: bytes, provider: providerName, headers: relayed))
+            return GatewayResponse(error: .provider(status: reply.status, body: bytes, provider: providerName, headers: reply.headers))
         }
         var fields = HTTPFields()
         for (name, value) in reply.headers where name.lowercased() == "content-type" { fields[.contentType] = value }

@@ -36,10 +36,7 @@ public struct OpenAIAdapter: ProviderAdapter {
     private static let relayedRequestHeaders: [HTTPField.Name] = [HTTPField.Name("openai-beta")!]
 
     public func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse {
-        var body = request.body
-        if let range = request.fields.modelValueRange, request.fields.model != deployment.model {
-            body = JSONScanner.replacingModel(in: body, range: range, with: deployment.model)
-        }
+        let body = request.body(forModel: deployment.model)
         var headers = request.isStreaming ? sseHeaders : jsonHeaders
         var relayed: [String] = []
         for name in Self.relayedRequestHeaders {
@@ -48,7 +45,7 @@ public struct OpenAIAdapter: ProviderAdapter {
         if !relayed.isEmpty {
             headers = CurlHeaderList(headerLines + [request.isStreaming ? "Accept: text/event-stream" : "Accept: application/json"] + relayed)
         }
-        let started = monotonicNow()
+        let started = monotonicNanos()
         let transfer = CurlTransfer(
             UpstreamHTTPRequest(url: baseURL + request.endpoint.path, headers: headers, body: body,
                                 streaming: request.isStreaming, timeouts: timeouts),
@@ -56,12 +53,12 @@ public struct OpenAIAdapter: ProviderAdapter {
         do {
             if !request.isStreaming {
                 let answer = try await transfer.response()
-                context.upstreamNanos &+= monotonicNow() &- started
+                context.upstreamNanos &+= monotonicNanos() &- started
                 return Self.complete(status: answer.status, headers: answer.headers, body: answer.body, provider: providerName)
             }
             let head = try await transfer.head()
             if (200..<300).contains(head.status) {
-                context.upstreamNanos &+= monotonicNow() &- started
+                context.upstreamNanos &+= monotonicNanos() &- started
                 var fields = HTTPFields()
                 fields[.contentType] = "text/event-stream"
                 fields[.cacheControl] = "no-cache"
@@ -69,10 +66,10 @@ public struct OpenAIAdapter: ProviderAdapter {
                                        body: .stream(SSEStreamGuard(.transfer(transfer), provider: providerName, context: context)))
             }
             let responseBody = try await transfer.body()
-            context.upstreamNanos &+= monotonicNow() &- started
+            context.upstreamNanos &+= monotonicNanos() &- started
             return Self.complete(status: head.status, headers: head.headers, body: responseBody, provider: providerName)
         } catch {
-            context.upstreamNanos &+= monotonicNow() &- started
+            context.upstreamNanos &+= monotonicNanos() &- started
             return GatewayResponse(error: Self.gatewayError(error, provider: providerName))
         }
     }
@@ -81,7 +78,7 @@ public struct OpenAIAdapter: ProviderAdapter {
     static func complete(status: Int, headers: [(String, String)], body: [UInt8], provider: String) -> GatewayResponse {
         guard (200..<300).contains(status) else {
             return GatewayResponse(error: .provider(status: status == 0 ? 502 : status, body: body,
-                                                    provider: provider, headers: relayedErrorHeaders(headers)))
+                                                    provider: provider, headers: headers))
         }
         var fields = HTTPFields()
         fields[.contentType] = headers.first { $0.0 == "content-type" }?.1 ?? "application/json"
@@ -89,15 +86,8 @@ public struct OpenAIAdapter: ProviderAdapter {
     }
 
     static func gatewayError(_ error: TransferError, provider: String) -> GatewayError {
-        switch error {
-        case .timeout(let text): .upstreamTimeout(provider, text)
-        case .connect(let text), .io(let text): .upstreamUnavailable(provider, text)
-        case .cancelled: .upstreamUnavailable(provider, "the request was cancelled")
-        }
+        if case .timeout = error { return .upstreamTimeout(provider, error.description) }
+        return .upstreamUnavailable(provider, error.description)
     }
 
-    /// A provider's `retry-after` family is kept on its errors so clients and retry can honour it.
-    static func relayedErrorHeaders(_ headers: [(String, String)]) -> [(String, String)] {
-        headers.filter { $0.0 == "retry-after" || $0.0 == "retry-after-ms" }
-    }
 }

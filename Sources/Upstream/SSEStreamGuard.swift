@@ -1,4 +1,5 @@
 import GatewayCore
+import Reactor
 
 /// Relays a provider's SSE body and makes sure a stream that fails says so: a transfer error,
 /// or a clean end without `data: [DONE]`, becomes a thrown `streamInterrupted`, which the edge
@@ -26,14 +27,14 @@ final class SSEStreamGuard: ResponseStream, @unchecked Sendable {
 
     func next() async throws(GatewayError) -> [UInt8]? {
         guard !ended else { return nil }
-        let started = monotonicNow()
-        defer { context.upstreamNanos &+= monotonicNow() &- started }
+        let started = monotonicNanos()
+        defer { context.upstreamNanos &+= monotonicNanos() &- started }
         let chunk: [UInt8]?
         do throws(GatewayError) {
             switch source {
             case .transfer(let transfer):
                 do throws(TransferError) { chunk = try await transfer.next() } catch {
-                    throw GatewayError.streamInterrupted(provider, Self.describe(error))
+                    throw GatewayError.streamInterrupted(provider, error.description)
                 }
             case .pieces(let stream):
                 chunk = try await stream.next()
@@ -47,8 +48,11 @@ final class SSEStreamGuard: ResponseStream, @unchecked Sendable {
             if !sawDone { throw GatewayError.streamInterrupted(provider, "the stream ended without data: [DONE]") }
             return nil
         }
-        if !sawDone { sawDone = Self.containsDone(tail + chunk) }
-        tail = Array(chunk.suffix(16))
+        if !sawDone {
+            // The marker may straddle two chunks: look at the seam, then the chunk itself.
+            sawDone = Self.containsDone(tail + chunk.prefix(Self.doneMarker.count - 1)) || Self.containsDone(chunk)
+            tail = Array(chunk.suffix(Self.doneMarker.count - 1))
+        }
         return chunk
     }
 
@@ -57,13 +61,6 @@ final class SSEStreamGuard: ResponseStream, @unchecked Sendable {
         switch source {
         case .transfer(let transfer): transfer.cancel()
         case .pieces(let stream): stream.cancel()
-        }
-    }
-
-    static func describe(_ error: TransferError) -> String {
-        switch error {
-        case .connect(let text), .timeout(let text), .io(let text): text
-        case .cancelled: "cancelled"
         }
     }
 

@@ -1,5 +1,4 @@
 import Gateway
-import Glibc
 import TestSupport
 import Testing
 
@@ -115,7 +114,7 @@ import Testing
 
     @Test func anUnreachableProviderIs502FromTheGateway() throws {
         defer { finish() }
-        let closed = try Listener_closedPort()
+        let closed = freeLoopbackPort()
         let harness = try GatewayHarness(yaml: """
             server: { listen: "127.0.0.1:0", workers: 1 }
             providers: { down: { type: openai, base_url: "http://127.0.0.1:\(closed)/v1", api_key: "k" } }
@@ -166,17 +165,4 @@ import Testing
         #expect(response.status == 413)
         #expect(response.bodyText.contains("request_too_large"))
     }
-}
-
-/// A port nothing listens on.
-func Listener_closedPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    close(fd)
-    return Int(UInt16(bigEndian: addr.sin_port))
 }

@@ -1,20 +1,12 @@
 import Glibc
 import Reactor
 import Synchronization
+import TestSupport
 import Testing
-
-/// Runs `body` as a task preferring a fresh reactor's executor and returns its result.
-func onReactor<T: Sendable>(_ body: @escaping @Sendable (Reactor) async throws -> T) async throws -> T {
-    let group = try ReactorGroup(count: 1, namePrefix: "test")
-    group.start()
-    defer { group.stopAndJoin() }
-    let reactor = group.reactors[0]
-    return try await Task(executorPreference: reactor) { try await body(reactor) }.value
-}
 
 @Suite struct ReactorTests {
     @Test func tasksRunOnTheReactorThread() async throws {
-        let onThread = try await onReactor { reactor in
+        let onThread = try await onWorker { reactor in
             var all = reactor.inReactorThread
             try await reactor.sleep(nanoseconds: 1_000_000)
             all = all && reactor.inReactorThread
@@ -26,7 +18,7 @@ func onReactor<T: Sendable>(_ body: @escaping @Sendable (Reactor) async throws -
     }
 
     @Test func timersFireInDeadlineOrderAndDisarmWorks() async throws {
-        let order = try await onReactor { reactor -> [Int] in
+        let order = try await onWorker { reactor -> [Int] in
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<[Int], any Error>) in
                 var fired: [Int] = []
                 let cancelled = reactor.schedule(after: 1_000_000) { fired.append(99) }
@@ -42,7 +34,7 @@ func onReactor<T: Sendable>(_ body: @escaping @Sendable (Reactor) async throws -
     }
 
     @Test func sleepIsCancellable() async throws {
-        let cancelled = try await onReactor { reactor -> Bool in
+        let cancelled = try await onWorker { reactor -> Bool in
             let sleeper = Task(executorPreference: reactor) {
                 do { try await reactor.sleep(nanoseconds: 60_000_000_000); return false } catch { return true }
             }
@@ -71,7 +63,7 @@ func onReactor<T: Sendable>(_ body: @escaping @Sendable (Reactor) async throws -
     }
 
     @Test func listenerAcceptsOnAnEphemeralPort() async throws {
-        let accepted = try await onReactor { reactor -> Bool in
+        let accepted = try await onWorker { reactor -> Bool in
             let fd = try Listener.bind(host: "127.0.0.1", port: 0)
             return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Bool, any Error>) in
                 do {

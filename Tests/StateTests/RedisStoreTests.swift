@@ -5,14 +5,6 @@ import State
 import TestSupport
 import Testing
 
-/// Runs `body` as a task on a fresh worker reactor (the Redis store's connection lives there).
-func onWorker<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    let group = try ReactorGroup(count: 1, namePrefix: "redis-test")
-    group.start()
-    defer { group.stopAndJoin() }
-    return try await Task(executorPreference: group.reactors[0]) { try await body() }.value
-}
-
 func endpoint(_ server: RedisServerProcess) -> StateConfig.RedisEndpoint {
     StateConfig.RedisEndpoint(address: .tcp(host: "127.0.0.1", port: server.port))
 }
@@ -23,7 +15,7 @@ struct RedisStoreTests {
         let server = try RedisServerProcess()
         defer { server.stop() }
         let store = RedisStore(endpoint: endpoint(server))
-        try await onWorker {
+        try await onWorker { _ in
             try await store.set("sy:{t}:a", Array("1".utf8), ttl: nil)
             #expect(try await store.get("sy:{t}:a") == Array("1".utf8))
             #expect(try await store.get("sy:{t}:missing") == nil)
@@ -51,7 +43,7 @@ struct RedisStoreTests {
         let server = try RedisServerProcess()
         defer { server.stop() }
         let store = RedisStore(endpoint: endpoint(server))
-        let total = try await onWorker {
+        let total = try await onWorker { _ in
             try await withThrowingTaskGroup(of: Int64.self) { group in
                 for _ in 0..<2_000 { group.addTask { try await store.increment("sy:{p}:n", by: 1, ttl: nil) } }
                 var last: Int64 = 0
@@ -66,7 +58,7 @@ struct RedisStoreTests {
         let server = try RedisServerProcess()
         defer { server.stop() }
         let store = RedisStore(endpoint: endpoint(server), commandTimeout: 100_000_000)
-        try await onWorker {
+        try await onWorker { _ in
             _ = try await store.get("warm-up")
             server.signal(SIGSTOP)
             let started = monotonicNanos()
@@ -83,7 +75,7 @@ struct RedisStoreTests {
         let server = try RedisServerProcess()
         defer { server.stop() }
         let store = RedisStore(endpoint: endpoint(server), commandTimeout: 100_000_000)
-        try await onWorker {
+        try await onWorker { _ in
             async let sleeping: StoreValue = store.command(["DEBUG", "SLEEP", "0.5"].map { Array($0.utf8) })
             await #expect(throws: StoreError.timeout) { _ = try await store.get("queued-behind-sleep") }
             _ = try? await sleeping
@@ -101,7 +93,7 @@ struct RedisStoreTests {
         let server = try RedisServerProcess()
         let port = server.port
         let store = RedisStore(endpoint: endpoint(server), connectTimeout: 200_000_000, commandTimeout: 200_000_000)
-        try await onWorker {
+        try await onWorker { _ in
             try await store.set("k", [1], ttl: nil)
             server.stop()
             // The connection drops: commands fail with a typed error, at once or within the deadline.
@@ -129,7 +121,7 @@ struct RedisStoreTests {
         let server = try RedisServerProcess()
         defer { server.stop() }
         let store = RedisStore(endpoint: endpoint(server))
-        let received = try await onWorker { () async throws -> [UInt8] in
+        let received = try await onWorker { _ async throws -> [UInt8] in
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
                 let reactor = Reactor.current!
                 let once = OnceBox(continuation)
@@ -168,7 +160,7 @@ struct RedisStoreContractTests {
         let server = try RedisServerProcess()
         defer { server.stop() }
         let store = RedisStore(endpoint: endpoint(server))
-        try await onWorker {
+        try await onWorker { _ in
             try await check.run(against: { (store, advanceClock: nil) })
         }
     }

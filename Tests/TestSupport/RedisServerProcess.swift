@@ -16,7 +16,7 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     public init(port requested: Int? = nil) throws {
         guard let binary = Self.binary() else { throw StartFailure(reason: "redis-server is not installed") }
-        let port = requested ?? Self.freePort()
+        let port = requested ?? freeLoopbackPort()
         self.port = port
         var template = Array("/tmp/sy-redis-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw StartFailure(reason: "mkdtemp") }
@@ -69,17 +69,5 @@ public final class RedisServerProcess: @unchecked Sendable {
         guard haystack.count >= needle.count else { return false }
         for i in 0...(haystack.count - needle.count) where haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
         return false
-    }
-
-    public static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }

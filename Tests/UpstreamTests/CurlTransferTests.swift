@@ -7,16 +7,12 @@ import Testing
 
 /// Runs `body` as a task on a fresh client reactor with a curl multi, like a gateway worker.
 func withCurl<T: Sendable>(_ body: @escaping @Sendable (Reactor, CurlMulti) async throws -> T) async throws -> T {
-    let group = try ReactorGroup(count: 1, namePrefix: "curl-test")
-    group.start()
-    defer { group.stopAndJoin() }
-    let reactor = group.reactors[0]
-    return try await Task(executorPreference: reactor) {
+    try await onWorker { reactor in
         let multi = CurlMulti(reactor: reactor)
         let result = try await body(reactor, multi)
         #expect(multi.activeTransfers == 0, "every transfer is released")
         return result
-    }.value
+    }
 }
 
 func request(_ port: Int, _ path: String, streaming: Bool = false, firstByte: UInt64 = 5_000_000_000) -> UpstreamHTTPRequest {

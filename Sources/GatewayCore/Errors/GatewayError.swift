@@ -106,8 +106,10 @@ extension GatewayError {
     }
 
     /// An error status answered by a provider. Its body is relayed as it came when it is already
-    /// OpenAI-shaped; otherwise wrapped. 408/409/429/5xx are retryable.
+    /// OpenAI-shaped; otherwise wrapped. 408/409/429/5xx are retryable. Of the provider's
+    /// headers (lowercased names), only `retry-after` and `retry-after-ms` are relayed.
     public static func provider(status: Int, body: [UInt8], provider: String, headers: [(String, String)]) -> GatewayError {
+        let headers = headers.filter { $0.0 == "retry-after" || $0.0 == "retry-after-ms" }
         let retryable = status == 408 || status == 409 || status == 429 || status >= 500
         let openAIShaped = isOpenAIErrorEnvelope(body)
         let text = String(decoding: body.prefix(512), as: UTF8.self)

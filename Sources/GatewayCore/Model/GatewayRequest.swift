@@ -32,4 +32,11 @@ public struct GatewayRequest: Sendable {
     public var model: String { fields.model ?? "" }
     /// True when the client asked for SSE and the endpoint supports it.
     public var isStreaming: Bool { fields.stream && endpoint.canStream }
+
+    /// The body to send for `model`: the client's bytes with only the model value rewritten
+    /// (every other field passes through untouched).
+    public func body(forModel model: String) -> [UInt8] {
+        guard let range = fields.modelValueRange, fields.model != model else { return body }
+        return JSONScanner.replacingModel(in: body, range: range, with: model)
+    }
 }

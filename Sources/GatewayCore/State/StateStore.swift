@@ -37,7 +37,7 @@ public protocol StateStore: AnyObject, Sendable {
 }
 
 /// Why a store operation failed. Decided where it happens; stages read `isTimeout` etc., never messages.
-public enum StoreError: Error, Sendable, Equatable {
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Not connected (connecting, reconnecting after a drop); pending commands fail with this at once.
     case unavailable(String)
     /// The command's deadline passed.
@@ -46,6 +46,15 @@ public enum StoreError: Error, Sendable, Equatable {
     case server(String)
     /// A reply of an unexpected shape.
     case protocolViolation(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let why): "unavailable: \(why)"
+        case .timeout: "timeout"
+        case .server(let message): "server error: \(message)"
+        case .protocolViolation(let what): "protocol violation: \(what)"
+        }
+    }
 }
 
 public enum StoreHealth: Sendable, Equatable {

@@ -28,12 +28,7 @@ extension PipelineConfig.StoreErrorPolicy {
 extension GatewayError {
     /// The state store could not answer and the stage's policy is fail_closed (503, retry in 1 s).
     public static func stateStoreUnavailable(_ error: StoreError) -> GatewayError {
-        let detail: String = switch error {
-        case .timeout: "timed out"
-        case .unavailable(let why): why
-        case .server(let message): message
-        case .protocolViolation(let what): what
-        }
+        let detail = error.description
         return GatewayError(status: 503, type: "api_error", code: "state_store_unavailable",
                             message: "The gateway's state store is unavailable (\(detail)); try again shortly.",
                             source: .gateway, isRetryable: true, headers: [("retry-after", "1"), ("retry-after-ms", "1000")])

@@ -171,12 +171,10 @@ final class CurlSocketWatcher: ReactorIOHandler {
         var flags: Int32 = 0
         if events & Reactor.readable != 0 { flags |= CURL_CSELECT_IN }
         if events & Reactor.writable != 0 { flags |= CURL_CSELECT_OUT }
-        if events & (SY_EPOLLERR_VALUE) != 0 { flags |= CURL_CSELECT_ERR }
+        if events & Reactor.error != 0 { flags |= CURL_CSELECT_ERR }
         multi.socketAction(socket, flags)
     }
 }
-
-let SY_EPOLLERR_VALUE: UInt32 = 0x008
 
 /// `curl_global_init` must run once before any other curl call, before threads exist ideally;
 /// a lazy global initialiser is thread-safe in Swift.

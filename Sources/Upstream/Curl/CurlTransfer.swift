@@ -2,11 +2,18 @@ import CCurl
 import Reactor
 
 /// Why an upstream transfer failed; decides 502 vs 504 and whether a retry may help.
-public enum TransferError: Error, Sendable, Equatable {
+public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
     case connect(String)
     case timeout(String)
     case io(String)
     case cancelled
+
+    public var description: String {
+        switch self {
+        case .connect(let text), .timeout(let text), .io(let text): text
+        case .cancelled: "the request was cancelled"
+        }
+    }
 }
 
 /// Timeouts of one upstream transfer (nanoseconds).

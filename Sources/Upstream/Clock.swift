@@ -1,4 +1,0 @@
-import Reactor
-
-@inline(__always)
-func monotonicNow() -> UInt64 { monotonicNanos() }
