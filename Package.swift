@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Reactor", dependencies: ["CLinux"]),
         .target(
             name: "HTTPServer",
-            dependencies: ["Reactor", .product(name: "HTTPTypes", package: "swift-http-types")]),
+            dependencies: ["CLinux", "Reactor", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .target(
             name: "GatewayCore",
             dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")]),
@@ -38,7 +38,9 @@ let package = Package(
             name: "Upstream",
             dependencies: ["Reactor", "CCurl", "CZlib", "GatewayCore", "MockProvider"]),
         .target(name: "State", dependencies: ["Reactor", "CHiredis", "GatewayCore"]),
-        .target(name: "Middleware", dependencies: ["GatewayCore"], path: "Middleware"),
+        .target(
+            name: "Middleware",
+            dependencies: ["GatewayCore", .product(name: "HTTPTypes", package: "swift-http-types")], path: "Middleware"),
         .target(
             name: "Gateway",
             dependencies: [
@@ -62,11 +64,13 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["CLinux", "HTTPServer", "Reactor"], path: "Tests/TestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport"]),
-        .testTarget(name: "StateTests", dependencies: ["State", "Reactor", "GatewayCore", "TestSupport"]),
+        .testTarget(name: "StateTests", dependencies: ["State", "Reactor", "GatewayCore", "Middleware", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Reactor", "TestSupport"]),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
         .testTarget(name: "MockProviderTests", dependencies: ["MockProvider", "GatewayCore"]),
-        .testTarget(name: "MiddlewareTests", dependencies: ["Middleware", "GatewayCore"]),
+        .testTarget(
+            name: "MiddlewareTests",
+            dependencies: ["Middleware", "GatewayCore", "State", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(
             name: "UpstreamTests", dependencies: ["Upstream", "Reactor", "GatewayCore", "HTTPServer", "MockProvider", "TestSupport"]),
         .testTarget(

@@ -94,6 +94,17 @@ int sy_bound_port(int fd) {
     return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+int sy_peer_host(int fd, char *buf, int len) {
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0) return -1;
+    const void *addr;
+    if (ss.ss_family == AF_INET) addr = &((struct sockaddr_in *)&ss)->sin_addr;
+    else if (ss.ss_family == AF_INET6) addr = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    else return -1;
+    return inet_ntop(ss.ss_family, addr, buf, (socklen_t)len) ? 0 : -1;
+}
+
 int sy_connect_tcp(const char *host, int port) {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);

@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 import HTTPServer
 import HTTPTypes
@@ -11,13 +12,14 @@ import Reactor
 public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
     public var snapshot: WorkerSnapshot
     let accessLog: AccessLog
-    let store: any StateStore
+    let shared: GatewayShared
+    var store: any StateStore { shared.store }
     let requestIDs = RequestIDGenerator()
 
-    public init(snapshot: WorkerSnapshot, accessLog: AccessLog, store: any StateStore) {
+    public init(snapshot: WorkerSnapshot, accessLog: AccessLog, shared: GatewayShared) {
         self.snapshot = snapshot
         self.accessLog = accessLog
-        self.store = store
+        self.shared = shared
     }
 
     public func handle(_ request: ServerRequest) async -> ServerResponse {
@@ -39,6 +41,11 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
             let readiness = await StoreReadiness.check(store)
             return localJSON(readiness.status, readiness.body, request, path)
         default:
+            if path.hasPrefix("/admin/") {
+                let admin = AdminAPI(snapshot: snapshot, shared: shared)
+                let answer = await admin.handle(method: method, path: path, query: Self.query(target), request: request)
+                return answer.status < 400 ? localJSON(answer.status, answer.body, request, path) : local(answer.error!, request, path)
+            }
             if path.hasPrefix("/v1/models/"), method == .get {
                 let id = String(path.dropFirst("/v1/models/".count))
                 guard snapshot.routing.aliases[id] != nil else { return local(.modelNotFound(id), request, path) }
@@ -62,7 +69,7 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         }
         if let problem = Self.validate(endpoint, fields) { return local(problem, request, path) }
         let snapshot = self.snapshot
-        let context = RequestContext(requestID: requestID(request), receivedAt: request.receivedAt)
+        let context = RequestContext(requestID: requestID(request), receivedAt: request.receivedAt, clientAddress: request.peerHost)
         let gatewayRequest = GatewayRequest(endpoint: endpoint, headers: request.head.headers, body: request.body, fields: fields)
         var response = await snapshot.pipeline.handle(gatewayRequest, context: context)
         let overhead = overheadNanos(context)
@@ -99,6 +106,18 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         case .embeddings where !fields.hasInput: return .missingParameter("input")
         default: return nil
         }
+    }
+
+    /// The query string's parameters (no percent-decoding beyond `+`; the admin API's values are plain).
+    static func query(_ target: String) -> [String: String] {
+        guard let mark = target.firstIndex(of: "?") else { return [:] }
+        var parameters: [String: String] = [:]
+        for pair in target[target.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            let value = parts.count > 1 ? String(parts[1]).replacingOccurrences(of: "+", with: " ") : ""
+            parameters[String(parts[0])] = value.removingPercentEncoding ?? value
+        }
+        return parameters
     }
 
     private func requestID(_ request: ServerRequest) -> String {

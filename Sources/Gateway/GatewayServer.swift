@@ -2,6 +2,7 @@ import GatewayCore
 import HTTPServer
 import HTTPTypes
 import Logging
+import Middleware
 import Reactor
 import State
 import Upstream
@@ -21,7 +22,10 @@ public final class GatewayServer: @unchecked Sendable {
 
     public private(set) var config: GatewayConfig
     /// The process's state store (shared by the workers), from `state:`.
-    public let store: any StateStore
+    public var store: any StateStore { shared.store }
+    /// What the workers share: the store, the run-time key cache, the in-flight gauge.
+    public let shared: GatewayShared
+    private var keySubscription: SubscriptionBox?
     public let logger: Logger
     public let sink: LogSink
     private let group: ReactorGroup
@@ -34,7 +38,7 @@ public final class GatewayServer: @unchecked Sendable {
         let level = Logger.Level(rawValue: config.log.level.rawValue) ?? .info
         self.logger = Logger(label: "switchyard") { label in JSONLogHandler(label: label, sink: sink, level: level) }
         self.group = try ReactorGroup(count: config.server.workers, namePrefix: "sy-worker")
-        self.store = StoreReadiness.makeStore(config.state)
+        self.shared = GatewayShared(store: StoreReadiness.makeStore(config.state))
     }
 
     /// Binds the listeners and starts serving. Returns the bound port (useful with port 0).
@@ -53,18 +57,19 @@ public final class GatewayServer: @unchecked Sendable {
         let accessLog = AccessLog(logger: Logger(label: "access") { [sink] label in JSONLogHandler(label: label, sink: sink, level: .info) },
                                   enabled: config.log.accessLog)
         let config = self.config
-        let store = self.store
+        let shared = self.shared
         for (reactor, fd) in zip(group.reactors, fds) {
             let worker: Worker = onReactor(reactor) {
                 let multi = CurlMulti(reactor: reactor, options: Self.curlOptions(config))
-                let snapshot = PipelineAssembly.snapshot(config, reactor: reactor, multi: multi)
-                let edge = GatewayEdge(snapshot: snapshot, accessLog: accessLog, store: store)
+                let snapshot = PipelineAssembly.snapshot(config, reactor: reactor, multi: multi, shared: shared)
+                let edge = GatewayEdge(snapshot: snapshot, accessLog: accessLog, shared: shared)
                 let server = HTTPServerWorker(reactor: reactor, configuration: Self.serverConfiguration(config), handler: edge)
                 try? server.start(listeningFD: fd)
                 return Worker(reactor: reactor, multi: multi, server: server, edge: edge)
             }
             workers.append(worker)
         }
+        subscribeToKeyChanges()
         let unavailable = PipelineAssembly.unavailableStages(config)
         if !unavailable.isEmpty {
             logger.notice("pipeline stages configured but not in this build; they are skipped",
@@ -76,6 +81,23 @@ public final class GatewayServer: @unchecked Sendable {
             "models": .array(config.models.map { .string($0.name) }),
         ])
         return port
+    }
+
+    /// Every instance drops a run-time key from its cache the moment any instance creates or
+    /// revokes it. The subscription lives on the first worker; a store that is down now is
+    /// retried by the key cache's short lifetimes instead.
+    private func subscribeToKeyChanges() {
+        guard let reactor = group.reactors.first else { return }
+        let shared = self.shared
+        let box = SubscriptionBox()
+        _ = onReactor(reactor) {
+            Task(executorPreference: reactor) {
+                box.subscription = try? await shared.store.subscribe(RuntimeKeys.changes) { message in
+                    shared.keys.invalidate(String(decoding: message, as: UTF8.self))
+                }
+            }
+        }
+        keySubscription = box
     }
 
     /// Swaps in a new configuration without dropping connections. Settings that need a restart
@@ -94,7 +116,8 @@ public final class GatewayServer: @unchecked Sendable {
         config = effective
         for worker in workers {
             onReactor(worker.reactor) {
-                worker.edge.snapshot = PipelineAssembly.snapshot(effective, reactor: worker.reactor, multi: worker.multi)
+                worker.edge.snapshot = PipelineAssembly.snapshot(effective, reactor: worker.reactor, multi: worker.multi,
+                                                                 shared: self.shared)
                 worker.server.configuration = Self.serverConfiguration(effective)
             }
         }
@@ -159,6 +182,8 @@ func onReactor<T>(_ reactor: Reactor, _ body: @escaping () -> T) -> T {
 }
 
 private final class ResultBox<T>: @unchecked Sendable { var value: T? }
+/// Holds the key-change subscription, set later on the worker that made it.
+private final class SubscriptionBox: @unchecked Sendable { var subscription: StoreSubscription? }
 struct UncheckedSendable<T>: @unchecked Sendable { let value: T; init(_ value: T) { self.value = value } }
 
 /// Waits for `count` signals or a deadline, flushing the log sink while it waits (the control

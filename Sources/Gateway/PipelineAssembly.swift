@@ -2,6 +2,7 @@ import GatewayCore
 import Middleware
 import MockProvider
 import Reactor
+import State
 import Upstream
 
 /// Everything one worker needs to serve a request under one configuration. Rebuilt on reload
@@ -12,6 +13,26 @@ public struct WorkerSnapshot: Sendable {
     public let routing: RoutingTable
     /// `GET /v1/models`, rendered once.
     public let modelList: [UInt8]
+    /// Identifies callers for the admin API (the same rules as the chain's auth stage).
+    public let auth: AuthStage
+}
+
+/// What the workers of one gateway process share: the state store, the cache of run-time keys
+/// and the in-flight gauge that load shedding reads. Built once per process; thread-safe.
+public struct GatewayShared: Sendable {
+    public let store: any StateStore
+    public let keys: KeyDirectory
+    public let inFlight: InFlightGauge
+    /// Unix seconds (key expiry, key creation); injected for tests.
+    public let wallClock: @Sendable () -> Int64
+
+    public init(store: any StateStore, keys: KeyDirectory = KeyDirectory(), inFlight: InFlightGauge = InFlightGauge(),
+                wallClock: @escaping @Sendable () -> Int64 = { Int64(MemoryStore.wallClock().seconds) }) {
+        self.store = store
+        self.keys = keys
+        self.inFlight = inFlight
+        self.wallClock = wallClock
+    }
 }
 
 /// The one place the chain is assembled from `pipeline:` (ARCHITECTURE §4). Stages named in the
@@ -19,7 +40,7 @@ public struct WorkerSnapshot: Sendable {
 /// out; the router and the upstream stage always end the chain.
 public enum PipelineAssembly {
     /// Stages this build implements, by config name.
-    static let implemented: Set<String> = ["router"]
+    static let implemented: Set<String> = ["auth", "rate_limit", "router"]
 
     public static func unavailableStages(_ config: GatewayConfig) -> [String] {
         config.pipeline.stages.filter { !implemented.contains($0) }
@@ -28,7 +49,8 @@ public enum PipelineAssembly {
     public static func routingTable(_ config: GatewayConfig) -> RoutingTable {
         let entries = config.models.map { model -> (String, RoutingTable.Entry) in
             let deployments = model.deployments.enumerated().map { index, d in
-                ResolvedDeployment(providerName: d.provider, model: d.model, index: index)
+                ResolvedDeployment(providerName: d.provider, model: d.model, index: index,
+                                   inputCostPerMTok: d.inputCostPerMTok, outputCostPerMTok: d.outputCostPerMTok)
             }
             return (model.name, RoutingTable.Entry(deployments: deployments, weights: model.deployments.map(\.weight)))
         }
@@ -36,12 +58,27 @@ public enum PipelineAssembly {
     }
 
     /// Builds a worker's snapshot. Runs on that worker's reactor (adapters bind to its curl multi).
-    public static func snapshot(_ config: GatewayConfig, reactor: Reactor, multi: CurlMulti,
+    public static func snapshot(_ config: GatewayConfig, reactor: Reactor, multi: CurlMulti, shared: GatewayShared,
                                 random: any RandomSource = SystemRandom()) -> WorkerSnapshot {
         let routing = routingTable(config)
+        let auth = AuthStage(settings: config.pipeline.auth, keys: config.keys, tiers: config.tiers, store: shared.store,
+                             directory: shared.keys, wallClock: shared.wallClock, monotonic: { monotonicNanos() })
+        let background = BackgroundWork { work in Task(executorPreference: reactor) { await work() } }
+        let anonymousTier = config.tiers.first { $0.name == config.pipeline.auth.anonymousTier }
         var stages: [any Middleware] = []
         for name in config.pipeline.stages {
             switch name {
+            case "auth": stages.append(auth)
+            case "rate_limit":
+                stages.append(RateLimitStage(
+                    store: shared.store, settings: config.pipeline.rateLimit, tiers: config.tiers, gauge: shared.inFlight,
+                    background: background,
+                    anonymous: { context in
+                        // Without the auth stage every caller is anonymous, limited per address.
+                        guard let tier = anonymousTier else { return nil }
+                        let host = context.clientAddress ?? "unknown"
+                        return Caller(id: "ip:" + host, name: host, source: .anonymous, tier: tier)
+                    }))
             case "router": stages.append(Router(table: routing, strategy: config.pipeline.router.strategy, random: random))
             default: continue  // reported once at start by `unavailableStages`
             }
@@ -51,7 +88,8 @@ public enum PipelineAssembly {
         }
         let upstream = UpstreamStage(adapters: adapters(config, reactor: reactor, multi: multi))
         let pipeline = Pipeline(stages: stages, terminal: { request, context in await upstream.handle(request, context: context) })
-        return WorkerSnapshot(config: config, pipeline: pipeline, routing: routing, modelList: renderModelList(routing, config))
+        return WorkerSnapshot(config: config, pipeline: pipeline, routing: routing, modelList: renderModelList(routing, config),
+                              auth: auth)
     }
 
     static func adapters(_ config: GatewayConfig, reactor: Reactor, multi: CurlMulti) -> [String: any ProviderAdapter] {

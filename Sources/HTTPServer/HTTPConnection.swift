@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import HTTPTypes
 import Reactor
@@ -46,6 +47,14 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     /// Stop reading from a client that pipelines faster than we answer past this much input.
     static let maxBufferedInput = 1 << 20
     static let readSize = 65_536
+
+    /// The client's address, read once per connection when its first request is dispatched.
+    private lazy var peerHost: String? = {
+        var buffer = [CChar](repeating: 0, count: 64)
+        guard sy_peer_host(fd, &buffer, Int32(buffer.count)) == 0 else { return nil }
+        let length = buffer.firstIndex(of: 0) ?? buffer.count
+        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
 
     init(fd: Int32, server: HTTPServerWorker) throws(SystemError) {
         self.fd = fd
@@ -165,7 +174,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         state = .handling
         disarmTimer()
         keepAlive = head.keepAlive && !draining
-        let request = ServerRequest(head: head, body: body, receivedAt: headStartedAt)
+        let request = ServerRequest(head: head, body: body, receivedAt: headStartedAt, peerHost: peerHost)
         body = []
         let handler = server.handler
         task = Task(executorPreference: reactor) {

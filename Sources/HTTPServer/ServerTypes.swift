@@ -6,11 +6,14 @@ public struct ServerRequest: Sendable {
     public var body: [UInt8]
     /// Monotonic ns when the head was complete.
     public var receivedAt: UInt64
+    /// The client's IP address ("203.0.113.9", "::1"), when the socket has a peer.
+    public var peerHost: String?
 
-    public init(head: HTTPRequestHead, body: [UInt8], receivedAt: UInt64) {
+    public init(head: HTTPRequestHead, body: [UInt8], receivedAt: UInt64, peerHost: String? = nil) {
         self.head = head
         self.body = body
         self.receivedAt = receivedAt
+        self.peerHost = peerHost
     }
 }
 

@@ -103,6 +103,19 @@ extension MemoryKeyspace {
         replaceValue(at: slot, with: .hash(fields))
     }
 
+    /// `HDEL` of one field; the hash is removed with its last field, as Redis does.
+    func hashDelete(_ key: String, field: String) throws(StoreError) -> Bool {
+        guard let slot = lookup(key) else { return false }
+        var fields = try takeHash(at: slot)
+        let existed = fields.removeValue(forKey: field) != nil
+        if fields.isEmpty {
+            remove(slot)
+        } else {
+            replaceValue(at: slot, with: .hash(fields))
+        }
+        return existed
+    }
+
     /// `PTTL` in microseconds: nil when the key is absent or has no TTL.
     func ttlMicros(_ key: String) -> Int64? {
         guard let slot = lookup(key) else { return nil }

@@ -83,6 +83,11 @@ final class ScriptView: ScriptStorage {
         record(0) { () throws(StoreError) in try open.hashIncrement(key, field: field, by: delta, ttlMicros: nil) }
     }
 
+    @discardableResult
+    func hashDelete(_ key: String, field: String) -> Bool {
+        record(false) { () throws(StoreError) in try open.hashDelete(key, field: field) }
+    }
+
     func hashGetAll(_ key: String) -> [String: [UInt8]] {
         record([:]) { () throws(StoreError) in try open.hashGetAll(key) }
     }

@@ -95,6 +95,20 @@ public final class MemoryStore: StateStore {
         try locked { (data) throws(StoreError) in try data.hashGetAll(key) }
     }
 
+    public func hashGet(_ key: String, field: String) throws(StoreError) -> [UInt8]? {
+        try locked { (data) throws(StoreError) in try data.hashGet(key, field: field) }
+    }
+
+    /// `HSET` of one field; hashes are never evicted.
+    public func hashSet(_ key: String, field: String, _ value: [UInt8]) throws(StoreError) {
+        try locked { (data) throws(StoreError) in try data.hashSet(key, field: field, value) }
+    }
+
+    @discardableResult
+    public func hashDelete(_ key: String, field: String) throws(StoreError) -> Bool {
+        try locked { (data) throws(StoreError) in try data.hashDelete(key, field: field) }
+    }
+
     // MARK: Time and expiry
 
     public func serverTime() -> StoreTime { clock() }

@@ -62,6 +62,7 @@ enum StateStoreContract {
         Case(name: "increment applies its TTL only on creation", body: incrementTTLOnCreation),
         Case(name: "increment on a non-integer fails like Redis", body: incrementNonInteger),
         Case(name: "hashIncrement and hashGetAll", body: hashIncrementAndGetAll),
+        Case(name: "hashGet, hashSet and hashDelete", body: hashFields),
         Case(name: "WRONGTYPE between strings and hashes", body: wrongType),
         Case(name: "slidingWindowAdmit admits exactly limit, then refuses", body: slidingWindowLimit),
         Case(name: "slidingWindowAdmit is all-or-nothing per cost", body: slidingWindowCost),
@@ -186,6 +187,28 @@ enum StateStoreContract {
         #expect(try await store.increment(big, by: Int64.max, ttl: nil) == Int64.max)
         await #expect(throws: StoreError.server("ERR increment or decrement would overflow")) {
             try await store.increment(big, by: 1, ttl: nil)
+        }
+    }
+
+    static func hashFields(_ env: Environment) async throws {
+        let store = env.store
+        let hash = env.key("registry")
+        #expect(try await store.hashGet(hash, field: "a") == nil)
+        #expect(try await !store.hashDelete(hash, field: "a"))
+        try await store.hashSet(hash, field: "a", bytes("1"))
+        try await store.hashSet(hash, field: "b", [0, 255])
+        try await store.hashSet(hash, field: "a", bytes("2"))
+        #expect(try await store.hashGet(hash, field: "a") == bytes("2"))
+        #expect(try await store.hashGet(hash, field: "b") == [0, 255])
+        #expect(try await store.hashDelete(hash, field: "a"))
+        #expect(try await store.hashGetAll(hash) == ["b": [0, 255]])
+        // The hash goes with its last field.
+        #expect(try await store.hashDelete(hash, field: "b"))
+        #expect(try await !store.delete(hash))
+        let text = env.key("text")
+        try await store.set(text, bytes("x"), ttl: nil)
+        await #expect(throws: StoreError.server("WRONGTYPE Operation against a key holding the wrong kind of value")) {
+            try await store.hashGet(text, field: "a")
         }
     }
 

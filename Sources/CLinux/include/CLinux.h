@@ -44,6 +44,7 @@ int sy_cpu_count(void);
    Returns the fd or -1 (errno set). */
 int sy_listen_tcp(const char *host, int port, int backlog, int reuseport);
 int sy_bound_port(int fd);
+int sy_peer_host(int fd, char *buf, int len);      /* the peer's IP address as text; 0 or -1 */
 int sy_connect_tcp(const char *host, int port);  /* blocking connect, for tests and tools */
 int sy_set_nodelay(int fd);
 ssize_t sy_send_nosignal(int fd, const void *buf, size_t len);

@@ -5,7 +5,7 @@ import GatewayCore
 extension ConfigAssembly {
     static let tierKeys = [
         "unlimited", "requests_per_minute", "requests_per_hour", "tokens_per_minute", "burst", "max_concurrent",
-        "daily_tokens", "monthly_tokens", "daily_cost", "monthly_cost", "models",
+        "daily_tokens", "monthly_tokens", "daily_cost", "monthly_cost", "models", "shed_factor",
     ]
 
     /// The file's tiers in file order, or `TierConfig.defaults` when the section is absent or empty.
@@ -27,7 +27,12 @@ extension ConfigAssembly {
             if let v = fields["daily_cost"] { tier.dailyCost = try reader.double(v, atLeast: 0) }
             if let v = fields["monthly_cost"] { tier.monthlyCost = try reader.double(v, atLeast: 0) }
             if let v = fields["models"] { tier.models = try modelList(v, modelNames: modelNames) }
-            if tier.unlimited, let limit = fields.entries.first(where: { $0.key != "unlimited" && $0.key != "models" })
+            tier.shedFactor = TierConfig.defaultShedFactor(unlimited: tier.unlimited)
+            if let v = fields["shed_factor"] { tier.shedFactor = try reader.double(v, atLeast: 0) }
+            if tier.burst != nil, tier.requestsPerMinute == nil, let v = fields["burst"] {
+                throw reader.error(v, "burst needs requests_per_minute (the rate the bucket refills at)")
+            }
+            if tier.unlimited, let limit = fields.entries.first(where: { !["unlimited", "models", "shed_factor"].contains($0.key) })
             {
                 throw reader.error(limit.value, "a tier with unlimited: true cannot also set \(limit.key)")
             }

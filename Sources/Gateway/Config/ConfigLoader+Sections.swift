@@ -95,12 +95,7 @@ extension ConfigAssembly {
             warnings.append(reader.warning(value, "no router stage listed; appended as the last stage"))
         }
         if let v = fields["auth"] { pipeline.auth = try auth(v) }
-        if let v = fields["rate_limit"] {
-            let f = try reader.fields(v, allowed: ["on_store_error"])
-            if let p = f["on_store_error"] {
-                pipeline.rateLimit.onStoreError = try reader.choice(p, PipelineConfig.StoreErrorPolicy.self)
-            }
-        }
+        if let v = fields["rate_limit"] { pipeline.rateLimit = try rateLimit(v) }
         if let v = fields["dedup"] {
             let f = try reader.fields(v, allowed: ["enabled", "on_store_error"])
             if let e = f["enabled"] { pipeline.dedup.enabled = try reader.bool(e) }
@@ -122,12 +117,35 @@ extension ConfigAssembly {
 
     func auth(_ value: ConfigValue) throws(ConfigError) -> PipelineConfig.Auth {
         var auth = PipelineConfig.Auth()
-        let fields = try reader.fields(value, allowed: ["required", "on_store_error"])
+        let fields = try reader.fields(value, allowed: ["required", "anonymous_tier", "admin_key_sha256", "on_store_error"])
         if let v = fields["required"] { auth.required = try reader.bool(v) }
+        if let v = fields["anonymous_tier"] { auth.anonymousTier = try reader.nonEmptyString(v) }
+        if let v = fields["admin_key_sha256"] {
+            let digest = try reader.string(v).lowercased()
+            guard ConfigValidation.isSHA256Hex(digest) else {
+                throw reader.error(v, "must be exactly 64 hex characters (the SHA-256 of the admin key), found \(digest.count)")
+            }
+            auth.adminKeySHA256 = digest
+        }
         if let v = fields["on_store_error"] {
             auth.onStoreError = try reader.choice(v, PipelineConfig.StoreErrorPolicy.self)
         }
         return auth
+    }
+
+    func rateLimit(_ value: ConfigValue) throws(ConfigError) -> PipelineConfig.RateLimit {
+        var limit = PipelineConfig.RateLimit()
+        let fields = try reader.fields(
+            value, allowed: ["on_store_error", "completion_estimate", "concurrency_lease", "usage_retention", "overload"])
+        if let v = fields["on_store_error"] { limit.onStoreError = try reader.choice(v, PipelineConfig.StoreErrorPolicy.self) }
+        if let v = fields["completion_estimate"] { limit.completionEstimate = try reader.int(v, atLeast: 0) }
+        if let v = fields["concurrency_lease"] { limit.concurrencyLease = try reader.timeSpan(v) }
+        if let v = fields["usage_retention"] { limit.usageRetention = try reader.timeSpan(v) }
+        if let v = fields["overload"] {
+            let f = try reader.fields(v, allowed: ["in_flight"])
+            if let n = f["in_flight"] { limit.overloadInFlight = try reader.int(n, atLeast: 1) }
+        }
+        return limit
     }
 
     func cache(_ value: ConfigValue) throws(ConfigError) -> PipelineConfig.Cache {

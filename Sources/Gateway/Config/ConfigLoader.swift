@@ -142,9 +142,18 @@ struct ConfigAssembly {
             warnings.append(
                 "\(reader.file): no provider is configured or discovered; only the built-in mock provider serves")
         }
-        if config.pipeline.stages.contains("auth") && config.pipeline.auth.required && config.keys.isEmpty {
+        let tierNames = Set(config.tiers.map(\.name))
+        if config.pipeline.stages.contains("auth"), !config.pipeline.auth.required,
+            !tierNames.contains(config.pipeline.auth.anonymousTier)
+        {
+            throw ConfigError(file: reader.file, line: nil, keyPath: "pipeline.auth.anonymous_tier",
+                              message: "unknown tier '\(config.pipeline.auth.anonymousTier)' (defined: \(tierNames.sorted().joined(separator: ", ")))")
+        }
+        if config.pipeline.stages.contains("auth") && config.pipeline.auth.required && config.keys.isEmpty
+            && config.pipeline.auth.adminKeySHA256 == nil
+        {
             warnings.append(
-                "\(reader.file): pipeline.auth.required is true but no keys are defined: every request will get 401")
+                "\(reader.file): pipeline.auth.required is true but no keys and no admin key are defined: every request will get 401")
         }
         return config
     }

@@ -109,6 +109,7 @@ public enum ConfigRenderer {
         if let cost = t.dailyCost { pairs.append(("daily_cost", number(cost))) }
         if let cost = t.monthlyCost { pairs.append(("monthly_cost", number(cost))) }
         if let models = t.models { pairs.append(("models", list(models))) }
+        if let factor = t.shedFactor { pairs.append(("shed_factor", number(factor))) }
         return flow(pairs)
     }
 
@@ -136,9 +137,19 @@ public enum ConfigRenderer {
     static func stage(_ name: String, of p: PipelineConfig) -> Node {
         switch name {
         case "auth":
-            return flow([("required", plain(p.auth.required)), ("on_store_error", plain(p.auth.onStoreError.rawValue))])
+            var pairs = [("required", plain(p.auth.required)), ("anonymous_tier", plain(p.auth.anonymousTier))]
+            if let digest = p.auth.adminKeySHA256 { pairs.append(("admin_key_sha256", quoted(digest))) }
+            pairs.append(("on_store_error", plain(p.auth.onStoreError.rawValue)))
+            return flow(pairs)
         case "rate_limit":
-            return flow([("on_store_error", plain(p.rateLimit.onStoreError.rawValue))])
+            let r = p.rateLimit
+            var pairs = [
+                ("completion_estimate", plain(r.completionEstimate)), ("concurrency_lease", plain(r.concurrencyLease.description)),
+                ("usage_retention", plain(r.usageRetention.description)),
+            ]
+            if let inFlight = r.overloadInFlight { pairs.append(("overload", flow([("in_flight", plain(inFlight))]))) }
+            pairs.append(("on_store_error", plain(r.onStoreError.rawValue)))
+            return flow(pairs)
         case "dedup":
             return flow([("enabled", plain(p.dedup.enabled)), ("on_store_error", plain(p.dedup.onStoreError.rawValue))])
         case "cache":

@@ -41,13 +41,22 @@ public struct PipelineConfig: Sendable, Equatable {
         case failClosed = "fail_closed"
     }
 
-    /// `pipeline.auth`: whether a valid key is required.
+    /// `pipeline.auth`: whether a valid key is required, and who may use the admin API.
     public struct Auth: Sendable, Equatable {
         public var required: Bool
+        /// Tier of callers without a key when `required` is false (limited per client address).
+        public var anonymousTier: String
+        /// Lowercase hex SHA-256 of the admin key (`/admin/keys`, `/admin/usage`); nil disables them.
+        public var adminKeySHA256: String?
+        /// Store lookups of run-time keys: fail_closed answers 503, fail_open answers 401 for
+        /// keys not in config.yaml (an unverifiable key is never let through).
         public var onStoreError: StoreErrorPolicy
 
-        public init(required: Bool = true, onStoreError: StoreErrorPolicy = .failClosed) {
+        public init(required: Bool = true, anonymousTier: String = "free", adminKeySHA256: String? = nil,
+                    onStoreError: StoreErrorPolicy = .failClosed) {
             self.required = required
+            self.anonymousTier = anonymousTier
+            self.adminKeySHA256 = adminKeySHA256
             self.onStoreError = onStoreError
         }
     }
@@ -55,8 +64,26 @@ public struct PipelineConfig: Sendable, Equatable {
     /// `pipeline.rate_limit`: the limits themselves live in the tiers.
     public struct RateLimit: Sendable, Equatable {
         public var onStoreError: StoreErrorPolicy
+        /// Completion tokens reserved up front when a request sets no `max_tokens`; reconciled
+        /// with the real usage when the answer ends.
+        public var completionEstimate: Int
+        /// How long a concurrency slot is held if its instance dies before releasing it.
+        public var concurrencyLease: TimeSpan
+        /// How long per-day usage stays readable at `/admin/usage`.
+        public var usageRetention: TimeSpan
+        /// Requests in flight on one instance above which tiers are shed (each at its
+        /// `shed_factor` times this); nil turns shedding off.
+        public var overloadInFlight: Int?
 
-        public init(onStoreError: StoreErrorPolicy = .failOpen) { self.onStoreError = onStoreError }
+        public init(onStoreError: StoreErrorPolicy = .failOpen, completionEstimate: Int = 1_024,
+                    concurrencyLease: TimeSpan = .seconds(600), usageRetention: TimeSpan = .seconds(90 * 86_400),
+                    overloadInFlight: Int? = nil) {
+            self.onStoreError = onStoreError
+            self.completionEstimate = completionEstimate
+            self.concurrencyLease = concurrencyLease
+            self.usageRetention = usageRetention
+            self.overloadInFlight = overloadInFlight
+        }
     }
 
     /// `pipeline.dedup`: coalesce identical concurrent requests into one upstream call.

@@ -6,7 +6,8 @@ public struct TierConfig: Sendable, Equatable {
     public var requestsPerMinute: Int?
     public var requestsPerHour: Int?
     public var tokensPerMinute: Int?
-    /// Requests allowed at once above the per-minute rate (token-bucket depth beyond the rate).
+    /// Requests that may arrive back to back: the depth of a token bucket refilled at
+    /// `requestsPerMinute` / 60 per second (needs `requestsPerMinute`).
     public var burst: Int?
     /// Requests in flight at once per key.
     public var maxConcurrent: Int?
@@ -18,6 +19,10 @@ public struct TierConfig: Sendable, Equatable {
     public var monthlyCost: Double?
     /// Model aliases this tier may use; nil allows every model.
     public var models: [String]?
+    /// Load shedding: this tier's requests get 503 once the instance has this many times
+    /// `rate_limit.overload.in_flight` requests in flight; lower tiers carry lower factors and so
+    /// go first. nil: never shed.
+    public var shedFactor: Double?
 
     public init(
         name: String,
@@ -31,7 +36,8 @@ public struct TierConfig: Sendable, Equatable {
         monthlyTokens: Int? = nil,
         dailyCost: Double? = nil,
         monthlyCost: Double? = nil,
-        models: [String]? = nil
+        models: [String]? = nil,
+        shedFactor: Double? = nil
     ) {
         self.name = name
         self.unlimited = unlimited
@@ -45,18 +51,28 @@ public struct TierConfig: Sendable, Equatable {
         self.dailyCost = dailyCost
         self.monthlyCost = monthlyCost
         self.models = models
+        self.shedFactor = shedFactor
+    }
+
+    /// `shed_factor` when a tier does not set one: never for unlimited tiers, at the watermark for the rest.
+    public static func defaultShedFactor(unlimited: Bool) -> Double? { unlimited ? nil : 1.0 }
+
+    /// Whether any limit applies (an unlimited tier, or one that sets none, is only accounted).
+    public var hasLimits: Bool {
+        !unlimited && (requestsPerMinute != nil || requestsPerHour != nil || tokensPerMinute != nil || burst != nil
+            || maxConcurrent != nil || dailyTokens != nil || monthlyTokens != nil || dailyCost != nil || monthlyCost != nil)
     }
 
     /// The tiers used when `config.yaml` has no `tiers:` section.
     public static let defaults: [TierConfig] = [
         TierConfig(
             name: "free", requestsPerMinute: 20, requestsPerHour: 500, tokensPerMinute: 20_000, burst: 5,
-            maxConcurrent: 2, dailyTokens: 200_000),
+            maxConcurrent: 2, dailyTokens: 200_000, shedFactor: 1.0),
         TierConfig(
             name: "basic", requestsPerMinute: 60, requestsPerHour: 2_000, tokensPerMinute: 100_000, burst: 10,
-            maxConcurrent: 5, dailyTokens: 2_000_000),
+            maxConcurrent: 5, dailyTokens: 2_000_000, shedFactor: 1.25),
         TierConfig(
-            name: "pro", requestsPerMinute: 600, tokensPerMinute: 1_000_000, burst: 50, maxConcurrent: 50),
+            name: "pro", requestsPerMinute: 600, tokensPerMinute: 1_000_000, burst: 50, maxConcurrent: 50, shedFactor: 1.5),
         TierConfig(name: "enterprise", unlimited: true),
     ]
 }

@@ -17,3 +17,15 @@ public protocol Middleware: Sendable {
 public protocol ProviderAdapter: Sendable {
     func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse
 }
+
+/// Starts work that must outlive the stage call that needs it (settling usage after a stream
+/// has ended) as a task on the current worker's reactor. Injected so tests can run it inline.
+public struct BackgroundWork: Sendable {
+    private let starter: @Sendable (@escaping @Sendable () async -> Void) -> Void
+
+    public init(_ starter: @escaping @Sendable (@escaping @Sendable () async -> Void) -> Void) {
+        self.starter = starter
+    }
+
+    public func start(_ work: @escaping @Sendable () async -> Void) { starter(work) }
+}

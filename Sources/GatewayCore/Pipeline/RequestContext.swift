@@ -10,6 +10,8 @@ public final class RequestContext: @unchecked Sendable {
     public let receivedAt: UInt64
     /// The client's address ("ip:port"), when known.
     public var clientAddress: String?
+    /// Who is calling, set by the auth stage; nil when auth is not in the chain.
+    public var caller: Caller?
     /// The deployment the router chose for the current attempt.
     public var deployment: ResolvedDeployment?
     /// 1 for the first upstream attempt; retries increment it.
@@ -35,10 +37,47 @@ public struct ResolvedDeployment: Sendable, Equatable {
     public var model: String
     /// Index of this deployment in the alias's list (priority order).
     public var index: Int
+    /// US dollars per million prompt / completion tokens, for cost accounting.
+    public var inputCostPerMTok: Double
+    public var outputCostPerMTok: Double
 
-    public init(providerName: String, model: String, index: Int) {
+    public init(providerName: String, model: String, index: Int, inputCostPerMTok: Double = 0, outputCostPerMTok: Double = 0) {
         self.providerName = providerName
         self.model = model
         self.index = index
+        self.inputCostPerMTok = inputCostPerMTok
+        self.outputCostPerMTok = outputCostPerMTok
+    }
+}
+
+/// The authenticated caller of one request: which limits apply and what it may use.
+public struct Caller: Sendable, Equatable {
+    /// Where the identity came from.
+    public enum Source: String, Sendable, Equatable {
+        /// A key from `keys:` in config.yaml.
+        case config
+        /// A key created through the admin API (kept in the state store).
+        case runtime
+        /// No key, `auth.required: false`: limited per client address.
+        case anonymous
+    }
+
+    /// The stable identity limits and usage are kept under: the first 16 hex digits of the key's
+    /// SHA-256 for keys, `ip:<address>` for anonymous callers. Never the key itself.
+    public var id: String
+    /// The key's name (the address for anonymous callers).
+    public var name: String
+    public var source: Source
+    /// The tier's limits, resolved from config.yaml at authentication.
+    public var tier: TierConfig
+    /// Model aliases the key may use (its own list narrowing the tier's); nil allows all.
+    public var allowedModels: Set<String>?
+
+    public init(id: String, name: String, source: Source, tier: TierConfig, allowedModels: Set<String>? = nil) {
+        self.id = id
+        self.name = name
+        self.source = source
+        self.tier = tier
+        self.allowedModels = allowedModels
     }
 }

@@ -21,6 +21,13 @@ public protocol StateStore: AnyObject, Sendable {
     func increment(_ key: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64
     /// Adds `delta` to one integer field of a hash and returns the new value.
     func hashIncrement(_ key: String, field: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64
+    /// One field of a hash; nil when the hash or the field is absent.
+    func hashGet(_ key: String, field: String) async throws(StoreError) -> [UInt8]?
+    /// Sets one field of a hash (created without a TTL); never evicted, unlike `set`.
+    func hashSet(_ key: String, field: String, _ value: [UInt8]) async throws(StoreError)
+    /// Removes one field (the hash goes with its last field); true when the field existed.
+    @discardableResult
+    func hashDelete(_ key: String, field: String) async throws(StoreError) -> Bool
     /// All fields of a hash (empty when absent).
     func hashGetAll(_ key: String) async throws(StoreError) -> [String: [UInt8]]
     /// Runs an atomic script: Lua by `EVALSHA` on Redis (loaded once, `NOSCRIPT` reloads it),

@@ -35,5 +35,7 @@ public protocol ScriptStorage: AnyObject {
     func hashGet(_ key: String, field: String) -> [UInt8]?
     func hashSet(_ key: String, field: String, _ value: [UInt8])
     func hashIncrement(_ key: String, field: String, by delta: Int64) -> Int64
+    /// `HDEL` of one field; true when it existed.
+    @discardableResult func hashDelete(_ key: String, field: String) -> Bool
     func hashGetAll(_ key: String) -> [String: [UInt8]]
 }

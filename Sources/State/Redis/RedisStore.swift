@@ -115,6 +115,23 @@ public final class RedisStore: StateStore, @unchecked Sendable {
         }
     }
 
+    public func hashGet(_ key: String, field: String) async throws(StoreError) -> [UInt8]? {
+        switch try await command("HGET", key, field) {
+        case .bytes(let value): return value
+        case .null: return nil
+        case let other: throw StoreError.protocolViolation("HGET answered \(other)")
+        }
+    }
+
+    public func hashSet(_ key: String, field: String, _ value: [UInt8]) async throws(StoreError) {
+        _ = try await command([Array("HSET".utf8), Array(key.utf8), Array(field.utf8), value])
+    }
+
+    @discardableResult
+    public func hashDelete(_ key: String, field: String) async throws(StoreError) -> Bool {
+        (try await command("HDEL", key, field)).integer == 1
+    }
+
     public func hashGetAll(_ key: String) async throws(StoreError) -> [String: [UInt8]] {
         guard case .array(let flat) = try await command("HGETALL", key) else { throw StoreError.protocolViolation("HGETALL") }
         var result: [String: [UInt8]] = [:]

@@ -1,0 +1,132 @@
+import Foundation
+import GatewayCore
+
+/// `auth`: identifies the caller by its API key and puts who it is (tier, allowed models) into
+/// the request context for the stages after it. Keys from config.yaml are matched by SHA-256 in
+/// memory; run-time keys (admin API) are looked up in the state store through this instance's
+/// `KeyDirectory` cache. Digests are compared in constant time.
+///
+/// A missing or wrong key is 401 `invalid_api_key`; an expired key too; a model the key may not
+/// use is 403. With `required: false`, a request without a key is an anonymous caller of the
+/// configured tier, limited per client address (a wrong key is still 401). Reactor-confined per
+/// worker; the directory is shared.
+public struct AuthStage: Middleware {
+    public let name = "auth"
+    let settings: PipelineConfig.Auth
+    let store: any StateStore
+    let directory: KeyDirectory
+    let tiers: [String: TierConfig]
+    /// Config keys by lowercase hex digest.
+    let configKeys: [String: KeyConfig]
+    /// Unix seconds now (expiry checks); injected.
+    let wallClock: @Sendable () -> Int64
+    /// Monotonic ns (cache lifetimes); injected.
+    let monotonic: @Sendable () -> UInt64
+
+    public init(settings: PipelineConfig.Auth, keys: [KeyConfig], tiers: [TierConfig], store: any StateStore,
+                directory: KeyDirectory, wallClock: @escaping @Sendable () -> Int64,
+                monotonic: @escaping @Sendable () -> UInt64) {
+        self.settings = settings
+        self.store = store
+        self.directory = directory
+        self.tiers = Dictionary(tiers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.configKeys = Dictionary(keys.map { ($0.keySHA256, $0) }, uniquingKeysWith: { first, _ in first })
+        self.wallClock = wallClock
+        self.monotonic = monotonic
+    }
+
+    public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
+        let caller: Caller
+        switch await identify(Credentials.key(in: request.headers), context: context) {
+        case .success(let identified): caller = identified
+        case .failure(let error): return GatewayResponse(error: error)
+        }
+        if let allowed = caller.allowedModels, !allowed.contains(request.model) {
+            return GatewayResponse(error: .modelNotAllowed(request.model, key: caller.name))
+        }
+        context.caller = caller
+        return await next(request, context)
+    }
+
+    /// The caller for a presented key (or none), or the error to answer.
+    public func identify(_ key: String?, context: RequestContext) async -> Result<Caller, GatewayError> {
+        guard let key else {
+            guard !settings.required, let tier = tiers[settings.anonymousTier] else { return .failure(.missingAPIKey) }
+            let address = context.clientAddress.map(Self.host(of:)) ?? "unknown"
+            return .success(Caller(id: "ip:" + address, name: address, source: .anonymous, tier: tier,
+                                   allowedModels: tier.models.map(Set.init)))
+        }
+        let digest = SHA256.digest(key.utf8)
+        let digestHex = Hex.encode(digest)
+        if let configKey = configKeys[digestHex], Hex.constantTimeEqual(configKey.digest, digest) {
+            if let expires = configKey.expires, Int64(expires.timeIntervalSince1970) <= wallClock() {
+                return .failure(.expiredAPIKey)
+            }
+            return caller(id: RuntimeKeys.callerID(digestHex: digestHex), name: configKey.name, source: .config,
+                          tierName: configKey.tier, keyModels: configKey.models)
+        }
+        let record: RuntimeKeyRecord?
+        switch directory.cached(digestHex, now: monotonic()) {
+        case .found(let cached): record = cached
+        case .absent: record = nil
+        case nil:
+            do {
+                let bytes = try await store.hashGet(RuntimeKeys.registry, field: digestHex)
+                record = bytes.flatMap(RuntimeKeyRecord.init(decoding:))
+                directory.remember(digestHex, record.map { .found($0) } ?? .absent, now: monotonic())
+            } catch {
+                // A key we cannot verify is never let through; fail_closed says why (503).
+                switch settings.onStoreError {
+                case .failClosed: return .failure(.stateStoreUnavailable(error))
+                case .failOpen: return .failure(.invalidAPIKey)
+                }
+            }
+        }
+        guard let record else { return .failure(.invalidAPIKey) }
+        if let expires = record.expiresAt, expires <= wallClock() { return .failure(.expiredAPIKey) }
+        return caller(id: RuntimeKeys.callerID(digestHex: digestHex), name: record.name, source: .runtime,
+                      tierName: record.tier, keyModels: record.models)
+    }
+
+    private func caller(id: String, name: String, source: Caller.Source, tierName: String, keyModels: [String]?)
+        -> Result<Caller, GatewayError>
+    {
+        guard let tier = tiers[tierName] else {
+            // A run-time key whose tier was removed from config.yaml since it was created.
+            return .failure(.invalidAPIKey)
+        }
+        var allowed = tier.models.map(Set.init)
+        if let keyModels { allowed = allowed.map { $0.intersection(keyModels) } ?? Set(keyModels) }
+        return .success(Caller(id: id, name: name, source: source, tier: tier, allowedModels: allowed))
+    }
+
+    /// "203.0.113.9" from "203.0.113.9:51234", "::1" from "[::1]:51234".
+    static func host(of address: String) -> String {
+        if address.hasPrefix("["), let end = address.firstIndex(of: "]") {
+            return String(address[address.index(after: address.startIndex)..<end])
+        }
+        if let colon = address.lastIndex(of: ":"), address.firstIndex(of: ":") == colon { return String(address[..<colon]) }
+        return address
+    }
+}
+
+extension GatewayError {
+    /// No key at all (OpenAI answers the same 401 for both).
+    public static let missingAPIKey = GatewayError(
+        status: 401, type: "invalid_request_error", code: "invalid_api_key",
+        message: "You didn't provide an API key. Provide it as 'Authorization: Bearer YOUR_KEY' or 'x-api-key: YOUR_KEY'.",
+        source: .gateway)
+
+    public static let invalidAPIKey = GatewayError(
+        status: 401, type: "invalid_request_error", code: "invalid_api_key",
+        message: "Incorrect API key provided.", source: .gateway)
+
+    public static let expiredAPIKey = GatewayError(
+        status: 401, type: "invalid_request_error", code: "invalid_api_key",
+        message: "The API key provided has expired.", source: .gateway)
+
+    public static func modelNotAllowed(_ model: String, key: String) -> GatewayError {
+        GatewayError(status: 403, type: "permission_error", code: "model_not_allowed", param: "model",
+                     message: "The key '\(key)' is not allowed to use the model '\(model)'.", source: .gateway)
+    }
+}

@@ -1,0 +1,128 @@
+import GatewayCore
+
+/// The limits of one tier, flattened into the list the admission and settlement scripts walk.
+/// Built once per tier per configuration (not per request); a plain value.
+public struct LimitPlan: Sendable, Equatable {
+    /// One limit. `kind` fixes its meaning and the store keys it uses.
+    public struct Limit: Sendable, Equatable {
+        public enum Kind: Int64, Sendable {
+            /// Sliding window of requests; `parameter` is the window in microseconds.
+            case requests = 1
+            /// Sliding window of tokens (reserved up front, reconciled afterwards); `parameter` is the window.
+            case tokens = 2
+            /// Token bucket of requests; `limit` is the depth, `parameter` the refill per minute.
+            case burst = 3
+            /// Requests in flight at once.
+            case concurrency = 4
+            case dailyTokens = 5
+            case monthlyTokens = 6
+            /// Nano-dollars per UTC day / month.
+            case dailyCost = 7
+            case monthlyCost = 8
+
+            /// How a refusal by this limit is told apart: OpenAI's error type.
+            public var errorType: String {
+                switch self {
+                case .requests, .burst: "requests"
+                case .tokens: "tokens"
+                case .concurrency: "concurrency"
+                case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost: "insufficient_quota"
+                }
+            }
+
+            public var isQuota: Bool { errorType == "insufficient_quota" }
+        }
+
+        public var kind: Kind
+        public var limit: Int64
+        public var parameter: Int64
+        /// Short policy name for headers and messages: "rpm", "rph", "tpm", "burst", "concurrency", "tpd", …
+        public var name: String
+
+        public init(_ kind: Kind, limit: Int64, parameter: Int64 = 0, name: String) {
+            self.kind = kind
+            self.limit = limit
+            self.parameter = parameter
+            self.name = name
+        }
+
+        /// The window in seconds, for the windowed kinds.
+        public var windowSeconds: Int64 { parameter / 1_000_000 }
+    }
+
+    public var limits: [Limit]
+
+    public init(limits: [Limit]) { self.limits = limits }
+
+    static let minute: Int64 = 60_000_000
+    static let hour: Int64 = 3_600_000_000
+    /// Nano-dollars per US dollar: cost limits and usage are integers so Lua keeps them exact.
+    public static let nanosPerDollar: Double = 1_000_000_000
+
+    /// The plan for `tier`: empty when the tier is unlimited or sets no limit.
+    public init(tier: TierConfig) {
+        var limits: [Limit] = []
+        guard !tier.unlimited else {
+            self.limits = []
+            return
+        }
+        if let n = tier.maxConcurrent { limits.append(Limit(.concurrency, limit: Int64(n), name: "concurrency")) }
+        if let n = tier.requestsPerMinute {
+            limits.append(Limit(.requests, limit: Int64(n), parameter: Self.minute, name: "rpm"))
+            if let burst = tier.burst { limits.append(Limit(.burst, limit: Int64(burst), parameter: Int64(n), name: "burst")) }
+        }
+        if let n = tier.requestsPerHour { limits.append(Limit(.requests, limit: Int64(n), parameter: Self.hour, name: "rph")) }
+        if let n = tier.tokensPerMinute { limits.append(Limit(.tokens, limit: Int64(n), parameter: Self.minute, name: "tpm")) }
+        if let n = tier.dailyTokens { limits.append(Limit(.dailyTokens, limit: Int64(n), name: "tpd")) }
+        if let n = tier.monthlyTokens { limits.append(Limit(.monthlyTokens, limit: Int64(n), name: "tpmo")) }
+        if let dollars = tier.dailyCost { limits.append(Limit(.dailyCost, limit: Int64(dollars * Self.nanosPerDollar), name: "cpd")) }
+        if let dollars = tier.monthlyCost {
+            limits.append(Limit(.monthlyCost, limit: Int64(dollars * Self.nanosPerDollar), name: "cpmo"))
+        }
+        self.limits = limits
+    }
+
+    public var isEmpty: Bool { limits.isEmpty }
+
+    /// Whether any limit counts tokens (so the request reserves its estimate).
+    public var countsTokens: Bool { limits.contains { [.tokens, .dailyTokens, .monthlyTokens].contains($0.kind) } }
+
+    /// Whether a concurrency lease is taken (and must be released when the answer ends).
+    public var holdsLease: Bool { limits.contains { $0.kind == .concurrency } }
+
+    /// The limits as script arguments: count, then kind, limit, parameter for each.
+    var arguments: [StoreValue] {
+        var out: [StoreValue] = [.integer(Int64(limits.count))]
+        for limit in limits { out += [.integer(limit.kind.rawValue), .integer(limit.limit), .integer(limit.parameter)] }
+        return out
+    }
+
+    /// Reads `arguments` back, from position `start` of a script's argument list.
+    static func decode(_ arguments: [StoreValue], from start: Int) -> [Limit]? {
+        guard start < arguments.count, let count = arguments[start].integer, count >= 0,
+            arguments.count == start + 1 + Int(count) * 3
+        else { return nil }
+        var limits: [Limit] = []
+        for i in 0..<Int(count) {
+            let at = start + 1 + i * 3
+            guard let raw = arguments[at].integer, let kind = Limit.Kind(rawValue: raw),
+                let limit = arguments[at + 1].integer, let parameter = arguments[at + 2].integer, limit >= 0, parameter >= 0
+            else { return nil }
+            if (kind == .requests || kind == .tokens), parameter <= 0 { return nil }
+            limits.append(Limit(kind, limit: limit, parameter: parameter, name: ""))
+        }
+        return limits
+    }
+}
+
+/// Store keys of one caller: every key shares the caller's hash tag, so one script may touch
+/// them all (and they would move together to one Redis Cluster slot).
+public enum CallerKeys {
+    /// `sy:{c:<caller id>}:` — the prefix the scripts append to.
+    public static func base(_ callerID: String) -> String { StateKey.make(tag: "c:" + callerID, "") }
+
+    /// The per-day usage hash (requests, prompt_tokens, completion_tokens, cost_nanos, reserved_tokens).
+    public static func day(_ callerID: String, index: Int64) -> String { base(callerID) + "d:" + String(index) }
+    /// The per-month usage hash, same fields.
+    public static func month(_ callerID: String, index: Int64) -> String { base(callerID) + "m:" + String(index) }
+}

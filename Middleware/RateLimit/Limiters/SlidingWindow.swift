@@ -1,0 +1,69 @@
+/// A sliding-window counter limit, approximated by two fixed sub-windows: the previous window's
+/// count weighted by how much of it the sliding window still covers, plus the current window's.
+/// A plain value: the admission script feeds it the stored counts and the store's time, and
+/// writes back what it decides. The Lua twin in `AdmitScript` does the same IEEE double
+/// arithmetic in the same order, so both stores agree to the microsecond.
+public struct SlidingWindow: Sendable, Equatable {
+    /// Units admitted per window (requests, or tokens).
+    public var limit: Int64
+    public var windowMicros: Int64
+
+    public init(limit: Int64, windowMicros: Int64) {
+        self.limit = limit
+        self.windowMicros = windowMicros
+    }
+
+    /// Which fixed window `now` falls in, and the microseconds left in it.
+    public func position(now: Int64) -> (index: Int64, left: Int64) {
+        let window = Double(windowMicros)
+        let index = (Double(now) / window).rounded(.down)
+        let left = window - (Double(now) - index * window)
+        return (Int64(index), Int64(left))
+    }
+
+    /// Admits `cost` units, all or nothing, given the two stored counts.
+    /// - Returns: admitted with the units left after it and the time until the current window
+    ///   ends; or refused with the units left and the wait after which `cost` fits if nothing
+    ///   else is admitted (-1 when `cost > limit`: it never fits).
+    public func decide(previous: Int64, current: Int64, cost: Int64, left: Int64) -> LimitDecision {
+        let limit = Double(self.limit)
+        let window = Double(windowMicros)
+        let previous = Double(previous)
+        let current = Double(current)
+        let cost = Double(cost)
+        let left = Double(left)
+        let used = previous * (left / window) + current
+        if used + cost <= limit {
+            return LimitDecision(admitted: true, remaining: Int64((limit - (used + cost)).rounded(.down)),
+                                 resetMicros: Int64(left), retryMicros: 0)
+        }
+        let retry: Double
+        if cost > limit {
+            retry = -1
+        } else if current + cost <= limit {
+            retry = max(1, (left - (limit - current - cost) * window / previous).rounded(.up))
+        } else {
+            retry = left + max(0, (window - (limit - cost) * window / current).rounded(.up))
+        }
+        return LimitDecision(admitted: false, remaining: Int64(max(0, (limit - used).rounded(.down))),
+                             resetMicros: Int64(left), retryMicros: Int64(retry))
+    }
+}
+
+/// One limit's answer for one request.
+public struct LimitDecision: Sendable, Equatable {
+    public var admitted: Bool
+    /// Units left: after this request when admitted, before it when refused.
+    public var remaining: Int64
+    /// Microseconds until the limit's current period ends (or, for a bucket, until it is full).
+    public var resetMicros: Int64
+    /// When refused: microseconds until this request would fit; -1 when it never can. 0 when admitted.
+    public var retryMicros: Int64
+
+    public init(admitted: Bool, remaining: Int64, resetMicros: Int64, retryMicros: Int64) {
+        self.admitted = admitted
+        self.remaining = remaining
+        self.resetMicros = resetMicros
+        self.retryMicros = retryMicros
+    }
+}

@@ -1,0 +1,163 @@
+import GatewayCore
+import HTTPTypes
+
+/// The admission script's answer for one request, per limit of the caller's plan: what the
+/// headers are rendered from, and which limit refused. A plain value.
+public struct RateLimitSnapshot: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var limit: LimitPlan.Limit
+        public var remaining: Int64
+        public var resetMicros: Int64
+    }
+
+    public var admitted: Bool
+    public var entries: [Entry]
+    /// The refusing limit's index in `entries`, when refused.
+    public var refusedBy: Int?
+    /// Microseconds until the request would fit; -1 when it never can.
+    public var retryMicros: Int64
+    /// The store's time at the decision (µs), which settlement reconciles against.
+    public var decidedAt: Int64
+
+    /// Reads the `RateLimitScripts.admit` reply; nil when it is not shaped as documented.
+    public init?(plan: LimitPlan, reply: StoreValue) {
+        guard let values = reply.array?.compactMap(\.integer), values.count == 4 + 2 * plan.limits.count else { return nil }
+        admitted = values[0] == 1
+        refusedBy = values[1] > 0 ? Int(values[1]) - 1 : nil
+        retryMicros = values[2]
+        decidedAt = values[3]
+        entries = plan.limits.enumerated().map { i, limit in
+            Entry(limit: limit, remaining: values[4 + 2 * i], resetMicros: values[5 + 2 * i])
+        }
+        if !admitted, refusedBy == nil { return nil }
+    }
+
+    /// The request limit clients watch (`X-RateLimit-*`, `x-ratelimit-*-requests`): the one
+    /// with the fewest requests left, preferring windows over the burst bucket on ties.
+    var requestEntry: Entry? {
+        entries.filter { $0.limit.kind == .requests || $0.limit.kind == .burst }.min { $0.remaining < $1.remaining }
+    }
+
+    var tokenEntry: Entry? { entries.first { $0.limit.kind == .tokens } }
+}
+
+/// Renders the rate-limit headers every answer to a limited caller carries, in each convention
+/// clients read: `X-RateLimit-*` (seconds), OpenAI's `x-ratelimit-*-{requests,tokens}` (reset as
+/// a duration like `6m0s`), and the IETF `RateLimit-Policy` / `RateLimit` fields.
+public enum RateLimitHeaders {
+    public static func apply(_ snapshot: RateLimitSnapshot, to headers: inout HTTPFields) {
+        if let primary = snapshot.requestEntry ?? snapshot.tokenEntry ?? snapshot.entries.first {
+            headers[Names.limit] = String(primary.limit.limit)
+            headers[Names.remaining] = String(primary.remaining)
+            headers[Names.reset] = String(seconds(primary.resetMicros))
+        }
+        if let requests = snapshot.requestEntry {
+            headers[Names.limitRequests] = String(requests.limit.limit)
+            headers[Names.remainingRequests] = String(requests.remaining)
+            headers[Names.resetRequests] = duration(requests.resetMicros)
+        }
+        if let tokens = snapshot.tokenEntry {
+            headers[Names.limitTokens] = String(tokens.limit.limit)
+            headers[Names.remainingTokens] = String(tokens.remaining)
+            headers[Names.resetTokens] = duration(tokens.resetMicros)
+        }
+        var policies: [String] = []
+        var states: [String] = []
+        for entry in snapshot.entries {
+            var policy = "\"\(entry.limit.name)\";q=\(entry.limit.limit)"
+            if let window = windowSeconds(entry.limit) { policy += ";w=\(window)" }
+            policies.append(policy)
+            states.append("\"\(entry.limit.name)\";r=\(entry.remaining);t=\(seconds(entry.resetMicros))")
+        }
+        if !policies.isEmpty {
+            headers[Names.policy] = policies.joined(separator: ", ")
+            headers[Names.state] = states.joined(separator: ", ")
+        }
+    }
+
+    /// The period a limit counts over, for `w=` (none for the bucket and concurrency).
+    static func windowSeconds(_ limit: LimitPlan.Limit) -> Int64? {
+        switch limit.kind {
+        case .requests, .tokens: limit.windowSeconds
+        case .dailyTokens, .dailyCost: 86_400
+        case .monthlyTokens, .monthlyCost: 2_592_000
+        case .burst, .concurrency: nil
+        }
+    }
+
+    /// Whole seconds, rounded up (a client that waits this long finds the window moved on).
+    static func seconds(_ micros: Int64) -> Int64 { max(0, (micros + 999_999) / 1_000_000) }
+
+    /// OpenAI's reset format: "20ms" below a second, else "1s", "6m0s", "1h2m3s".
+    static func duration(_ micros: Int64) -> String {
+        if micros < 1_000_000 { return "\(max(0, (micros + 999) / 1_000))ms" }
+        let total = seconds(micros)
+        let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)
+        if hours > 0 { return "\(hours)h\(minutes)m\(secs)s" }
+        if minutes > 0 { return "\(minutes)m\(secs)s" }
+        return "\(secs)s"
+    }
+
+    /// "$1.50" for 1.5e9 nano-dollars.
+    static func dollars(nanos: Int64) -> String {
+        let cents = (nanos + 5_000_000) / 10_000_000
+        let fraction = cents % 100
+        return "$\(cents / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
+
+    enum Names {
+        static let limit = HTTPField.Name("X-RateLimit-Limit")!
+        static let remaining = HTTPField.Name("X-RateLimit-Remaining")!
+        static let reset = HTTPField.Name("X-RateLimit-Reset")!
+        static let limitRequests = HTTPField.Name("x-ratelimit-limit-requests")!
+        static let remainingRequests = HTTPField.Name("x-ratelimit-remaining-requests")!
+        static let resetRequests = HTTPField.Name("x-ratelimit-reset-requests")!
+        static let limitTokens = HTTPField.Name("x-ratelimit-limit-tokens")!
+        static let remainingTokens = HTTPField.Name("x-ratelimit-remaining-tokens")!
+        static let resetTokens = HTTPField.Name("x-ratelimit-reset-tokens")!
+        static let policy = HTTPField.Name("RateLimit-Policy")!
+        static let state = HTTPField.Name("RateLimit")!
+    }
+}
+
+extension GatewayError {
+    /// The 429 for a refused request: OpenAI's shape, with `type` telling requests, tokens,
+    /// concurrency and exhausted quota apart (`insufficient_quota`, as OpenAI does), and
+    /// `Retry-After` / `retry-after-ms` that the official SDKs honour. A refusal that waiting
+    /// cannot cure (a quota, or a request larger than the limit) says `x-should-retry: false`,
+    /// so SDKs do not retry in vain.
+    public static func rateLimited(_ snapshot: RateLimitSnapshot) -> GatewayError {
+        let entry = snapshot.entries[snapshot.refusedBy ?? 0]
+        let limit = entry.limit
+        let never = snapshot.retryMicros < 0
+        let wait = never ? entry.resetMicros : snapshot.retryMicros
+        let retryMillis = max(1, (wait + 999) / 1_000)
+        var headers = [("retry-after", String(max(1, RateLimitHeaders.seconds(wait)))), ("retry-after-ms", String(retryMillis))]
+        if never || limit.kind.isQuota { headers.append(("x-should-retry", "false")) }
+        let type = limit.kind.errorType
+        let code: String
+        let message: String
+        switch limit.kind {
+        case .concurrency:
+            code = "concurrency_limit_exceeded"
+            message = "Too many concurrent requests: your tier allows \(limit.limit) at once. Retry when one finishes."
+        case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
+            code = "insufficient_quota"
+            let period = limit.kind == .dailyTokens || limit.kind == .dailyCost ? "daily" : "monthly"
+            let what = limit.kind == .dailyTokens || limit.kind == .monthlyTokens
+                ? "\(limit.limit) tokens" : RateLimitHeaders.dollars(nanos: limit.limit)
+            message = "You exceeded your \(period) quota of \(what) (\(limit.name)); it resets in \(RateLimitHeaders.duration(entry.resetMicros))."
+        case .requests, .burst, .tokens:
+            code = "rate_limit_exceeded"
+            let unit = limit.kind == .tokens ? "tokens" : "requests"
+            if never {
+                message = "Request too large for \(limit.name): it needs more \(unit) than the limit of \(limit.limit)."
+            } else {
+                message = "Rate limit reached on \(unit) (\(limit.name)): limit \(limit.limit), remaining \(entry.remaining). "
+                    + "Please try again in \(RateLimitHeaders.duration(wait))."
+            }
+        }
+        return GatewayError(status: 429, type: type, code: code, message: message, source: .gateway,
+                            isRetryable: !never && !limit.kind.isQuota, headers: headers)
+    }
+}

@@ -1,0 +1,116 @@
+import GatewayCore
+
+/// `rate_limit`: enforces the caller's tier (set by `auth`) with one atomic admission script
+/// per request, stamps the rate-limit headers on every answer to a limited caller, sheds lower
+/// tiers under overload, and settles usage (tokens reconciled, lease released, per-day usage
+/// recorded) when the answer has ended — streams included, cut short or not.
+///
+/// One instance per worker and configuration (its settlement queue is the worker's); runs on
+/// that worker's reactor.
+public struct RateLimitStage: Middleware {
+    public let name = "rate_limit"
+    let store: any StateStore
+    let settings: PipelineConfig.RateLimit
+    /// Plans by tier name, built once.
+    let plans: [String: LimitPlan]
+    /// The caller of a request that reached this stage without one (no auth stage).
+    let anonymous: @Sendable (RequestContext) -> Caller?
+    let gauge: InFlightGauge
+    let shedding: LoadShedding?
+    let settlements: SettlementQueue
+
+    public init(store: any StateStore, settings: PipelineConfig.RateLimit, tiers: [TierConfig], gauge: InFlightGauge,
+                background: BackgroundWork, anonymous: @escaping @Sendable (RequestContext) -> Caller? = { _ in nil }) {
+        self.store = store
+        self.settings = settings
+        self.plans = Dictionary(tiers.map { ($0.name, LimitPlan(tier: $0)) }, uniquingKeysWith: { first, _ in first })
+        self.anonymous = anonymous
+        self.gauge = gauge
+        self.shedding = settings.overloadInFlight.map(LoadShedding.init(watermark:))
+        self.settlements = SettlementQueue(store: store, background: background)
+    }
+
+    public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
+        guard let caller = context.caller ?? anonymous(context) else { return await next(request, context) }
+        if let shedding, shedding.sheds(caller.tier, inFlight: gauge.current) {
+            return GatewayResponse(error: .overloaded(tier: caller.tier.name))
+        }
+        let plan = plans[caller.tier.name] ?? LimitPlan(tier: caller.tier)
+        let promptEstimate = Int64(request.body.count / 4)
+        let reserve = plan.countsTokens ? promptEstimate + completionEstimate(request) : 0
+        let lease = plan.holdsLease ? context.requestID : ""
+
+        var snapshot: RateLimitSnapshot?
+        if !plan.isEmpty {
+            let arguments: [StoreValue] =
+                [.string(lease), .integer(reserve), .integer(micros(settings.concurrencyLease)), .integer(micros(settings.usageRetention))]
+                + plan.arguments
+            let outcome = await settings.onStoreError.apply { () async throws(StoreError) -> StoreValue in
+                try await store.run(RateLimitScripts.admit, keys: [CallerKeys.base(caller.id)], arguments: arguments)
+            }
+            switch outcome {
+            case .answered(let reply):
+                guard let decided = RateLimitSnapshot(plan: plan, reply: reply) else {
+                    return GatewayResponse(error: .stateStoreUnavailable(.protocolViolation("rate_admit answered \(reply)")))
+                }
+                if !decided.admitted {
+                    var refusal = GatewayResponse(error: .rateLimited(decided))
+                    RateLimitHeaders.apply(decided, to: &refusal.headers)
+                    return refusal
+                }
+                snapshot = decided
+            case .proceedWithout:
+                break  // fail_open: unlimited for this request, nothing reserved
+            case .refuse(let response):
+                return response
+            }
+        }
+
+        var settlement = Settlement(
+            callerID: caller.id, lease: snapshot == nil ? "" : lease, admittedAt: snapshot?.decidedAt ?? 0,
+            reserved: snapshot == nil ? 0 : reserve, promptTokens: 0, completionTokens: 0, costNanos: 0,
+            retentionMicros: micros(settings.usageRetention), plan: snapshot == nil ? LimitPlan(limits: []) : plan)
+        gauge.enter()
+        var response = await next(request, context)
+        if let snapshot { RateLimitHeaders.apply(snapshot, to: &response.headers) }
+
+        let settlements = self.settlements
+        let gauge = self.gauge
+        switch response.body {
+        case .bytes(let body):
+            var meter = UsageMeter()
+            if (200..<300).contains(response.status) { meter.observe(body: body) }
+            Self.complete(&settlement, meter: meter, promptEstimate: (200..<300).contains(response.status) ? promptEstimate : 0,
+                          context: context)
+            gauge.leave()
+            settlements.add(settlement)
+        case .stream(let stream):
+            response.body = .stream(MeteredStream(stream) { meter in
+                Self.complete(&settlement, meter: meter, promptEstimate: promptEstimate, context: context)
+                gauge.leave()
+                settlements.add(settlement)
+            })
+        }
+        return response
+    }
+
+    /// Completion tokens the request may produce: `max_tokens` (or `max_completion_tokens`), else
+    /// the configured estimate; none for embeddings. Times `n` choices.
+    func completionEstimate(_ request: GatewayRequest) -> Int64 {
+        guard request.endpoint != .embeddings else { return 0 }
+        let perChoice = Int64(request.fields.maxTokens ?? settings.completionEstimate)
+        return perChoice * Int64(max(1, request.fields.n ?? 1))
+    }
+
+    static func complete(_ settlement: inout Settlement, meter: UsageMeter, promptEstimate: Int64, context: RequestContext) {
+        let tokens = meter.tokens(promptEstimate: promptEstimate)
+        settlement.promptTokens = tokens.prompt
+        settlement.completionTokens = tokens.completion
+        if let deployment = context.deployment {
+            let dollars = Double(tokens.prompt) * deployment.inputCostPerMTok + Double(tokens.completion) * deployment.outputCostPerMTok
+            settlement.costNanos = Int64((dollars * 1_000).rounded())  // $/MTok × tokens × 1e9 / 1e6
+        }
+    }
+
+    func micros(_ span: TimeSpan) -> Int64 { span.nanoseconds / 1_000 }
+}

@@ -1,0 +1,129 @@
+/// Token usage of one answer, read from what the provider sent: the `usage` object of a JSON
+/// answer, or of the final SSE chunk. When a stream carries none (the client did not ask for
+/// `include_usage`, or the stream was cut short), completion tokens are estimated as one per
+/// content-bearing chunk, which is how OpenAI-compatible servers stream. Reactor-confined value.
+public struct UsageMeter: Sendable {
+    public private(set) var promptTokens: Int64?
+    public private(set) var completionTokens: Int64?
+    /// Chunks with a non-empty `"content"` or `"text"` seen so far (the estimate's basis).
+    public private(set) var contentChunks: Int64 = 0
+
+    public init() {}
+
+    /// Reads a complete JSON answer.
+    public mutating func observe(body: [UInt8]) {
+        guard let usage = Self.usage(in: body) else { return }
+        promptTokens = usage.prompt
+        completionTokens = usage.completion
+    }
+
+    /// Reads one SSE chunk as relayed (one or more `data: …` events).
+    public mutating func observe(chunk: [UInt8]) {
+        if let usage = Self.usage(in: chunk) {
+            promptTokens = usage.prompt
+            completionTokens = usage.completion
+        }
+        if Self.hasNonEmptyString(chunk, #""content":""#) || Self.hasNonEmptyString(chunk, #""text":""#) { contentChunks += 1 }
+    }
+
+    /// The usage to account: what the provider reported, else the estimate (`promptEstimate`
+    /// for the prompt, content chunks for the completion).
+    public func tokens(promptEstimate: Int64) -> (prompt: Int64, completion: Int64) {
+        (promptTokens ?? promptEstimate, completionTokens ?? contentChunks)
+    }
+
+    // MARK: Scanning
+
+    /// The last `"usage": {…}` object's `prompt_tokens` and `completion_tokens` (0 when a member
+    /// is absent, as for embeddings). Looks for an unescaped key, so quoted text in content
+    /// (`\"usage\":`) never matches.
+    static func usage(in bytes: [UInt8]) -> (prompt: Int64, completion: Int64)? {
+        let key = Array(#""usage""#.utf8)
+        guard bytes.count > key.count else { return nil }
+        var start = bytes.count - key.count
+        while start >= 0 {
+            if bytes[start] == UInt8(ascii: "\""), matches(bytes, key, at: start), start == 0 || bytes[start - 1] != UInt8(ascii: "\\") {
+                var i = start + key.count
+                skipSpace(bytes, &i)
+                if i < bytes.count, bytes[i] == UInt8(ascii: ":") {
+                    i += 1
+                    skipSpace(bytes, &i)
+                    if i < bytes.count, bytes[i] == UInt8(ascii: "{") { return members(bytes, objectStart: i) }
+                    return nil  // "usage": null
+                }
+            }
+            start -= 1
+        }
+        return nil
+    }
+
+    /// Top-level integer members of the object at `objectStart` (nested objects are skipped).
+    private static func members(_ bytes: [UInt8], objectStart: Int) -> (prompt: Int64, completion: Int64) {
+        var prompt: Int64 = 0
+        var completion: Int64 = 0
+        var depth = 0
+        var i = objectStart
+        var inString = false
+        var keyStart = -1
+        var lastKey: ArraySlice<UInt8> = []
+        while i < bytes.count {
+            let byte = bytes[i]
+            if inString {
+                if byte == UInt8(ascii: "\\") {
+                    i += 2
+                    continue
+                }
+                if byte == UInt8(ascii: "\"") {
+                    inString = false
+                    if depth == 1 { lastKey = bytes[keyStart..<i] }
+                }
+                i += 1
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""):
+                inString = true
+                keyStart = i + 1
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                if depth == 0 { return (prompt, completion) }
+            case UInt8(ascii: "0")...UInt8(ascii: "9") where depth == 1:
+                var value: Int64 = 0
+                while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9"), value < Int64.max / 10 - 9 {
+                    value = value * 10 + Int64(bytes[i] - UInt8(ascii: "0"))
+                    i += 1
+                }
+                if lastKey.elementsEqual("prompt_tokens".utf8) { prompt = value }
+                if lastKey.elementsEqual("completion_tokens".utf8) { completion = value }
+                continue
+            default:
+                break
+            }
+            i += 1
+        }
+        return (prompt, completion)
+    }
+
+    private static func skipSpace(_ bytes: [UInt8], _ i: inout Int) {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0a || bytes[i] == 0x0d || bytes[i] == 0x09 { i += 1 }
+    }
+
+    private static func matches(_ bytes: [UInt8], _ pattern: [UInt8], at start: Int) -> Bool {
+        guard start + pattern.count <= bytes.count else { return false }
+        for j in 0..<pattern.count where bytes[start + j] != pattern[j] { return false }
+        return true
+    }
+
+    /// Whether `bytes` holds `prefix` (a key and the opening quote of its value) followed by a
+    /// non-empty string.
+    private static func hasNonEmptyString(_ bytes: [UInt8], _ prefix: String) -> Bool {
+        let pattern = Array(prefix.utf8)
+        guard bytes.count > pattern.count else { return false }
+        for start in 0..<(bytes.count - pattern.count) where bytes[start] == pattern[0] && matches(bytes, pattern, at: start) {
+            if bytes[start + pattern.count] != UInt8(ascii: "\"") { return true }
+        }
+        return false
+    }
+}
