@@ -52,13 +52,14 @@ extension RateLimitScripts {
         local now = server_now()
         local days, day_left, month, month_left = periods(now)
         local reply = {1, 0, 0, now}
+        local available = {}
         local writes = {}
         for i = 1, count do
           local at = 5 + (i - 1) * 3
           local kind = tonumber(ARGV[at + 1])
           local limit = tonumber(ARGV[at + 2])
           local param = tonumber(ARGV[at + 3])
-          local ok, remaining, reset, retry = false, 0, 0, 0
+          local ok, remaining, reset, retry, avail = false, 0, 0, 0, 0
           if kind == 1 or kind == 2 then
             local cost, prefix = 1, 'r'
             if kind == 2 then cost, prefix = reserve, 't' end
@@ -70,6 +71,7 @@ extension RateLimitScripts {
             local previous = tonumber(redis.call('GET', key .. int(index - 1)) or '0') or 0
             local used = previous * (left / window) + current
             reset = left
+            avail = math.max(0, math.floor(limit - used))
             if used + cost <= limit then
               ok, remaining = true, math.floor(limit - (used + cost))
               writes[i] = {key .. int(index), cost, math.ceil((left + window) / 1000)}
@@ -91,6 +93,7 @@ extension RateLimitScripts {
             if state[1] then tokens, last = tonumber(state[1]), tonumber(state[2]) end
             local elapsed = math.max(0, now - last)
             tokens = math.min(full, tokens + math.floor(elapsed * rate / 60))
+            avail = math.floor(tokens / 1000000)
             if tokens >= 1000000 then
               tokens = tokens - 1000000
               ok, remaining = true, math.floor(tokens / 1000000)
@@ -112,6 +115,7 @@ extension RateLimitScripts {
                 end
               end
             end
+            avail = math.max(0, limit - live)
             if live < limit then
               ok, remaining = true, limit - live - 1
               writes[i] = true
@@ -130,6 +134,7 @@ extension RateLimitScripts {
               used = tonumber(redis.call('HGET', key, 'cost_nanos') or '0') or 0
             end
             if cost > 0 then ok = used + cost <= limit else ok = used < limit end
+            avail = math.max(0, limit - used)
             if ok then remaining = math.max(0, limit - used - cost) else remaining = math.max(0, limit - used) end
             reset = left
             if ok then
@@ -142,6 +147,7 @@ extension RateLimitScripts {
           end
           reply[4 + 2 * i - 1] = remaining
           reply[4 + 2 * i] = reset
+          available[i] = avail
           if not ok then
             reply[1] = 0
             if reply[2] == 0 or (retry == -1 and reply[3] ~= -1) or (reply[3] ~= -1 and retry > reply[3]) then
@@ -149,7 +155,10 @@ extension RateLimitScripts {
             end
           end
         end
-        if reply[1] == 0 then return reply end
+        if reply[1] == 0 then
+          for i = 1, count do reply[4 + 2 * i - 1] = available[i] end
+          return reply
+        end
         for i = 1, count do
           local w = writes[i]
           local kind = tonumber(ARGV[5 + (i - 1) * 3 + 1])

@@ -89,7 +89,7 @@ public enum RateLimitHeaders {
     static func seconds(_ micros: Int64) -> Int64 { max(0, (micros + 999_999) / 1_000_000) }
 
     /// OpenAI's reset format: "20ms" below a second, else "1s", "6m0s", "1h2m3s".
-    static func duration(_ micros: Int64) -> String {
+    public static func duration(_ micros: Int64) -> String {
         if micros < 1_000_000 { return "\(max(0, (micros + 999) / 1_000))ms" }
         let total = seconds(micros)
         let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)

@@ -24,6 +24,20 @@ public enum RateLimitScripts {
 
     static let badArguments = StoreError.server("ERR rate limit script: bad arguments")
 
+    /// ARGV of `admit`.
+    public static func admitArguments(lease: String, reserve: Int64, leaseMicros: Int64, retentionMicros: Int64,
+                                      plan: LimitPlan) -> [StoreValue] {
+        [.string(lease), .integer(reserve), .integer(leaseMicros), .integer(retentionMicros)] + plan.arguments
+    }
+
+    /// ARGV of `settle` for one entry (a batch concatenates entries after the count).
+    public static func settleEntry(lease: String, admittedAt: Int64, reserved: Int64, promptTokens: Int64,
+                                   completionTokens: Int64, costNanos: Int64, retentionMicros: Int64,
+                                   plan: LimitPlan) -> [StoreValue] {
+        [.string(lease), .integer(admittedAt), .integer(reserved), .integer(promptTokens), .integer(completionTokens),
+         .integer(costNanos), .integer(retentionMicros)] + plan.arguments
+    }
+
     static func errorText(_ error: StoreError) -> String {
         if case .server(let text) = error { return text }
         return "ERR script"
@@ -43,6 +57,7 @@ public enum RateLimitScripts {
         let month = CalendarPeriod.month(now: now)
 
         var reply: [Int64] = [1, 0, 0, now]
+        var available: [Int64] = []
         var writes: [() -> Void] = []
         for (offset, limit) in limits.enumerated() {
             let decision: LimitDecision
@@ -110,6 +125,7 @@ public enum RateLimitScripts {
                 }
             }
             reply += [decision.remaining, decision.resetMicros]
+            available.append(decision.available)
             if !decision.admitted {
                 reply[0] = 0
                 let retry = decision.retryMicros
@@ -119,7 +135,12 @@ public enum RateLimitScripts {
                 }
             }
         }
-        if reply[0] == 1 { for write in writes { write() } }
+        if reply[0] == 1 {
+            for write in writes { write() }
+        } else {
+            // Nothing was counted: every limit reports what it had before this request.
+            for (i, units) in available.enumerated() { reply[4 + 2 * i] = units }
+        }
         return .array(reply.map { .integer($0) })
     }
 

@@ -42,9 +42,9 @@ public struct RateLimitStage: Middleware {
 
         var snapshot: RateLimitSnapshot?
         if !plan.isEmpty {
-            let arguments: [StoreValue] =
-                [.string(lease), .integer(reserve), .integer(micros(settings.concurrencyLease)), .integer(micros(settings.usageRetention))]
-                + plan.arguments
+            let arguments = RateLimitScripts.admitArguments(
+                lease: lease, reserve: reserve, leaseMicros: micros(settings.concurrencyLease),
+                retentionMicros: micros(settings.usageRetention), plan: plan)
             let outcome = await settings.onStoreError.apply { () async throws(StoreError) -> StoreValue in
                 try await store.run(RateLimitScripts.admit, keys: [CallerKeys.base(caller.id)], arguments: arguments)
             }

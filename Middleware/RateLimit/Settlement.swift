@@ -14,8 +14,9 @@ struct Settlement: Sendable {
     var plan: LimitPlan
 
     var arguments: [StoreValue] {
-        [.string(lease), .integer(admittedAt), .integer(reserved), .integer(promptTokens), .integer(completionTokens),
-         .integer(costNanos), .integer(retentionMicros)] + plan.arguments
+        RateLimitScripts.settleEntry(lease: lease, admittedAt: admittedAt, reserved: reserved, promptTokens: promptTokens,
+                                     completionTokens: completionTokens, costNanos: costNanos,
+                                     retentionMicros: retentionMicros, plan: plan)
     }
 }
 

@@ -123,7 +123,7 @@ struct ConfigLoaderTests {
                 TierConfig(
                     name: "free", requestsPerMinute: 20, requestsPerHour: 500, tokensPerMinute: 20_000, burst: 5,
                     maxConcurrent: 2, dailyTokens: 200_000, monthlyTokens: 2_000_000, dailyCost: 1, monthlyCost: 10,
-                    models: ["gpt-4o-mini"]),
+                    models: ["gpt-4o-mini"], shedFactor: 1),
                 TierConfig(name: "enterprise", unlimited: true),
             ])
         let key = try #require(c.keys.first)

@@ -70,7 +70,7 @@ enum StateStoreContract {
         Case(name: "compareAndDelete releases only its own lock", body: compareAndDelete),
         Case(name: "publish reaches subscribers until they cancel", body: publishSubscribe),
         Case(name: "serverTime is plausible and moves forward", body: serverTime),
-    ]
+    ] + rateLimitCases
 
     static let second: Int64 = 1_000_000
 

@@ -48,7 +48,14 @@ public final class RawHTTPClient {
         send(text + "\r\n" + json)
     }
 
-    public func get(_ path: String) { send("GET \(path) HTTP/1.1\r\nHost: test\r\n\r\n") }
+    public func get(_ path: String, headers: [String] = []) { request("GET", path, headers: headers) }
+
+    /// A bodiless request with keep-alive (GET, DELETE, HEAD).
+    public func request(_ method: String, _ path: String, headers: [String] = []) {
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: test\r\n"
+        for header in headers { text += header + "\r\n" }
+        send(text + "\r\n")
+    }
 
     /// Reads until the peer closes (or the timeout), returning everything received.
     public func readToEnd() -> [UInt8] {

@@ -11,7 +11,7 @@ public struct CalendarQuota: Sendable, Equatable {
     public func decide(used: Int64, cost: Int64, periodLeftMicros: Int64) -> LimitDecision {
         let admitted = cost > 0 ? used + cost <= limit : used < limit
         let remaining = max(0, limit - used - (admitted ? cost : 0))
-        return LimitDecision(admitted: admitted, remaining: remaining, resetMicros: periodLeftMicros,
+        return LimitDecision(admitted: admitted, remaining: remaining, available: max(0, limit - used), resetMicros: periodLeftMicros,
                              retryMicros: admitted ? 0 : (cost > limit ? -1 : periodLeftMicros))
     }
 }

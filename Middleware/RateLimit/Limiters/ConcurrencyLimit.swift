@@ -11,10 +11,10 @@ public struct ConcurrencyLimit: Sendable, Equatable {
 
     public init(limit: Int64) { self.limit = limit }
 
-    /// Decides with `held` leases stored, of which `live` have not expired.
+    /// Decides with `live` unexpired leases held.
     public func decide(live: Int64) -> LimitDecision {
         if live < limit {
-            return LimitDecision(admitted: true, remaining: limit - live - 1, resetMicros: 0, retryMicros: 0)
+            return LimitDecision(admitted: true, remaining: limit - live - 1, available: limit - live, resetMicros: 0, retryMicros: 0)
         }
         return LimitDecision(admitted: false, remaining: 0, resetMicros: 0, retryMicros: Self.retryMicros)
     }

@@ -35,7 +35,7 @@ public struct SlidingWindow: Sendable, Equatable {
         let used = previous * (left / window) + current
         if used + cost <= limit {
             return LimitDecision(admitted: true, remaining: Int64((limit - (used + cost)).rounded(.down)),
-                                 resetMicros: Int64(left), retryMicros: 0)
+                                 available: Int64(max(0, (limit - used).rounded(.down))), resetMicros: Int64(left), retryMicros: 0)
         }
         let retry: Double
         if cost > limit {
@@ -45,7 +45,8 @@ public struct SlidingWindow: Sendable, Equatable {
         } else {
             retry = left + max(0, (window - (limit - cost) * window / current).rounded(.up))
         }
-        return LimitDecision(admitted: false, remaining: Int64(max(0, (limit - used).rounded(.down))),
+        let available = Int64(max(0, (limit - used).rounded(.down)))
+        return LimitDecision(admitted: false, remaining: available, available: available,
                              resetMicros: Int64(left), retryMicros: Int64(retry))
     }
 }
@@ -55,14 +56,18 @@ public struct LimitDecision: Sendable, Equatable {
     public var admitted: Bool
     /// Units left: after this request when admitted, before it when refused.
     public var remaining: Int64
+    /// Units left before this request (what a caller is told when another limit refuses it,
+    /// since then nothing of it is counted anywhere).
+    public var available: Int64
     /// Microseconds until the limit's current period ends (or, for a bucket, until it is full).
     public var resetMicros: Int64
     /// When refused: microseconds until this request would fit; -1 when it never can. 0 when admitted.
     public var retryMicros: Int64
 
-    public init(admitted: Bool, remaining: Int64, resetMicros: Int64, retryMicros: Int64) {
+    public init(admitted: Bool, remaining: Int64, available: Int64? = nil, resetMicros: Int64, retryMicros: Int64) {
         self.admitted = admitted
         self.remaining = remaining
+        self.available = available ?? remaining
         self.resetMicros = resetMicros
         self.retryMicros = retryMicros
     }

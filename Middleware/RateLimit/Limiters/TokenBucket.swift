@@ -32,11 +32,12 @@ public struct TokenBucket: Sendable, Equatable {
         var tokens = state.map { Double($0.tokens) } ?? full
         let elapsed = max(0, Double(now) - Double(state?.at ?? now))
         tokens = min(full, tokens + (elapsed * rate / 60).rounded(.down))
+        let available = Int64((tokens / Self.unit).rounded(.down))
         if tokens >= Self.unit {
             tokens -= Self.unit
             let reset = ((full - tokens) * 60 / rate).rounded(.up)
             return (LimitDecision(admitted: true, remaining: Int64((tokens / Self.unit).rounded(.down)),
-                                  resetMicros: Int64(reset), retryMicros: 0),
+                                  available: available, resetMicros: Int64(reset), retryMicros: 0),
                     State(tokens: Int64(tokens), at: now))
         }
         let retry = ((Self.unit - tokens) * 60 / rate).rounded(.up)

@@ -29,12 +29,12 @@ extension ConfigAssembly {
             if let v = fields["models"] { tier.models = try modelList(v, modelNames: modelNames) }
             tier.shedFactor = TierConfig.defaultShedFactor(unlimited: tier.unlimited)
             if let v = fields["shed_factor"] { tier.shedFactor = try reader.double(v, atLeast: 0) }
-            if tier.burst != nil, tier.requestsPerMinute == nil, let v = fields["burst"] {
-                throw reader.error(v, "burst needs requests_per_minute (the rate the bucket refills at)")
-            }
             if tier.unlimited, let limit = fields.entries.first(where: { !["unlimited", "models", "shed_factor"].contains($0.key) })
             {
                 throw reader.error(limit.value, "a tier with unlimited: true cannot also set \(limit.key)")
+            }
+            if tier.burst != nil, tier.requestsPerMinute == nil, let v = fields["burst"] {
+                throw reader.error(v, "burst needs requests_per_minute (the rate the bucket refills at)")
             }
             tiers.append(tier)
         }

@@ -1,0 +1,106 @@
+import Foundation
+import GatewayCore
+import HTTPTypes
+import Middleware
+import State
+import Testing
+
+@Suite struct AuthStageTests {
+    static let key = "sk-test-demo"
+    static let tiers = [TierConfig(name: "free", requestsPerMinute: 5), TierConfig(name: "pro", models: ["gpt", "small"])]
+    static let configKey = KeyConfig(name: "demo", keySHA256: SHA256.hex(key.utf8), tier: "pro", models: ["gpt"])
+
+    let store = MemoryStore()
+    let directory = KeyDirectory()
+
+    func stage(required: Bool = true, keys: [KeyConfig] = [configKey], store: (any StateStore)? = nil,
+               policy: PipelineConfig.StoreErrorPolicy = .failClosed, now: Int64 = 1_800_000_000) -> AuthStage {
+        AuthStage(settings: PipelineConfig.Auth(required: required, onStoreError: policy), keys: keys, tiers: Self.tiers,
+                  store: store ?? self.store, directory: directory, wallClock: { now }, monotonic: { 0 })
+    }
+
+    /// Runs the stage and returns the status and the caller `next` saw.
+    func call(_ stage: AuthStage, headers: HTTPFields, model: String = "gpt", address: String? = "203.0.113.9")
+        async -> (Int, Caller?)
+    {
+        let context = RequestContext(requestID: "r", receivedAt: 0, clientAddress: address)
+        let seen = SeenCaller()
+        let response = await stage.handle(chatRequest(model: model, headers: headers), context: context) { _, context in
+            seen.caller = context.caller
+            return GatewayResponse(status: 200, body: .bytes([]))
+        }
+        return (response.status, seen.caller)
+    }
+
+    final class SeenCaller: @unchecked Sendable { var caller: Caller? }
+
+    @Test func aConfigKeyAuthenticatesByBearerOrXAPIKey() async {
+        for headers: HTTPFields in [[.authorization: "Bearer \(Self.key)"], [HTTPField.Name("x-api-key")!: Self.key]] {
+            let (status, caller) = await call(stage(), headers: headers)
+            #expect(status == 200)
+            #expect(caller?.name == "demo" && caller?.tier.name == "pro" && caller?.source == .config)
+            #expect(caller?.id == String(SHA256.hex(Self.key.utf8).prefix(16)))
+            // The key narrows the tier's models.
+            #expect(caller?.allowedModels == ["gpt"])
+        }
+    }
+
+    @Test func missingWrongAndExpiredKeysAre401() async {
+        #expect(await call(stage(), headers: [:]).0 == 401)
+        #expect(await call(stage(), headers: [.authorization: "Bearer sk-nope"]).0 == 401)
+        #expect(await call(stage(), headers: [.authorization: "Basic abc"]).0 == 401)
+        var expired = Self.configKey
+        expired.expires = Date(timeIntervalSince1970: 1_700_000_000)
+        #expect(await call(stage(keys: [expired]), headers: [.authorization: "Bearer \(Self.key)"]).0 == 401)
+    }
+
+    @Test func aModelTheKeyMayNotUseIs403() async {
+        let response = await stage().handle(chatRequest(model: "small", headers: [.authorization: "Bearer \(Self.key)"]),
+                                            context: RequestContext(requestID: "r", receivedAt: 0)) { _, _ in
+            GatewayResponse(status: 200, body: .bytes([]))
+        }
+        #expect(response.status == 403)
+        #expect(errorBody(response).contains("model_not_allowed") && errorBody(response).contains("permission_error"))
+    }
+
+    @Test func withoutRequiredKeysCallersAreAnonymousPerAddressButAWrongKeyIsStill401() async {
+        let (status, caller) = await call(stage(required: false), headers: [:])
+        #expect(status == 200)
+        #expect(caller?.id == "ip:203.0.113.9" && caller?.tier.name == "free" && caller?.source == .anonymous)
+        #expect(await call(stage(required: false), headers: [:], address: "[::1]:4000").1?.id == "ip:::1")
+        #expect(await call(stage(required: false), headers: [.authorization: "Bearer wrong"]).0 == 401)
+    }
+
+    @Test func aRuntimeKeyIsFoundInTheStoreCachedAndDroppedWhenRevoked() async throws {
+        let runtimeKey = "sk-sy-runtime"
+        let digest = SHA256.hex(runtimeKey.utf8)
+        let record = RuntimeKeyRecord(name: "made-at-runtime", tier: "free", expiresAt: 1_900_000_000, createdAt: 1)
+        try store.hashSet(RuntimeKeys.registry, field: digest, record.encoded())
+        let (status, caller) = await call(stage(), headers: [.authorization: "Bearer \(runtimeKey)"])
+        #expect(status == 200 && caller?.source == .runtime && caller?.name == "made-at-runtime")
+        // Revoked in the store: the cache still answers until the change is announced.
+        try store.hashDelete(RuntimeKeys.registry, field: digest)
+        #expect(await call(stage(), headers: [.authorization: "Bearer \(runtimeKey)"]).0 == 200)
+        directory.invalidate(digest)
+        #expect(await call(stage(), headers: [.authorization: "Bearer \(runtimeKey)"]).0 == 401)
+        // Expired run-time keys are refused too.
+        try store.hashSet(RuntimeKeys.registry, field: digest, record.encoded())
+        directory.invalidate()
+        #expect(await call(stage(now: 1_900_000_001), headers: [.authorization: "Bearer \(runtimeKey)"]).0 == 401)
+    }
+
+    @Test func anUnverifiableKeyIsNeverLetThrough() async {
+        let closed = stage(store: FailingStore(), policy: .failClosed)
+        #expect(await call(closed, headers: [.authorization: "Bearer sk-unknown"]).0 == 503)
+        let open = stage(store: FailingStore(), policy: .failOpen)
+        #expect(await call(open, headers: [.authorization: "Bearer sk-unknown"]).0 == 401)
+        // Config keys need no store.
+        #expect(await call(open, headers: [.authorization: "Bearer \(Self.key)"]).0 == 200)
+    }
+
+    @Test func runtimeRecordsRoundTripAndCorruptOnesNeverAuthenticate() {
+        let record = RuntimeKeyRecord(name: "n", tier: "t", models: ["a"], expiresAt: 5, metadata: ["team": "x"], createdAt: 3)
+        #expect(RuntimeKeyRecord(decoding: record.encoded()) == record)
+        #expect(RuntimeKeyRecord(decoding: Array("not json".utf8)) == nil)
+    }
+}

@@ -1,0 +1,200 @@
+import GatewayCore
+import HTTPTypes
+import Middleware
+import State
+import Testing
+
+/// The rate-limit stage over the memory store (manual clock) with a fake `next`.
+@Suite struct RateLimitStageTests {
+    let clock = TestClock()
+    let background = BackgroundQueue()
+    let gauge = InFlightGauge()
+
+    func stage(_ tiers: [TierConfig], store: (any StateStore)? = nil, settings: PipelineConfig.RateLimit = .init()) -> (RateLimitStage, any StateStore) {
+        let store = store ?? MemoryStore(clock: clock.now)
+        return (RateLimitStage(store: store, settings: settings, tiers: tiers, gauge: gauge, background: background.work), store)
+    }
+
+    func context(_ tier: TierConfig, id: String = "caller1", requestID: String = "req") -> RequestContext {
+        let context = RequestContext(requestID: requestID, receivedAt: 0)
+        context.caller = Caller(id: id, name: "demo", source: .config, tier: tier)
+        context.deployment = ResolvedDeployment(providerName: "mock", model: "m", index: 0, inputCostPerMTok: 1, outputCostPerMTok: 2)
+        return context
+    }
+
+    /// Answers 200 with a JSON body reporting `usage`.
+    static func answer(prompt: Int = 10, completion: Int = 5) -> Next {
+        { _, _ in
+            GatewayResponse.json(200, Array(#"{"choices":[],"usage":{"prompt_tokens":\#(prompt),"completion_tokens":\#(completion)}}"#.utf8))
+        }
+    }
+
+    static func streaming(_ stream: ScriptedStream) -> Next {
+        { _, _ in GatewayResponse(status: 200, headers: [.contentType: "text/event-stream"], body: .stream(stream)) }
+    }
+
+    func usage(_ store: any StateStore, id: String = "caller1") async throws -> [String: String] {
+        let day = CalendarPeriod.day(now: clock.now().totalMicroseconds).index
+        return try await store.hashGetAll(CallerKeys.day(id, index: day)).mapValues { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func admitsExactlyTheLimitThenAnswers429WithEveryHeaderConvention() async throws {
+        let tier = TierConfig(name: "free", requestsPerMinute: 3)
+        let (stage, _) = stage([tier])
+        for remaining in ["2", "1", "0"] {
+            let response = await stage.handle(chatRequest(), context: context(tier), next: Self.answer())
+            #expect(response.status == 200)
+            #expect(response.headers[HTTPField.Name("X-RateLimit-Limit")!] == "3")
+            #expect(response.headers[HTTPField.Name("X-RateLimit-Remaining")!] == remaining)
+            #expect(response.headers[HTTPField.Name("x-ratelimit-remaining-requests")!] == remaining)
+        }
+        let refused = await stage.handle(chatRequest(), context: context(tier), next: Self.answer())
+        #expect(refused.status == 429)
+        let body = errorBody(refused)
+        #expect(body.contains(#""type":"requests""#) && body.contains(#""code":"rate_limit_exceeded""#))
+        let retryAfter = try #require(refused.headers[HTTPField.Name("retry-after")!].flatMap { Int($0) })
+        let retryMillis = try #require(refused.headers[HTTPField.Name("retry-after-ms")!].flatMap { Int($0) })
+        #expect(retryAfter >= 1 && retryAfter <= 120)
+        #expect(retryMillis > 0 && retryMillis <= retryAfter * 1_000)
+        #expect(refused.headers[HTTPField.Name("x-should-retry")!] == nil)
+        #expect(refused.headers[HTTPField.Name("X-RateLimit-Remaining")!] == "0")
+        #expect(refused.headers[HTTPField.Name("x-ratelimit-reset-requests")!]?.hasSuffix("s") == true)
+        #expect(refused.headers[HTTPField.Name("RateLimit-Policy")!] == #""rpm";q=3;w=60"#)
+        #expect(refused.headers[HTTPField.Name("RateLimit")!]?.hasPrefix(#""rpm";r=0;t="#) == true)
+        // Another caller of the same tier has its own budget.
+        #expect(await stage.handle(chatRequest(), context: context(tier, id: "caller2"), next: Self.answer()).status == 200)
+        // A minute later, the window has moved on.
+        clock.advance(seconds: 120)
+        #expect(await stage.handle(chatRequest(), context: context(tier), next: Self.answer()).status == 200)
+    }
+
+    @Test func reservedTokensAreReconciledWithTheRealUsage() async throws {
+        let tier = TierConfig(name: "t", tokensPerMinute: 2_000)
+        let (stage, store) = stage([tier])
+        let first = await stage.handle(chatRequest(maxTokens: 1_500), context: context(tier), next: Self.answer(prompt: 10, completion: 5))
+        #expect(first.status == 200)
+        // Before settlement the reservation (about 1,500) still counts.
+        let early = await stage.handle(chatRequest(maxTokens: 1_500), context: context(tier), next: Self.answer())
+        #expect(early.status == 429)
+        #expect(errorBody(early).contains(#""type":"tokens""#))
+        #expect(early.headers[HTTPField.Name("x-ratelimit-limit-tokens")!] == "2000")
+        await background.drain()
+        // Settled: only the 15 used tokens remain counted.
+        let later = await stage.handle(chatRequest(maxTokens: 1_500), context: context(tier), next: Self.answer())
+        #expect(later.status == 200)
+        await background.drain()
+        let used = try await usage(store)
+        #expect(used["requests"] == "2" && used["prompt_tokens"] == "20" && used["completion_tokens"] == "10")
+        // 10 × $1/MTok + 5 × $2/MTok = $0.00002 = 20,000 nano-dollars per request.
+        #expect(used["cost_nanos"] == "40000")
+    }
+
+    @Test func aConcurrencySlotIsHeldUntilTheStreamEnds() async throws {
+        let tier = TierConfig(name: "c", maxConcurrent: 1)
+        let (stage, _) = stage([tier])
+        let open = await stage.handle(chatRequest(stream: true), context: context(tier, requestID: "a"),
+                                      next: Self.streaming(ScriptedStream([ScriptedStream.content("hi"), "data: [DONE]\n\n"])))
+        #expect(open.status == 200 && open.isStream)
+        #expect(open.headers[HTTPField.Name("X-RateLimit-Limit")!] == "1")
+        let second = await stage.handle(chatRequest(), context: context(tier, requestID: "b"), next: Self.answer())
+        #expect(second.status == 429)
+        #expect(errorBody(second).contains(#""type":"concurrency""#) && errorBody(second).contains("concurrency_limit_exceeded"))
+        #expect(gauge.current == 1)
+        _ = await consume(open)
+        #expect(gauge.current == 0)
+        await background.drain()
+        #expect(await stage.handle(chatRequest(), context: context(tier, requestID: "c"), next: Self.answer()).status == 200)
+    }
+
+    @Test func aStreamCutShortStillRecordsTheUsageItConsumed() async throws {
+        let tier = TierConfig(name: "t", tokensPerMinute: 100_000)
+        let (stage, store) = stage([tier])
+        let stream = ScriptedStream((0..<3).map { ScriptedStream.content("w\($0)") },
+                                    failure: .streamInterrupted("mock", "connection reset"))
+        let response = await stage.handle(chatRequest(maxTokens: 50, stream: true), context: context(tier), next: Self.streaming(stream))
+        #expect(response.headers[HTTPField.Name("x-ratelimit-limit-tokens")!] == "100000")
+        let (chunks, failed) = await consume(response)
+        #expect(chunks.count == 3 && failed)
+        await background.drain()
+        let used = try await usage(store)
+        #expect(used["requests"] == "1")
+        #expect(used["completion_tokens"] == "3")
+        #expect(Int(used["prompt_tokens"] ?? "") ?? 0 > 0)
+    }
+
+    @Test func anExhaustedQuotaIsInsufficientQuotaAndNotWorthRetrying() async throws {
+        let tier = TierConfig(name: "q", dailyTokens: 100)
+        let (stage, _) = stage([tier])
+        let refused = await stage.handle(chatRequest(maxTokens: 500), context: context(tier), next: Self.answer())
+        #expect(refused.status == 429)
+        #expect(errorBody(refused).contains(#""type":"insufficient_quota""#) && errorBody(refused).contains(#""code":"insufficient_quota""#))
+        #expect(refused.headers[HTTPField.Name("x-should-retry")!] == "false")
+        #expect(refused.headers[HTTPField.Name("retry-after")!] != nil)
+    }
+
+    @Test func unlimitedCallersGetNoHeadersButTheirUsageIsAccounted() async throws {
+        let tier = TierConfig(name: "enterprise", unlimited: true)
+        let (stage, store) = stage([tier])
+        for _ in 0..<5 {
+            let response = await stage.handle(chatRequest(), context: context(tier), next: Self.answer())
+            #expect(response.status == 200)
+            #expect(response.headers[HTTPField.Name("X-RateLimit-Limit")!] == nil)
+        }
+        await background.drain()
+        #expect(try await usage(store)["requests"] == "5")
+    }
+
+    @Test func overloadShedsLowerTiersFirst() async throws {
+        let free = TierConfig(name: "free", shedFactor: 1.0)
+        let pro = TierConfig(name: "pro", shedFactor: 2.0)
+        let enterprise = TierConfig(name: "enterprise", unlimited: true)
+        let (stage, _) = stage([free, pro, enterprise], settings: PipelineConfig.RateLimit(overloadInFlight: 2))
+        var open: [GatewayResponse] = []
+        for i in 0..<2 {
+            open.append(await stage.handle(chatRequest(stream: true), context: context(enterprise, requestID: "e\(i)"),
+                                           next: Self.streaming(ScriptedStream(["data: [DONE]\n\n"]))))
+        }
+        #expect(gauge.current == 2)
+        let shed = await stage.handle(chatRequest(), context: context(free), next: Self.answer())
+        #expect(shed.status == 503)
+        #expect(errorBody(shed).contains("server_overloaded"))
+        #expect(shed.headers[HTTPField.Name("retry-after")!] == "1")
+        #expect(await stage.handle(chatRequest(), context: context(pro), next: Self.answer()).status == 200)
+        #expect(await stage.handle(chatRequest(), context: context(enterprise), next: Self.answer()).status == 200)
+        for response in open { _ = await consume(response) }
+        #expect(await stage.handle(chatRequest(), context: context(free), next: Self.answer()).status == 200)
+    }
+
+    @Test func aFailedStoreFollowsThePolicy() async throws {
+        let tier = TierConfig(name: "free", requestsPerMinute: 1)
+        let (open, _) = stage([tier], store: FailingStore(), settings: PipelineConfig.RateLimit(onStoreError: .failOpen))
+        for _ in 0..<3 {
+            let response = await open.handle(chatRequest(), context: context(tier), next: Self.answer())
+            #expect(response.status == 200)
+            #expect(response.headers[HTTPField.Name("X-RateLimit-Limit")!] == nil)
+        }
+        await background.drain()  // settlement fails quietly
+        let (closed, _) = stage([tier], store: FailingStore(), settings: PipelineConfig.RateLimit(onStoreError: .failClosed))
+        let refused = await closed.handle(chatRequest(), context: context(tier), next: Self.answer())
+        #expect(refused.status == 503)
+        #expect(errorBody(refused).contains("state_store_unavailable"))
+    }
+
+    @Test func headersRenderInEachConvention() {
+        #expect(RateLimitHeaders.duration(20_000) == "20ms")
+        #expect(RateLimitHeaders.duration(1_000_000) == "1s")
+        #expect(RateLimitHeaders.duration(360_000_000) == "6m0s")
+        #expect(RateLimitHeaders.duration(3_723_000_000) == "1h2m3s")
+        let plan = LimitPlan(tier: TierConfig(name: "x", requestsPerMinute: 60, tokensPerMinute: 1_000, burst: 5))
+        let reply = StoreValue.array([1, 0, 0, 0, 59, 30_000_000, 4, 200_000, 900, 30_000_000].map { .integer($0) })
+        let snapshot = try! #require(RateLimitSnapshot(plan: plan, reply: reply))
+        var headers = HTTPFields()
+        RateLimitHeaders.apply(snapshot, to: &headers)
+        // The burst bucket has fewer left than the window, so it is the one clients are shown.
+        #expect(headers[HTTPField.Name("X-RateLimit-Remaining")!] == "4")
+        #expect(headers[HTTPField.Name("x-ratelimit-remaining-tokens")!] == "900")
+        #expect(headers[HTTPField.Name("x-ratelimit-reset-tokens")!] == "30s")
+        #expect(headers[HTTPField.Name("RateLimit-Policy")!] == #""rpm";q=60;w=60, "burst";q=5, "tpm";q=1000;w=60"#)
+        #expect(headers[HTTPField.Name("RateLimit")!] == #""rpm";r=59;t=30, "burst";r=4;t=1, "tpm";r=900;t=30"#)
+    }
+}

@@ -1,0 +1,33 @@
+import Middleware
+import Testing
+
+@Suite struct UsageMeterTests {
+    @Test func readsTheUsageOfAJSONAnswer() {
+        var meter = UsageMeter()
+        meter.observe(body: Array(#"""
+            {"id":"x","choices":[{"message":{"content":"say \"usage\": {\"prompt_tokens\": 999}"}}],
+             "usage": {"prompt_tokens": 12, "completion_tokens": 34, "total_tokens": 46,
+                       "prompt_tokens_details": {"cached_tokens": 5}}}
+            """#.utf8))
+        #expect(meter.tokens(promptEstimate: 1) == (12, 34))
+    }
+
+    @Test func embeddingsHaveNoCompletionTokens() {
+        var meter = UsageMeter()
+        meter.observe(body: Array(#"{"object":"list","usage":{"prompt_tokens":8,"total_tokens":8}}"#.utf8))
+        #expect(meter.tokens(promptEstimate: 1) == (8, 0))
+    }
+
+    @Test func aStreamReportsItsUsageChunkOrIsEstimatedByContentChunks() {
+        var reported = UsageMeter()
+        reported.observe(chunk: Array(#"data: {"choices":[{"delta":{"role":"assistant","content":""}}]}"#.utf8) + [10, 10])
+        reported.observe(chunk: Array(#"data: {"choices":[{"delta":{"content":"Hi"}}]}"#.utf8) + [10, 10])
+        #expect(reported.tokens(promptEstimate: 9) == (9, 1))
+        reported.observe(chunk: Array(#"data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#.utf8))
+        #expect(reported.tokens(promptEstimate: 9) == (3, 1))
+        var cut = UsageMeter()
+        for _ in 0..<4 { cut.observe(chunk: Array(#"data: {"choices":[{"text":"a"}]}"#.utf8)) }
+        cut.observe(chunk: Array(#"data: {"choices":[],"usage":null}"#.utf8))
+        #expect(cut.tokens(promptEstimate: 20) == (20, 4))
+    }
+}

@@ -1,0 +1,156 @@
+import GatewayCore
+import Middleware
+import State
+import Testing
+
+/// Contract cases for the rate-limit stage's scripts: the Lua bodies on Redis and their native
+/// twins on the memory store must give the same answers (see `StateStoreContract`).
+extension StateStoreContract {
+    static let rateLimitCases: [Case] = [
+        Case(name: "rate admit: every limit at once, all or nothing", body: rateAdmitAllOrNothing),
+        Case(name: "rate admit: concurrency leases until settled", body: rateAdmitConcurrency),
+        Case(name: "rate settle: reconciles reserved tokens and records usage", body: rateSettleReconciles),
+        Case(name: "rate admit: a daily token quota counts usage and reservations", body: rateDailyQuota),
+        Case(name: "rate admit: token bucket refills at its rate", body: rateBucketRefills),
+        Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
+    ]
+
+    struct RateReply {
+        var admitted: Bool
+        var refusedBy: Int
+        var retry: Int64
+        var now: Int64
+        /// (remaining, reset) per limit.
+        var limits: [(Int64, Int64)]
+    }
+
+    static func rateAdmit(_ env: Environment, _ base: String, _ plan: LimitPlan, lease: String = "", reserve: Int64 = 0)
+        async throws -> RateReply
+    {
+        let reply = try await env.store.run(
+            RateLimitScripts.admit, keys: [base],
+            arguments: RateLimitScripts.admitArguments(lease: lease, reserve: reserve, leaseMicros: 600 * second,
+                                                       retentionMicros: 86_400 * second, plan: plan))
+        let values = (reply.array ?? []).compactMap(\.integer)
+        try #require(values.count == 4 + 2 * plan.limits.count, "reply \(reply)")
+        return RateReply(admitted: values[0] == 1, refusedBy: Int(values[1]), retry: values[2], now: values[3],
+                         limits: (0..<plan.limits.count).map { (values[4 + 2 * $0], values[5 + 2 * $0]) })
+    }
+
+    static func rateSettle(_ env: Environment, _ base: String, _ plan: LimitPlan, lease: String = "", admittedAt: Int64,
+                           reserved: Int64, prompt: Int64, completion: Int64, cost: Int64 = 0) async throws {
+        let reply = try await env.store.run(
+            RateLimitScripts.settle, keys: [base],
+            arguments: [.integer(1)] + RateLimitScripts.settleEntry(
+                lease: lease, admittedAt: admittedAt, reserved: reserved, promptTokens: prompt, completionTokens: completion,
+                costNanos: cost, retentionMicros: 86_400 * second, plan: plan))
+        #expect(reply.integer == 1)
+    }
+
+    static func rateAdmitAllOrNothing(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let plan = LimitPlan(limits: [
+            .init(.requests, limit: 3, parameter: hour, name: "rph"),
+            .init(.tokens, limit: 1_000, parameter: hour, name: "tph"),
+        ])
+        // Two requests of 400 tokens fit; the third fits the request limit but not the tokens,
+        // so nothing of it is counted: a fourth of 100 tokens still passes both.
+        for expected in [(Int64(2), Int64(600)), (1, 200)] {
+            let reply = try await rateAdmit(env, base, plan, reserve: 400)
+            #expect(reply.admitted)
+            #expect(reply.limits[0].0 == expected.0 && reply.limits[1].0 == expected.1)
+        }
+        let refused = try await rateAdmit(env, base, plan, reserve: 400)
+        #expect(!refused.admitted)
+        #expect(refused.refusedBy == 2)
+        #expect(refused.retry > 0)
+        #expect(refused.limits[0].0 == 1 && refused.limits[1].0 == 200)
+        let small = try await rateAdmit(env, base, plan, reserve: 100)
+        #expect(small.admitted)
+        #expect(small.limits[0].0 == 0 && small.limits[1].0 == 100)
+        // Now the request limit refuses, and a request larger than the token limit never fits.
+        let full = try await rateAdmit(env, base, plan, reserve: 1)
+        #expect(!full.admitted && full.refusedBy == 1)
+        let huge = try await rateAdmit(env, base, LimitPlan(limits: [plan.limits[1]]), reserve: 5_000)
+        #expect(!huge.admitted && huge.retry == -1)
+    }
+
+    static func rateAdmitConcurrency(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let plan = LimitPlan(limits: [.init(.concurrency, limit: 2, name: "concurrency")])
+        let first = try await rateAdmit(env, base, plan, lease: "r1")
+        let other = try await rateAdmit(env, base, plan, lease: "r2")
+        #expect(first.admitted && first.limits[0].0 == 1)
+        #expect(other.admitted && other.limits[0].0 == 0)
+        let third = try await rateAdmit(env, base, plan, lease: "r3")
+        #expect(!third.admitted && third.retry == ConcurrencyLimit.retryMicros)
+        try await rateSettle(env, base, plan, lease: "r1", admittedAt: first.now, reserved: 0, prompt: 0, completion: 0)
+        let fourth = try await rateAdmit(env, base, plan, lease: "r4")
+        #expect(fourth.admitted)
+        // A lease whose holder died lapses at its expiry.
+        try await env.after(micros: 601 * second) { () async throws in
+            let fifth = try await rateAdmit(env, base, plan, lease: "r5")
+            #expect(fifth.admitted && fifth.limits[0].0 == 1)
+        }
+    }
+
+    static func rateSettleReconciles(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let plan = LimitPlan(limits: [.init(.tokens, limit: 1_000, parameter: hour, name: "tph")])
+        let admitted = try await rateAdmit(env, base, plan, reserve: 900)
+        #expect(admitted.admitted && admitted.limits[0].0 == 100)
+        // The answer used 150 tokens, not 900: 750 come back to the window.
+        try await rateSettle(env, base, plan, admittedAt: admitted.now, reserved: 900, prompt: 100, completion: 50, cost: 7)
+        let next = try await rateAdmit(env, base, plan, reserve: 800)
+        #expect(next.admitted && next.limits[0].0 == 50)
+        let day = CalendarPeriod.day(now: admitted.now).index
+        let usage = try await env.store.hashGetAll(base + "d:" + String(day))
+        #expect(usage["requests"] == bytes("1"))
+        #expect(usage["prompt_tokens"] == bytes("100"))
+        #expect(usage["completion_tokens"] == bytes("50"))
+        #expect(usage["cost_nanos"] == bytes("7"))
+        let month = CalendarPeriod.month(now: admitted.now).index
+        #expect(try await env.store.hashGetAll(base + "m:" + String(month))["requests"] == bytes("1"))
+    }
+
+    static func rateDailyQuota(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let plan = LimitPlan(limits: [.init(.dailyTokens, limit: 1_000, name: "tpd"), .init(.dailyCost, limit: 50, name: "cpd")])
+        let first = try await rateAdmit(env, base, plan, reserve: 600)
+        #expect(first.admitted && first.limits[0].0 == 400)
+        // In flight, its reservation counts: a second 600 does not fit.
+        let overReserved = try await rateAdmit(env, base, plan, reserve: 600)
+        #expect(!overReserved.admitted && overReserved.refusedBy == 1 && overReserved.retry > 0)
+        try await rateSettle(env, base, plan, admittedAt: first.now, reserved: 600, prompt: 200, completion: 100, cost: 60)
+        // 300 used, nothing reserved: 600 fits the tokens, but the cost quota (60 > 50) is spent.
+        let third = try await rateAdmit(env, base, plan, reserve: 600)
+        #expect(!third.admitted && third.refusedBy == 2)
+        #expect(third.limits[0].0 == 700 && third.limits[1].0 == 0)
+        let day = CalendarPeriod.day(now: first.now)
+        #expect(third.retry > 0 && third.retry <= day.left)
+    }
+
+    static func rateBucketRefills(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        // Depth 2, 60 per minute: one token a second.
+        let plan = LimitPlan(limits: [.init(.burst, limit: 2, parameter: 60, name: "burst")])
+        #expect(try await rateAdmit(env, base, plan).admitted)
+        #expect(try await rateAdmit(env, base, plan).admitted)
+        let refused = try await rateAdmit(env, base, plan)
+        #expect(!refused.admitted && refused.retry > 0 && refused.retry <= second)
+        try await env.after(micros: second) { () async throws in
+            #expect(try await rateAdmit(env, base, plan).admitted)
+            #expect(try await !rateAdmit(env, base, plan).admitted)
+        }
+    }
+
+    static func rateBadArguments(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        await #expect(throws: StoreError.self) {
+            _ = try await env.store.run(RateLimitScripts.admit, keys: [base], arguments: [.string(""), .integer(1)])
+        }
+        await #expect(throws: StoreError.self) {
+            _ = try await env.store.run(RateLimitScripts.settle, keys: [base], arguments: [.integer(1), .string("")])
+        }
+    }
+}
