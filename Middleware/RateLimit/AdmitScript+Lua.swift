@@ -1,3 +1,5 @@
+import GatewayCore
+
 extension RateLimitScripts {
     /// Lua helpers both scripts start with: integer formatting (Lua 5.1 would print big numbers
     /// as 1.7e+15) and the UTC calendar of `CalendarPeriod`, step for step.

@@ -177,7 +177,7 @@ struct ConfigEnvironmentTests {
     @Test func warningsNameWhatWasAssumed() throws {
         let warnings = try ConfigFixture.load("").warnings
         #expect(warnings.contains { $0.contains("only the built-in mock provider serves") })
-        #expect(warnings.contains { $0.contains("no keys are defined") })
+        #expect(warnings.contains { $0.contains("no keys and no admin key are defined") })
         let quiet = try ConfigFixture.load("pipeline: { auth: { required: false } }", env: ["OPENAI_API_KEY": "sk-x"])
         #expect(!quiet.warnings.contains { $0.contains("no keys") || $0.contains("only the built-in mock") })
     }

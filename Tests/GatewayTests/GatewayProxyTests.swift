@@ -119,6 +119,7 @@ import Testing
             server: { listen: "127.0.0.1:0", workers: 1 }
             providers: { down: { type: openai, base_url: "http://127.0.0.1:\(closed)/v1", api_key: "k" } }
             models: { m: { deployments: [ { provider: down, model: x } ] } }
+            pipeline: { router: {} }
             """)
         defer { harness.stop() }
         let c = try RawHTTPClient(port: harness.port)

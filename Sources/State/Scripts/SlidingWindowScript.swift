@@ -76,35 +76,18 @@ extension CoreScripts {
             let windowArgument = arguments[1].integer, let costArgument = arguments[2].integer,
             limitArgument >= 0, windowArgument > 0, costArgument >= 0
         else { throw slidingWindowBadArguments }
-        let limit = Double(limitArgument)
-        let window = Double(windowArgument)
-        let cost = Double(costArgument)
-
-        // Line for line the Lua above; keep them in step.
-        let time = storage.now
-        let now = Double(time.seconds) * 1_000_000 + Double(time.microseconds)
-        let index = (now / window).rounded(.down)
-        let left = window - (now - index * window)
-        let currentKey = keys[0] + ":" + String(Int64(index))
-        let previousKey = keys[0] + ":" + String(Int64(index - 1))
-        let current = counterValue(storage.get(currentKey))
-        let previous = counterValue(storage.get(previousKey))
-        let used = previous * (left / window) + current
-        if used + cost <= limit {
-            _ = storage.increment(currentKey, by: costArgument)
-            let ttlMillis = ((left + window) / 1000).rounded(.up)
-            storage.expire(currentKey, ttlMicros: Int64(ttlMillis) * 1000)
-            return .array([.integer(1), .integer(Int64((limit - (used + cost)).rounded(.down))), .integer(Int64(left))])
-        }
-        let retry: Double
-        if cost > limit {
-            retry = -1
-        } else if current + cost <= limit {
-            retry = max(1, (left - (limit - current - cost) * window / previous).rounded(.up))
-        } else {
-            retry = left + max(0, (window - (limit - cost) * window / current).rounded(.up))
-        }
-        return .array([.integer(0), .integer(Int64(max(0, (limit - used).rounded(.down)))), .integer(Int64(retry))])
+        // Step for step the Lua above (the arithmetic is `SlidingWindow`'s); keep them in step.
+        let window = SlidingWindow(limit: limitArgument, windowMicros: windowArgument)
+        let position = window.position(now: storage.now.totalMicroseconds)
+        let currentKey = keys[0] + ":" + String(position.index)
+        let previousKey = keys[0] + ":" + String(position.index - 1)
+        let decision = window.decide(previous: Int64(counterValue(storage.get(previousKey))),
+                                     current: Int64(counterValue(storage.get(currentKey))), cost: costArgument, left: position.left)
+        guard decision.admitted else { return .array([.integer(0), .integer(decision.remaining), .integer(decision.retryMicros)]) }
+        _ = storage.increment(currentKey, by: costArgument)
+        let ttlMillis = (Double(position.left + windowArgument) / 1000).rounded(.up)
+        storage.expire(currentKey, ttlMicros: Int64(ttlMillis) * 1000)
+        return .array([.integer(1), .integer(decision.remaining), .integer(decision.resetMicros)])
     }
 
     /// Lua's `tonumber(GET …) or 0` for a counter.

@@ -1,5 +1,5 @@
 import GatewayCore
-import Middleware
+
 import Testing
 
 /// The limiter cores as plain values with a manual clock (microseconds).
