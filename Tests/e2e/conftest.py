@@ -14,8 +14,10 @@ Binaries: $SWITCHYARD_BIN and $MOCK_LLM_BIN, defaulting to .build/debug/switchya
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -410,3 +412,91 @@ def client(gateway: Gateway) -> Iterator[openai.OpenAI]:
 def http(gateway: Gateway) -> Iterator[httpx.Client]:
     with gateway.http() as session:
         yield session
+
+
+# MARK: Redis and keys (rate-limit tests)
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (bind to 0, read it, close), for servers that
+    cannot take port 0 themselves, such as redis-server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sha256_hex(text: str) -> str:
+    """What `keys[].key_sha256` and `auth.admin_key_sha256` hold for the plaintext `text`."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class RedisServer:
+    """A `redis-server` of this test session on a free loopback port, with no persistence.
+    `command` speaks RESP2 on a fresh connection, so tests need no client library."""
+
+    def __init__(self, process: ManagedProcess, port: int):
+        self.process = process
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+
+    def command(self, *args: str | int) -> Any:
+        payload = f"*{len(args)}\r\n".encode()
+        for arg in args:
+            data = str(arg).encode()
+            payload += b"$%d\r\n%s\r\n" % (len(data), data)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(payload)
+            reader = sock.makefile("rb")
+            return self._reply(reader)
+
+    def _reply(self, reader: Any) -> Any:
+        line = reader.readline()
+        if not line:
+            raise ConnectionError("redis closed the connection")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            length = int(rest)
+            if length < 0:
+                return None
+            data = reader.read(length + 2)
+            return data[:-2].decode("utf-8", "replace")
+        if kind == b"*":
+            count = int(rest)
+            return None if count < 0 else [self._reply(reader) for _ in range(count)]
+        raise ValueError(f"unexpected RESP reply {line!r}")
+
+
+@pytest.fixture(scope="session")
+def redis_server(workdir: Path, pytestconfig: pytest.Config) -> Iterator[RedisServer]:
+    """One redis-server for the session (`scripts/setup.sh --test` installs it). Tests share it
+    and keep apart by using fresh key names; it is killed at the end of the session."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.fail("redis-server is not installed (run scripts/setup.sh --test)")
+    directory = workdir / "redis"
+    directory.mkdir(exist_ok=True)
+    last_error: AssertionError | None = None
+    for attempt in range(3):  # a free port can be taken between the probe and the bind
+        port = free_port()
+        process = ManagedProcess(
+            [executable, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
+             "--appendonly", "no", "--logfile", ""], f"redis-{attempt}", directory)
+        pytestconfig.stash[PROCESSES_KEY].append(process)
+        try:
+            process.wait_for(lambda line: "Ready to accept connections" in line)
+        except AssertionError as error:
+            process.kill()
+            last_error = error
+            continue
+        try:
+            yield RedisServer(process, port)
+        finally:
+            process.kill()
+        return
+    raise AssertionError(f"redis-server did not start: {last_error}")

@@ -1,0 +1,333 @@
+#!/usr/bin/env bash
+# Issue 4's figures: what auth + rate limiting cost per request, on one machine, loopback only.
+#
+# Three Switchyard processes (1 worker each, same config apart from the stages), measured one
+# after another within each repeat so drift hits all alike:
+#   plain  — pipeline: router only (no auth, no rate_limit)
+#   memory — auth + rate_limit, memory state store
+#   redis  — auth + rate_limit, Redis state store (redis-server started here)
+# The upstream is the built-in in-process `mock` provider, so no curl transfer and no upstream
+# process dilute the figure: what differs between the targets is the stages' own cost. The
+# caller's key has a tier with limits far above the load (nothing is refused; any non-2xx
+# aborts the run). Redis round trips per request come from INFO commandstats before and after
+# each measured run. See bench/README.md; results go to bench/RESULTS.md by hand.
+#
+# Settings (environment): BENCH_DURATION (s, default 10), BENCH_REPEATS (3), BENCH_WARMUP (s, 2),
+# BENCH_CONNECTIONS (32), BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), BENCH_KEEP_WORKDIR (0),
+# SWITCHYARD_BIN (default: <repo>/.build/release/switchyard).
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+COMMAND_LINE="$0${*:+ $*}"
+
+DURATION=${BENCH_DURATION:-10}; DURATION=${DURATION%s}
+REPEATS=${BENCH_REPEATS:-3}
+WARMUP=${BENCH_WARMUP:-2}; WARMUP=${WARMUP%s}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+PROXY_CPU=${BENCH_PROXY_CPU:-0}
+LOAD_CPU=${BENCH_LOAD_CPU:-1}
+SWITCHYARD_BIN=${SWITCHYARD_BIN:-$ROOT/.build/release/switchyard}
+BENCH_KEY=sk-bench   # what chat.lua sends as its bearer key
+
+log() { printf '[ratelimit %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for value in "$DURATION" "$REPEATS" "$WARMUP" "$CONNECTIONS" "$PROXY_CPU" "$LOAD_CPU"; do
+    [[ $value =~ ^[0-9]+$ ]] || die "settings must be whole numbers, got '$value'"
+done
+(( DURATION > 0 && REPEATS > 0 )) || die "BENCH_DURATION and BENCH_REPEATS must be positive"
+
+# --- tools and binary ------------------------------------------------------------------------
+for tool in wrk redis-server redis-cli taskset python3 getconf; do
+    command -v "$tool" >/dev/null && continue
+    log "installing what is missing (scripts/setup.sh --test --bench)"
+    bash "$ROOT/scripts/setup.sh" --test --bench
+    break
+done
+for tool in wrk redis-server redis-cli taskset python3 getconf; do
+    command -v "$tool" >/dev/null || die "$tool is missing"
+done
+if [[ ! -x $SWITCHYARD_BIN ]]; then
+    [[ -x /opt/swift/usr/bin/swift ]] && export PATH="/opt/swift/usr/bin:$PATH"
+    command -v swift >/dev/null || die "no binary at $SWITCHYARD_BIN and no swift to build it"
+    log "building the release binary (swift build -c release --product switchyard)"
+    (cd "$ROOT" && swift build -c release --product switchyard)
+fi
+if (( $(nproc) < 2 )); then
+    log "warning: only 1 CPU; everything shares CPU 0 and the figures mean little"
+    PROXY_CPU=0; LOAD_CPU=0
+fi
+CLK_TCK=$(getconf CLK_TCK)
+
+# --- processes and cleanup (the conventions of bench/run.sh) ----------------------------------
+WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-ratelimit.XXXXXX")
+STARTED_PIDS=()
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for _ in $(seq 20); do
+        local alive=0
+        for pid in "${STARTED_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        (( alive )) || break
+        sleep 0.1
+    done
+    for pid in "${STARTED_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [[ ${BENCH_KEEP_WORKDIR:-0} == 1 ]]; then log "work directory kept: $WORKDIR"; else rm -rf "$WORKDIR"; fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORTS_HANDED_OUT=" "
+free_port() {   # free_port VAR: an unused loopback port not handed out before in this run
+    local port
+    while true; do
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+        [[ $PORTS_HANDED_OUT == *" $port "* ]] || break
+    done
+    PORTS_HANDED_OUT+="$port "
+    printf -v "$1" '%s' "$port"
+}
+
+wait_port() {   # wait_port PORT PID NAME: until 127.0.0.1:PORT accepts (10 s at most)
+    local port=$1 pid=$2 name=$3
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || die "$name exited during startup (see $WORKDIR/$name.log)"
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    die "$name did not listen on $port within 10 s"
+}
+
+cpu_ticks() {   # utime+stime of PID (all threads), in clock ticks
+    local stat rest
+    local -a fields
+    stat=$(<"/proc/$1/stat")
+    rest=${stat##*) }
+    read -r -a fields <<<"$rest"
+    echo $(( fields[11] + fields[12] ))
+}
+json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+# --- Redis, on the load CPU (it is the shared store, not the process under test) ---------------
+free_port REDIS_PORT
+taskset -c "$LOAD_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORKDIR" --save "" \
+    --appendonly no --logfile "$WORKDIR/redis.log" &
+REDIS_PID=$!
+STARTED_PIDS+=("$REDIS_PID")
+wait_port "$REDIS_PORT" "$REDIS_PID" redis
+for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+REDIS_VERSION=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)
+
+# redis_calls: INFO commandstats as one JSON object {command: calls}.
+redis_calls() {
+    redis-cli -p "$REDIS_PORT" info commandstats | python3 -c '
+import json, re, sys
+calls = {}
+for line in sys.stdin:
+    m = re.match(r"cmdstat_([^:]+):calls=(\d+)", line.strip())
+    if m:
+        calls[m.group(1)] = int(m.group(2))
+print(json.dumps(calls, sort_keys=True))'
+}
+
+# --- the three gateways, each alone on the proxy CPU when measured -----------------------------
+KEY_SHA256=$(printf '%s' "$BENCH_KEY" | sha256sum | cut -d' ' -f1)
+TARGETS=(plain memory redis)
+declare -A GW_PORT GW_PID
+for target in "${TARGETS[@]}"; do
+    free_port gateway_port
+    port=$gateway_port
+    config="$WORKDIR/$target.yaml"
+    {
+        printf 'server: { listen: "127.0.0.1:%s", workers: 1 }\n' "$port"
+        printf 'providers: { mock: { type: mock } }\n'
+        printf 'models: { bench: { deployments: [ { provider: mock, model: mock-gpt } ] } }\n'
+        printf 'log: { level: warning, access_log: false }\n'
+        if [[ $target == plain ]]; then
+            printf 'pipeline: { router: { strategy: priority } }\n'
+        else
+            # Limits far above what one core can serve, so every request is checked and none refused.
+            printf 'tiers: { bench: { requests_per_minute: 100000000, tokens_per_minute: 1000000000000, max_concurrent: 1000 } }\n'
+            printf 'keys: [ { name: bench, key_sha256: "%s", tier: bench } ]\n' "$KEY_SHA256"
+            printf 'pipeline: { auth: { required: true }, rate_limit: {}, router: { strategy: priority } }\n'
+        fi
+        [[ $target == redis ]] && printf 'state: { backend: redis, url: "redis://127.0.0.1:%s/0" }\n' "$REDIS_PORT"
+    } >"$config"
+    "$SWITCHYARD_BIN" check-config --config "$config" >/dev/null || die "switchyard rejected $config"
+    taskset -c "$PROXY_CPU" "$SWITCHYARD_BIN" serve --config "$config" >"$WORKDIR/$target.log" 2>&1 &
+    GW_PID[$target]=$!
+    GW_PORT[$target]=$port
+    STARTED_PIDS+=("$!")
+    wait_port "$port" "${GW_PID[$target]}" "$target"
+done
+
+# Smoke test: each target serves the key; the limited ones refuse a missing key (auth runs) and
+# stamp the tier's limit (rate_limit runs).
+python3 - "$BENCH_KEY" "${GW_PORT[plain]}" "${GW_PORT[memory]}" "${GW_PORT[redis]}" <<'PY' || die "smoke test failed"
+import sys, urllib.error, urllib.request
+key, plain, *limited = sys.argv[1:]
+body = b'{"model":"bench","messages":[{"role":"user","content":"hi"}]}'
+def post(port, auth):
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if auth else {})}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+status, headers, text = post(plain, True)
+assert status == 200 and "chat.completion" in text and "x-ratelimit-limit-requests" not in headers, (status, text)
+for port in limited:
+    status, headers, text = post(port, True)
+    assert status == 200 and headers["x-ratelimit-limit-requests"] == "100000000", (port, status, dict(headers))
+    assert post(port, False)[0] == 401, port
+PY
+
+# --- measuring -------------------------------------------------------------------------------
+RESULTS="$WORKDIR/results.jsonl"
+: >"$RESULTS"
+
+run_wrk() {   # run_wrk URL CONNECTIONS SECONDS: prints wrk's BENCH_RESULT JSON object
+    local url=$1 conns=$2 seconds=$3 out
+    out=$(BENCH_STREAM=0 BENCH_MODEL=bench timeout --kill-after=5 $((seconds + 30)) \
+        taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${seconds}s" --timeout 5s --latency \
+        -s "$BENCH_DIR/chat.lua" "$url" 2>&1) || die "wrk failed against $url: $out"
+    printf '%s\n\n' "$out" >>"$WORKDIR/wrk.log"
+    grep '^BENCH_RESULT ' <<<"$out" | head -1 | cut -d' ' -f2- | grep . || die "no wrk result for $url: $out"
+}
+
+measure() {   # measure TARGET CASE REPEAT CONNECTIONS
+    local target=$1 case=$2 rep=$3 conns=$4
+    local url="http://127.0.0.1:${GW_PORT[$target]}/v1/chat/completions" pid=${GW_PID[$target]}
+    local result p0 p1 r0 r1 before after
+    (( WARMUP > 0 )) && run_wrk "$url" "$conns" "$WARMUP" >/dev/null
+    before=$(redis_calls)
+    p0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$REDIS_PID")
+    result=$(run_wrk "$url" "$conns" "$DURATION")
+    p1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$REDIS_PID")
+    after=$(redis_calls)
+    local refused
+    refused=$(python3 -c 'import json,sys; w=json.loads(sys.argv[1]); print(w["err_status"])' "$result")
+    (( refused == 0 )) || die "$target/$case: $refused non-2xx answers; the bench key must never be refused"
+    printf '{"kind":"wrk","target":"%s","case":"%s","repeat":%d,"proxy_ticks":%d,"redis_ticks":%d,"redis_before":%s,"redis_after":%s,"wrk":%s}\n' \
+        "$target" "$case" "$rep" $(( p1 - p0 )) $(( r1 - r0 )) "$before" "$after" "$result" >>"$RESULTS"
+    log "$case/$target #$rep: $(( $(json_field "$result" requests) / DURATION )) req/s, p50 $(json_field "$result" p50_us) us"
+}
+
+CASES=("c$CONNECTIONS:$CONNECTIONS" "c1:1")
+log "work directory $WORKDIR; gateways on CPU $PROXY_CPU, wrk and redis-server on CPU $LOAD_CPU"
+for rep in $(seq "$REPEATS"); do
+    for spec in "${CASES[@]}"; do
+        IFS=: read -r case conns <<<"$spec"
+        for target in "${TARGETS[@]}"; do measure "$target" "$case" "$rep" "$conns"; done
+    done
+done
+for target in "${TARGETS[@]}"; do kill -0 "${GW_PID[$target]}" 2>/dev/null || die "the $target gateway died during the run"; done
+
+# --- report ----------------------------------------------------------------------------------
+STAMP=$(date +%Y%m%d-%H%M%S)
+mkdir -p "$BENCH_DIR/out"
+REPORT="$BENCH_DIR/out/ratelimit-$STAMP.md"
+cp "$RESULTS" "$BENCH_DIR/out/ratelimit-results-$STAMP.jsonl"
+cp "$WORKDIR/wrk.log" "$BENCH_DIR/out/ratelimit-wrk-$STAMP.log"
+SETTINGS="BENCH_DURATION=$DURATION BENCH_REPEATS=$REPEATS BENCH_WARMUP=$WARMUP BENCH_CONNECTIONS=$CONNECTIONS"
+SETTINGS+=" BENCH_PROXY_CPU=$PROXY_CPU BENCH_LOAD_CPU=$LOAD_CPU"
+python3 - "$RESULTS" "$CLK_TCK" "$SETTINGS $COMMAND_LINE" "$PROXY_CPU" "$LOAD_CPU" "$DURATION" "$REDIS_VERSION" \
+    "bench/out/ratelimit-results-$STAMP.jsonl" "$CONNECTIONS" >"$REPORT" <<'PY'
+import datetime, json, os, platform, statistics, sys
+
+results, clk_tck, command, proxy_cpu, load_cpu, duration, redis_version, raw, conns = sys.argv[1:]
+clk_tck = int(clk_tck)
+records = [json.loads(line) for line in open(results) if line.strip()]
+# Commands the rate-limit scripts call inside Redis: INFO commandstats counts them too, but they
+# are not round trips. Every other command is one the gateway sent.
+IN_SCRIPT = {"get", "incrby", "pexpire", "hmget", "hset", "hlen", "hgetall", "hdel", "hincrby", "exists", "time"}
+LABEL = {"plain": "(a) router only", "memory": "(b) auth + rate_limit, memory store",
+         "redis": "(c) auth + rate_limit, Redis store"}
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+def per_run(r):
+    w = r["wrk"]
+    requests = w["requests"]
+    delta = {k: r["redis_after"].get(k, 0) - r["redis_before"].get(k, 0) for k in r["redis_after"]}
+    delta.pop("info", None)  # our own INFO call
+    sent = sum(v for k, v in delta.items() if k not in IN_SCRIPT)
+    scripts = delta.get("evalsha", 0) + delta.get("eval", 0)
+    # The admission script reads TIME exactly once; settlement only when a request was not admitted
+    # by a script (never here). So TIME counts admissions and the other script runs are settlements.
+    admits = delta.get("time", 0)
+    return {
+        "rps": requests / (w["duration_us"] / 1e6),
+        "p50": w["p50_us"], "p99": w["p99_us"],
+        "cpu": r["proxy_ticks"] / clk_tck * 1e6 / requests,
+        "busy": r["proxy_ticks"] / clk_tck * 1e8 / w["duration_us"],
+        "redis_cpu": r["redis_ticks"] / clk_tck * 1e6 / requests,
+        "round_trips": sent / requests, "admit": admits / requests, "settle": (scripts - admits) / requests,
+        "executed": sum(delta.values()) / requests,
+        "errors": sum(w[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout")),
+        "requests": requests,
+    }
+
+cells = {}
+for r in records:
+    cells.setdefault((r["case"], r["target"]), []).append(per_run(r))
+
+def m(case, target, key):
+    return median([run[key] for run in cells.get((case, target), [])])
+
+def us(v):
+    return "—" if v is None else (f"{v:,.0f} µs" if v >= 100 else f"{v:,.1f} µs")
+
+cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+loadavg = " ".join(open("/proc/loadavg").read().split()[:3])
+repeats = max(r["repeat"] for r in records)
+out = ["# Auth + rate limiting benchmark", "",
+       f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+       f"- machine: {os.cpu_count()} CPUs, {cpu_model}, kernel {platform.release()}, load average at end {loadavg}",
+       f"- command: `{command}`",
+       f"- Switchyard 1 worker on CPU {proxy_cpu}, upstream the in-process `mock` provider; wrk `-t1` and "
+       f"redis-server {redis_version} on CPU {load_cpu}; {duration} s per run after a warm-up run, "
+       f"median of {repeats} repeats, targets interleaved within each repeat",
+       f"- raw results: `{raw}`", ""]
+for case, title in ((f"c{conns}", f"`-c{conns}` (throughput)"), ("c1", "`-c1` (latency)")):
+    out += [f"## {title}", "",
+            "| target | req/s | req/s range | p50 | p99 | gateway CPU/req | gateway busy | Redis round trips/req "
+            "(admit + settle) | Redis commands run/req | Redis CPU/req | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for target in ("plain", "memory", "redis"):
+        runs = cells.get((case, target))
+        if not runs:
+            continue
+        rates = [run["rps"] for run in runs]
+        redis_cells = ["—", "—", "—"]
+        if target == "redis":
+            redis_cells = [f"{m(case, target, 'round_trips'):.2f} ({m(case, target, 'admit'):.2f} + {m(case, target, 'settle'):.2f})",
+                           f"{m(case, target, 'executed'):.1f}", us(m(case, target, "redis_cpu"))]
+        errors = sum(run["errors"] for run in runs)
+        out.append(f"| {LABEL[target]} | {m(case, target, 'rps'):,.0f} | {min(rates):,.0f}–{max(rates):,.0f} | "
+                   f"{us(m(case, target, 'p50'))} | {us(m(case, target, 'p99'))} | {us(m(case, target, 'cpu'))} | "
+                   f"{m(case, target, 'busy'):.0f} % | " + " | ".join(redis_cells) + f" | {errors if errors == 0 else f'**{errors}**'} |")
+    out.append("")
+out += ["## Ratios (medians)", "", "| figure | value |", "|---|---:|"]
+for case in (f"c{conns}", "c1"):
+    for target in ("memory", "redis"):
+        out.append(f"| throughput {LABEL[target]} / {LABEL['plain']}, `-{case}` | "
+                   f"{m(case, target, 'rps') / m(case, 'plain', 'rps'):.2f}× |")
+for target in ("memory", "redis"):
+    out.append(f"| gateway CPU added by {LABEL[target]}, `-c{conns}` | "
+               f"{us(m(f'c{conns}', target, 'cpu') - m(f'c{conns}', 'plain', 'cpu'))} |")
+    out.append(f"| p50 added by {LABEL[target]}, `-c1` | {us(m('c1', target, 'p50') - m('c1', 'plain', 'p50'))} |")
+out.append("")
+print("\n".join(out))
+PY
+cat "$REPORT"
+log "report written to $REPORT"
