@@ -72,10 +72,13 @@ extension RateLimitScripts {
             local current = tonumber(redis.call('GET', key .. int(index)) or '0') or 0
             local previous = tonumber(redis.call('GET', key .. int(index - 1)) or '0') or 0
             local used = previous * (left / window) + current
-            reset = left
+            local function full_reset(cur)
+              if cur > 0 then return left + window elseif previous > 0 then return left else return 0 end
+            end
             avail = math.max(0, math.floor(limit - used))
             if used + cost <= limit then
               ok, remaining = true, math.floor(limit - (used + cost))
+              reset = full_reset(current + cost)
               writes[i] = {key .. int(index), cost, math.ceil((left + window) / 1000)}
             else
               remaining = math.max(0, math.floor(limit - used))
@@ -86,6 +89,7 @@ extension RateLimitScripts {
               else
                 retry = left + math.max(0, math.ceil(window - (limit - cost) * window / current))
               end
+              reset = math.max(full_reset(current), retry)
             end
           elseif kind == 3 then
             local full = math.max(1, limit) * 1000000

@@ -311,8 +311,6 @@ def test_keys_by_header_and_model_permissions(launch, mock_llm):
     assert denied.value.code == "model_not_allowed" and denied.value.type == "permission_error"
 
 
-@pytest.mark.xfail(strict=True, reason="gateway bug: on a 429, limits that would have admitted the request report "
-                   "their remaining as if the refused request had been counted (RateLimitScripts.admit, Lua and native)")
 def test_refusal_headers_do_not_count_the_refused_request(launch, mock_llm, store):
     key = new_key("refused-remaining")
     gateway = launch(limits_config(mock_llm, tiers={"burst1": {"requests_per_minute": 600, "burst": 1}},
@@ -328,9 +326,6 @@ def test_refusal_headers_do_not_count_the_refused_request(launch, mock_llm, stor
     assert after == before == 599
 
 
-@pytest.mark.xfail(strict=True, reason="gateway bug: on a 429 from a sliding window, X-RateLimit-Reset / "
-                   "x-ratelimit-reset-requests / RateLimit t= give the end of the fixed window, earlier than "
-                   "retry-after; a client that waits for the reset is refused again (RateLimitHeaders + admit reset)")
 def test_reset_of_a_window_refusal_is_not_before_retry_after(launch, mock_llm, store):
     key = new_key("reset")
     gateway = launch(limits_config(mock_llm, tiers={"rpm2": {"requests_per_minute": 2}}, keys={"rpm": (key, "rpm2")},
@@ -382,11 +377,11 @@ def assert_consistent_rate_limit_headers(headers: httpx.Headers) -> int:
     assert headers["x-ratelimit-remaining-requests"] == str(remaining) == str(state["rpm"]["r"])
     assert int(headers["x-ratelimit-reset"]) == state["rpm"]["t"]
     reset_requests = seconds_of(headers["x-ratelimit-reset-requests"])
-    assert 0 < reset_requests <= 60
+    assert 0 < reset_requests <= 120  # whole again once the current window has aged out
     assert int(headers["x-ratelimit-reset"]) == math.ceil(reset_requests)  # whole seconds, rounded up
     assert headers["x-ratelimit-limit-tokens"] == "100000"
     assert int(headers["x-ratelimit-remaining-tokens"]) == state["tpm"]["r"] < 100000
-    assert 0 < seconds_of(headers["x-ratelimit-reset-tokens"]) <= 60
+    assert 0 < seconds_of(headers["x-ratelimit-reset-tokens"]) <= 120
     assert state["rph"]["r"] > remaining
     return remaining
 

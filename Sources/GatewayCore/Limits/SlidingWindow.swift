@@ -22,8 +22,8 @@ public struct SlidingWindow: Sendable, Equatable {
     }
 
     /// Admits `cost` units, all or nothing, given the two stored counts.
-    /// - Returns: admitted with the units left after it and the time until the current window
-    ///   ends; or refused with the units left and the wait after which `cost` fits if nothing
+    /// - Returns: admitted with the units left after it and the time until the window is whole
+    ///   again (`resetMicros`, never before a refusal's retry); or refused with the units left and the wait after which `cost` fits if nothing
     ///   else is admitted (-1 when `cost > limit`: it never fits).
     public func decide(previous: Int64, current: Int64, cost: Int64, left: Int64) -> LimitDecision {
         let limit = Double(self.limit)
@@ -33,9 +33,13 @@ public struct SlidingWindow: Sendable, Equatable {
         let cost = Double(cost)
         let left = Double(left)
         let used = previous * (left / window) + current
+        // Until the window is whole again: what the current window holds ages out one window
+        // after it ends; the previous window's share, when it ends.
+        func fullReset(_ current: Double) -> Double { current > 0 ? left + window : (previous > 0 ? left : 0) }
         if used + cost <= limit {
             return LimitDecision(admitted: true, remaining: Int64((limit - (used + cost)).rounded(.down)),
-                                 available: Int64(max(0, (limit - used).rounded(.down))), resetMicros: Int64(left), retryMicros: 0)
+                                 available: Int64(max(0, (limit - used).rounded(.down))),
+                                 resetMicros: Int64(fullReset(current + cost)), retryMicros: 0)
         }
         let retry: Double
         if cost > limit {
@@ -47,7 +51,7 @@ public struct SlidingWindow: Sendable, Equatable {
         }
         let available = Int64(max(0, (limit - used).rounded(.down)))
         return LimitDecision(admitted: false, remaining: available, available: available,
-                             resetMicros: Int64(left), retryMicros: Int64(retry))
+                             resetMicros: Int64(max(fullReset(current), retry)), retryMicros: Int64(retry))
     }
 }
 

@@ -87,7 +87,7 @@ extension CoreScripts {
         _ = storage.increment(currentKey, by: costArgument)
         let ttlMillis = (Double(position.left + windowArgument) / 1000).rounded(.up)
         storage.expire(currentKey, ttlMicros: Int64(ttlMillis) * 1000)
-        return .array([.integer(1), .integer(decision.remaining), .integer(decision.resetMicros)])
+        return .array([.integer(1), .integer(decision.remaining), .integer(position.left)])
     }
 
     /// Lua's `tonumber(GET …) or 0` for a counter.

@@ -13,11 +13,14 @@ import Testing
         let position = window.position(now: start)
         #expect(position.left == Self.minute)
         let admitted = window.decide(previous: 0, current: 9, cost: 1, left: position.left)
-        #expect(admitted == LimitDecision(admitted: true, remaining: 0, available: 1, resetMicros: Self.minute, retryMicros: 0))
+        // Whole again once this window's count has aged out: one window after it ends.
+        #expect(admitted == LimitDecision(admitted: true, remaining: 0, available: 1, resetMicros: 2 * Self.minute, retryMicros: 0))
         let refused = window.decide(previous: 0, current: 10, cost: 1, left: position.left)
         #expect(!refused.admitted && refused.remaining == 0)
         // The current window is full: the wait runs to its end plus the next window's share.
         #expect(refused.retryMicros > Self.minute)
+        // A client that waits for the reset is never refused again for this window.
+        #expect(refused.resetMicros >= refused.retryMicros)
         // Half-way into the next window, half of the previous 10 still count.
         let half = window.position(now: start + Self.minute + Self.minute / 2)
         let later = window.decide(previous: 10, current: 0, cost: 1, left: half.left)
