@@ -212,7 +212,7 @@ extension RateLimitScripts {
           if lease ~= '' then redis.call('HDEL', base .. 'c', lease) end
           local delta = prompt + completion - reserved
           local days, _, month = periods(at)
-          local quota_day, quota_month = false, false
+          local quota_day, quota_month, monthly = false, false, false
           for i = 1, count do
             local q = p + 8 + (i - 1) * 3
             local kind = tonumber(ARGV[q + 1])
@@ -223,19 +223,21 @@ extension RateLimitScripts {
             elseif kind == 5 then
               quota_day = true
             elseif kind == 6 then
-              quota_month = true
+              quota_month, monthly = true, true
+            elseif kind == 8 then
+              monthly = true
             end
           end
-          local periods_to_write = {
-            {base .. 'd:' .. int(days), quota_day, retention_us},
-            {base .. 'm:' .. int(month), quota_month, retention_us + 31 * day_us},
-          }
+          local periods_to_write = {{base .. 'd:' .. int(days), quota_day, retention_us}}
+          if monthly then
+            periods_to_write[2] = {base .. 'm:' .. int(month), quota_month, retention_us + 31 * day_us}
+          end
           for _, period in ipairs(periods_to_write) do
             local key = period[1]
             redis.call('HINCRBY', key, 'requests', 1)
-            redis.call('HINCRBY', key, 'prompt_tokens', int(prompt))
-            redis.call('HINCRBY', key, 'completion_tokens', int(completion))
-            redis.call('HINCRBY', key, 'cost_nanos', int(cost))
+            if prompt ~= 0 then redis.call('HINCRBY', key, 'prompt_tokens', int(prompt)) end
+            if completion ~= 0 then redis.call('HINCRBY', key, 'completion_tokens', int(completion)) end
+            if cost ~= 0 then redis.call('HINCRBY', key, 'cost_nanos', int(cost)) end
             if period[2] and reserved ~= 0 then redis.call('HINCRBY', key, 'reserved_tokens', int(-reserved)) end
             redis.call('PEXPIRE', key, int(math.ceil(period[3] / 1000)))
           end

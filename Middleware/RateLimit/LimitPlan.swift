@@ -50,9 +50,22 @@ public struct LimitPlan: Sendable, Equatable {
         public var windowSeconds: Int64 { parameter / 1_000_000 }
     }
 
-    public var limits: [Limit]
+    public var limits: [Limit] {
+        didSet {
+            arguments = Self.encode(limits)
+            policyHeader = RateLimitHeaders.policy(limits)
+        }
+    }
+    /// The limits as script arguments: count, then kind, limit, parameter for each. Encoded once.
+    private(set) var arguments: [StoreValue]
+    /// `RateLimit-Policy`, rendered once.
+    private(set) var policyHeader: String
 
-    public init(limits: [Limit]) { self.limits = limits }
+    public init(limits: [Limit]) {
+        self.limits = limits
+        self.arguments = Self.encode(limits)
+        self.policyHeader = RateLimitHeaders.policy(limits)
+    }
 
     static let minute: Int64 = 60_000_000
     static let hour: Int64 = 3_600_000_000
@@ -63,7 +76,7 @@ public struct LimitPlan: Sendable, Equatable {
     public init(tier: TierConfig) {
         var limits: [Limit] = []
         guard !tier.unlimited else {
-            self.limits = []
+            self.init(limits: [])
             return
         }
         if let n = tier.maxConcurrent { limits.append(Limit(.concurrency, limit: Int64(n), name: "concurrency")) }
@@ -79,7 +92,7 @@ public struct LimitPlan: Sendable, Equatable {
         if let dollars = tier.monthlyCost {
             limits.append(Limit(.monthlyCost, limit: Int64(dollars * Self.nanosPerDollar), name: "cpmo"))
         }
-        self.limits = limits
+        self.init(limits: limits)
     }
 
     public var isEmpty: Bool { limits.isEmpty }
@@ -90,8 +103,7 @@ public struct LimitPlan: Sendable, Equatable {
     /// Whether a concurrency lease is taken (and must be released when the answer ends).
     public var holdsLease: Bool { limits.contains { $0.kind == .concurrency } }
 
-    /// The limits as script arguments: count, then kind, limit, parameter for each.
-    var arguments: [StoreValue] {
+    static func encode(_ limits: [Limit]) -> [StoreValue] {
         var out: [StoreValue] = [.integer(Int64(limits.count))]
         for limit in limits { out += [.integer(limit.kind.rawValue), .integer(limit.limit), .integer(limit.parameter)] }
         return out

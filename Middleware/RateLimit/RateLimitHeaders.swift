@@ -18,6 +18,8 @@ public struct RateLimitSnapshot: Sendable, Equatable {
     public var retryMicros: Int64
     /// The store's time at the decision (µs), which settlement reconciles against.
     public var decidedAt: Int64
+    /// The plan's `RateLimit-Policy` value.
+    public var policy: String
 
     /// Reads the `RateLimitScripts.admit` reply; nil when it is not shaped as documented.
     public init?(plan: LimitPlan, reply: StoreValue) {
@@ -26,6 +28,7 @@ public struct RateLimitSnapshot: Sendable, Equatable {
         refusedBy = values[1] > 0 ? Int(values[1]) - 1 : nil
         retryMicros = values[2]
         decidedAt = values[3]
+        policy = plan.policyHeader
         entries = plan.limits.enumerated().map { i, limit in
             Entry(limit: limit, remaining: values[4 + 2 * i], resetMicros: values[5 + 2 * i])
         }
@@ -46,33 +49,40 @@ public struct RateLimitSnapshot: Sendable, Equatable {
 /// a duration like `6m0s`), and the IETF `RateLimit-Policy` / `RateLimit` fields.
 public enum RateLimitHeaders {
     public static func apply(_ snapshot: RateLimitSnapshot, to headers: inout HTTPFields) {
+        // Appended, not assigned: none of these is set before this stage, and assignment would
+        // search the fields for each name first.
         if let primary = snapshot.requestEntry ?? snapshot.tokenEntry ?? snapshot.entries.first {
-            headers[Names.limit] = String(primary.limit.limit)
-            headers[Names.remaining] = String(primary.remaining)
-            headers[Names.reset] = String(seconds(primary.resetMicros))
+            headers.append(HTTPField(name: Names.limit, value: String(primary.limit.limit)))
+            headers.append(HTTPField(name: Names.remaining, value: String(primary.remaining)))
+            headers.append(HTTPField(name: Names.reset, value: String(seconds(primary.resetMicros))))
         }
         if let requests = snapshot.requestEntry {
-            headers[Names.limitRequests] = String(requests.limit.limit)
-            headers[Names.remainingRequests] = String(requests.remaining)
-            headers[Names.resetRequests] = duration(requests.resetMicros)
+            headers.append(HTTPField(name: Names.limitRequests, value: String(requests.limit.limit)))
+            headers.append(HTTPField(name: Names.remainingRequests, value: String(requests.remaining)))
+            headers.append(HTTPField(name: Names.resetRequests, value: duration(requests.resetMicros)))
         }
         if let tokens = snapshot.tokenEntry {
-            headers[Names.limitTokens] = String(tokens.limit.limit)
-            headers[Names.remainingTokens] = String(tokens.remaining)
-            headers[Names.resetTokens] = duration(tokens.resetMicros)
+            headers.append(HTTPField(name: Names.limitTokens, value: String(tokens.limit.limit)))
+            headers.append(HTTPField(name: Names.remainingTokens, value: String(tokens.remaining)))
+            headers.append(HTTPField(name: Names.resetTokens, value: duration(tokens.resetMicros)))
         }
-        var policies: [String] = []
-        var states: [String] = []
+        guard !snapshot.entries.isEmpty else { return }
+        var state = ""
         for entry in snapshot.entries {
-            var policy = "\"\(entry.limit.name)\";q=\(entry.limit.limit)"
-            if let window = windowSeconds(entry.limit) { policy += ";w=\(window)" }
-            policies.append(policy)
-            states.append("\"\(entry.limit.name)\";r=\(entry.remaining);t=\(seconds(entry.resetMicros))")
+            if !state.isEmpty { state += ", " }
+            state += "\"\(entry.limit.name)\";r=\(entry.remaining);t=\(seconds(entry.resetMicros))"
         }
-        if !policies.isEmpty {
-            headers[Names.policy] = policies.joined(separator: ", ")
-            headers[Names.state] = states.joined(separator: ", ")
-        }
+        headers.append(HTTPField(name: Names.policy, value: snapshot.policy))
+        headers.append(HTTPField(name: Names.state, value: state))
+    }
+
+    /// `RateLimit-Policy` for a plan: constant per tier, rendered once with the plan.
+    static func policy(_ limits: [LimitPlan.Limit]) -> String {
+        limits.map { limit in
+            var policy = "\"\(limit.name)\";q=\(limit.limit)"
+            if let window = windowSeconds(limit) { policy += ";w=\(window)" }
+            return policy
+        }.joined(separator: ", ")
     }
 
     /// The period a limit counts over, for `w=` (none for the bucket and concurrency).

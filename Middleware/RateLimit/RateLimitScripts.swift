@@ -4,7 +4,7 @@ import GatewayCore
 /// once, all or nothing, with the store's clock (`TIME`): one round trip before the request goes
 /// upstream. `settle` runs when the answer has ended: it releases the concurrency lease,
 /// reconciles the reserved tokens with the real usage and adds the usage to the caller's day and
-/// month. Each has a Lua body for Redis and a native twin for the memory store built from the
+/// month (the month only for tiers with a monthly limit). Each has a Lua body for Redis and a native twin for the memory store built from the
 /// limiter values (`SlidingWindow`, `TokenBucket`, …); the contract tests hold them to the same answers.
 public enum RateLimitScripts {
     /// - KEYS[1]: `CallerKeys.base(id)`.
@@ -58,7 +58,15 @@ public enum RateLimitScripts {
 
         var reply: [Int64] = [1, 0, 0, now]
         var available: [Int64] = []
-        var writes: [() -> Void] = []
+        // What to write if every limit admits, applied after the loop (all or nothing).
+        enum Write {
+            case window(key: String, cost: Int64, ttlMicros: Int64)
+            case bucket(tokens: Int64, ttlMicros: Int64)
+            case lease(ttlMicros: Int64)
+            case reserve(key: String, ttlMicros: Int64)
+        }
+        var writes: [Write] = []
+        writes.reserveCapacity(limits.count)
         for (offset, limit) in limits.enumerated() {
             let decision: LimitDecision
             switch limit.kind {
@@ -71,10 +79,7 @@ public enum RateLimitScripts {
                 let previous = counter(storage.get(key + String(position.index - 1)))
                 decision = window.decide(previous: previous, current: current, cost: cost, left: position.left)
                 let ttlMillis = (Double(position.left + limit.parameter) / 1000).rounded(.up)
-                writes.append {
-                    _ = storage.increment(key + String(position.index), by: cost)
-                    storage.expire(key + String(position.index), ttlMicros: Int64(ttlMillis) * 1000)
-                }
+                writes.append(.window(key: key + String(position.index), cost: cost, ttlMicros: Int64(ttlMillis) * 1000))
             case .burst:
                 let bucket = TokenBucket(capacity: limit.limit, perMinute: limit.parameter)
                 var state: TokenBucket.State?
@@ -83,12 +88,8 @@ public enum RateLimitScripts {
                 }
                 let (answer, next) = bucket.decide(state, now: now)
                 decision = answer
-                writes.append {
-                    storage.hashSet(base + "b", field: "t", DecimalText.bytes(next.tokens))
-                    storage.hashSet(base + "b", field: "at", DecimalText.bytes(now))
-                    let ttlMillis = (Double(answer.resetMicros) / 1000).rounded(.up) + 1
-                    storage.expire(base + "b", ttlMicros: Int64(ttlMillis) * 1000)
-                }
+                let ttlMillis = (Double(answer.resetMicros) / 1000).rounded(.up) + 1
+                writes.append(.bucket(tokens: next.tokens, ttlMicros: Int64(ttlMillis) * 1000))
             case .concurrency:
                 let key = base + "c"
                 let leases = storage.hashGetAll(key)
@@ -100,11 +101,7 @@ public enum RateLimitScripts {
                     }
                 }
                 decision = ConcurrencyLimit(limit: limit.limit).decide(live: live)
-                writes.append {
-                    storage.hashSet(key, field: lease, DecimalText.bytes(now + leaseMicros))
-                    let ttlMillis = (Double(leaseMicros) / 1000).rounded(.up)
-                    storage.expire(key, ttlMicros: Int64(ttlMillis) * 1000)
-                }
+                writes.append(.lease(ttlMicros: Int64((Double(leaseMicros) / 1000).rounded(.up)) * 1000))
             case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
                 let daily = limit.kind == .dailyTokens || limit.kind == .dailyCost
                 let key = base + (daily ? "d:" + String(day.index) : "m:" + String(month.index))
@@ -117,11 +114,7 @@ public enum RateLimitScripts {
                 let cost = countsTokens ? reserve : 0
                 decision = CalendarQuota(limit: limit.limit).decide(used: used, cost: cost, periodLeftMicros: left)
                 if cost > 0 {
-                    writes.append {
-                        _ = storage.hashIncrement(key, field: "reserved_tokens", by: cost)
-                        let ttlMillis = (Double(retentionMicros) / 1000).rounded(.up)
-                        storage.expire(key, ttlMicros: Int64(ttlMillis) * 1000)
-                    }
+                    writes.append(.reserve(key: key, ttlMicros: Int64((Double(retentionMicros) / 1000).rounded(.up)) * 1000))
                 }
             }
             reply += [decision.remaining, decision.resetMicros]
@@ -136,7 +129,23 @@ public enum RateLimitScripts {
             }
         }
         if reply[0] == 1 {
-            for write in writes { write() }
+            for write in writes {
+                switch write {
+                case .window(let key, let cost, let ttlMicros):
+                    _ = storage.increment(key, by: cost)
+                    storage.expire(key, ttlMicros: ttlMicros)
+                case .bucket(let tokens, let ttlMicros):
+                    storage.hashSet(base + "b", field: "t", DecimalText.bytes(tokens))
+                    storage.hashSet(base + "b", field: "at", DecimalText.bytes(now))
+                    storage.expire(base + "b", ttlMicros: ttlMicros)
+                case .lease(let ttlMicros):
+                    storage.hashSet(base + "c", field: lease, DecimalText.bytes(now + leaseMicros))
+                    storage.expire(base + "c", ttlMicros: ttlMicros)
+                case .reserve(let key, let ttlMicros):
+                    _ = storage.hashIncrement(key, field: "reserved_tokens", by: reserve)
+                    storage.expire(key, ttlMicros: ttlMicros)
+                }
+            }
         } else {
             // Nothing was counted: every limit reports what it had before this request.
             for (i, units) in available.enumerated() { reply[4 + 2 * i] = units }
@@ -177,6 +186,7 @@ public enum RateLimitScripts {
         let delta = prompt + completion - reserved
         var quotaDay = false
         var quotaMonth = false
+        var monthly = false
         for limit in limits {
             switch limit.kind {
             case .tokens where delta != 0:
@@ -184,19 +194,22 @@ public enum RateLimitScripts {
                 let key = base + "t" + String(limit.parameter / 1_000_000) + ":" + String(Int64(index))
                 if storage.get(key) != nil { _ = storage.increment(key, by: delta) }
             case .dailyTokens: quotaDay = true
-            case .monthlyTokens: quotaMonth = true
+            case .monthlyTokens: (quotaMonth, monthly) = (true, true)
+            case .monthlyCost: monthly = true
             default: break
             }
         }
-        let periods = [
-            (base + "d:" + String(CalendarPeriod.day(now: at).index), quotaDay, retentionMicros),
-            (base + "m:" + String(CalendarPeriod.month(now: at).index), quotaMonth, retentionMicros + 31 * CalendarPeriod.dayMicros),
-        ]
+        // The month's totals are kept only for callers with a monthly limit to check them against.
+        var periods = [(base + "d:" + String(CalendarPeriod.day(now: at).index), quotaDay, retentionMicros)]
+        if monthly {
+            periods.append((base + "m:" + String(CalendarPeriod.month(now: at).index), quotaMonth,
+                            retentionMicros + 31 * CalendarPeriod.dayMicros))
+        }
         for (key, holdsReservation, retention) in periods {
             _ = storage.hashIncrement(key, field: "requests", by: 1)
-            _ = storage.hashIncrement(key, field: "prompt_tokens", by: prompt)
-            _ = storage.hashIncrement(key, field: "completion_tokens", by: completion)
-            _ = storage.hashIncrement(key, field: "cost_nanos", by: cost)
+            if prompt != 0 { _ = storage.hashIncrement(key, field: "prompt_tokens", by: prompt) }
+            if completion != 0 { _ = storage.hashIncrement(key, field: "completion_tokens", by: completion) }
+            if cost != 0 { _ = storage.hashIncrement(key, field: "cost_nanos", by: cost) }
             if holdsReservation && reserved != 0 { _ = storage.hashIncrement(key, field: "reserved_tokens", by: -reserved) }
             let ttlMillis = (Double(retention) / 1000).rounded(.up)
             storage.expire(key, ttlMicros: Int64(ttlMillis) * 1000)

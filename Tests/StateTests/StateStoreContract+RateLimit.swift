@@ -109,8 +109,13 @@ extension StateStoreContract {
         #expect(usage["prompt_tokens"] == bytes("100"))
         #expect(usage["completion_tokens"] == bytes("50"))
         #expect(usage["cost_nanos"] == bytes("7"))
+        // No monthly limit: no month totals are kept.
         let month = CalendarPeriod.month(now: admitted.now).index
-        #expect(try await env.store.hashGetAll(base + "m:" + String(month))["requests"] == bytes("1"))
+        #expect(try await env.store.hashGetAll(base + "m:" + String(month)).isEmpty)
+        let monthly = LimitPlan(limits: [.init(.monthlyCost, limit: 1_000, name: "cpmo")])
+        let monthAdmission = try await rateAdmit(env, base, monthly)
+        try await rateSettle(env, base, monthly, admittedAt: monthAdmission.now, reserved: 0, prompt: 1, completion: 2, cost: 300)
+        #expect(try await env.store.hashGetAll(base + "m:" + String(month))["cost_nanos"] == bytes("300"))
     }
 
     static func rateDailyQuota(_ env: Environment) async throws {
