@@ -13,7 +13,7 @@ extension HTTPConnection {
         guard state != .closed else { return }
         switch response.body {
         case .bytes(let bytes):
-            var out = serializeHead(response, contentLength: bytes.count)
+            var out = serializeHead(response, contentLength: bytes.count, room: bytes.count)
             out.append(contentsOf: bytes)
             enqueueOutput(out)
             flush()
@@ -75,9 +75,11 @@ extension HTTPConnection {
         }
     }
 
-    private func serializeHead(_ response: ServerResponse, contentLength: Int?) -> [UInt8] {
+    /// The status line and headers; `room` more bytes are reserved so a body appended after
+    /// them does not make the buffer grow (one allocation per response, not two).
+    private func serializeHead(_ response: ServerResponse, contentLength: Int?, room: Int = 0) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + response.headers.count * 48)
+        out.reserveCapacity(256 + response.headers.count * 48 + room)
         ResponseHead.appendStatusLine(response.status, to: &out)
         for field in response.headers {
             let name = field.name
@@ -126,7 +128,10 @@ extension HTTPConnection {
             outputStart += n
         }
         if outputStart == output.count {
-            output.removeAll(keepingCapacity: output.capacity <= 262_144)
+            // Not `removeAll(keepingCapacity:)`: the writer usually still holds the buffer it
+            // handed over, so keeping capacity would copy-allocate, and the next `enqueueOutput`
+            // adopts its caller's buffer anyway.
+            output = []
             outputStart = 0
             setWriteInterest(false)
             if closeAfterFlush { close(); return }
