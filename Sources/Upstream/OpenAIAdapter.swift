@@ -64,10 +64,7 @@ public struct OpenAIAdapter: ProviderAdapter {
             let head = try await transfer.head()
             if (200..<300).contains(head.status) {
                 context.upstreamNanos &+= monotonicNanos() &- started
-                var fields = HTTPFields()
-                fields[.contentType] = "text/event-stream"
-                fields[.cacheControl] = "no-cache"
-                return GatewayResponse(status: head.status, headers: fields,
+                return GatewayResponse(status: head.status, headers: Self.streamFields,
                                        body: .stream(SSEStreamGuard(.transfer(transfer), provider: providerName, context: context)))
             }
             let responseBody = try await transfer.body()
@@ -108,10 +105,16 @@ public struct OpenAIAdapter: ProviderAdapter {
             return GatewayResponse(error: .provider(status: status == 0 ? 502 : status, body: body,
                                                     provider: provider, headers: headers))
         }
+        let contentType = headers.first { $0.0 == "content-type" }?.1 ?? "application/json"
+        if contentType == "application/json" { return GatewayResponse(status: status, headers: jsonFields, body: .bytes(body)) }
         var fields = HTTPFields()
-        fields[.contentType] = headers.first { $0.0 == "content-type" }?.1 ?? "application/json"
+        fields[.contentType] = contentType
         return GatewayResponse(status: status, headers: fields, body: .bytes(body))
     }
+
+    /// The usual answer headers, built once (building HTTPFields costs per response).
+    private static let jsonFields: HTTPFields = [.contentType: "application/json"]
+    private static let streamFields: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
 
     static func gatewayError(_ error: TransferError, provider: String) -> GatewayError {
         if case .timeout = error { return .upstreamTimeout(provider, error.description) }

@@ -17,9 +17,11 @@ final class HTTP1Connection: ReactorIOHandler {
     /// Its origin's bookkeeping (the pool keeps every origin pool alive).
     unowned let originPool: HTTP1OriginPool
     var state: State
-    /// The transfer using the connection; events go there. Weak: a transfer dropped without
-    /// finishing closes the connection from its deinit.
-    weak var owner: HTTP1Transfer?
+    /// The transfer using the connection; events go there. Not retained (the task that awaits
+    /// the transfer does that) and not weak (a weak reference gives every transfer a side
+    /// table, an allocation per request): every path on which a transfer lets go of its
+    /// connection — finish, fail, retry, deinit — clears this first, through the pool.
+    unowned(unsafe) var owner: HTTP1Transfer?
     /// Responses read to their end on this connection; more than 0 means it is being reused.
     var completedExchanges = 0
     /// Monotonic time it became idle (for the idle limit and the stale-peer probe).

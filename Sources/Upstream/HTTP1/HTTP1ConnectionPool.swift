@@ -2,8 +2,9 @@ import Reactor
 
 /// A worker's native HTTP/1.1 upstream client: keep-alive connections per origin, at most
 /// `maxConnectionsPerHost` each; transfers beyond the bound wait, first come first served, for a
-/// connection to be released. Idle connections are reused newest first, probed for a closed
-/// peer before reuse, and closed after `maxIdleTime`. Reactor-thread confined: one per worker,
+/// connection to be released. Idle connections are reused newest first, dropped when their
+/// peer closes them, probed for that before reuse after 1 ms of idleness, and closed after
+/// `maxIdleTime`. Reactor-thread confined: one per worker,
 /// made and used on that worker's reactor.
 public final class HTTP1ConnectionPool: @unchecked Sendable {
     public struct Options: Sendable, Equatable {
@@ -32,9 +33,12 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
     public private(set) var connectionsOpened = 0
     /// Transfers started and not finished (for tests and leak checks).
     public internal(set) var activeTransfers = 0
-    /// Probe an idle connection for a closed peer before reusing it (tests turn it off to reach
-    /// the send-time check behind it).
-    var probesIdleConnections = true
+    /// An idle connection is probed for a closed peer before reuse once it has been idle this
+    /// long (ns). Under load connections come back within microseconds, and the probe is a
+    /// system call (about 0.5 µs here); servers close idle keep-alive connections after seconds,
+    /// and a close that arrives before the reactor's next epoll pass is what the probe catches.
+    /// Tests set 0 (always probe) or `.max` (never: the send-time check behind it).
+    var probeIdleAfter: UInt64 = 1_000_000
 
     public init(reactor: Reactor, options: Options = .init()) {
         self.reactor = reactor
@@ -73,10 +77,12 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
     /// Gives `transfer` a connection now (idle or new) or queues it until one is released.
     func lease(for transfer: HTTP1Transfer) {
         let pool = transfer.originPool
+        var now: UInt64 = 0
         while let connection = pool.idle.popLast() {
             // The peer may have closed since the last epoll pass: a request must not go out on
             // a connection that is already known dead.
-            if !probesIdleConnections || TCPClientSocket.isIdleAndOpen(connection.fd) {
+            if now == 0 { now = monotonicNanos() }
+            if now &- connection.idleSince < probeIdleAfter || TCPClientSocket.isIdleAndOpen(connection.fd) {
                 connection.state = .leased
                 transfer.attach(connection, reused: true)
                 return

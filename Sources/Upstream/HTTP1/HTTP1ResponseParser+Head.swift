@@ -74,7 +74,7 @@ extension HTTP1ResponseParser {
                 }
             }
         } else if Self.named(name, Self.contentType) {
-            head.headers.append(("content-type", String(decoding: value, as: UTF8.self)))
+            head.headers.append(("content-type", Self.commonContentType(value) ?? String(decoding: value, as: UTF8.self)))
         } else if UpstreamResponseHeaders.isKept(name) {
             let lowered = String(decoding: name.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
             head.headers.append((lowered, String(decoding: value, as: UTF8.self)))
@@ -140,6 +140,20 @@ extension HTTP1ResponseParser {
         case .untilClose: phase = .untilClose
         }
         return HTTP1ResponseHead(status: h.status, headers: h.headers, keepAlive: keepAlive, framing: framing)
+    }
+
+    /// The content types LLM APIs answer with, as string literals: a value of more than 15
+    /// bytes would otherwise cost a heap allocation per response.
+    private static let commonContentTypes: [(bytes: [UInt8], text: String)] = [
+        "application/json", "application/json; charset=utf-8", "text/event-stream",
+        "text/event-stream; charset=utf-8", "text/plain; charset=utf-8",
+    ].map { (Array($0.utf8), $0) }
+
+    private static func commonContentType(_ value: UnsafeRawBufferPointer) -> String? {
+        for candidate in commonContentTypes where candidate.bytes.count == value.count && value.elementsEqual(candidate.bytes) {
+            return candidate.text
+        }
+        return nil
     }
 
     private static func named(_ name: UnsafeRawBufferPointer, _ expected: [UInt8]) -> Bool {

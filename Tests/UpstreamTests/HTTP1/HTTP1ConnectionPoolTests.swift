@@ -73,6 +73,7 @@ import Testing
         }
         defer { upstream.stop() }
         let (first, second, opened) = try await withHTTP1 { _, pool in
+            pool.probeIdleAfter = 0
             let first = try await HTTP1Transfer(http1Request(upstream.port, "/1"), pool: pool).body()
             closeNow.signal()
             closed.wait()
@@ -124,7 +125,7 @@ import Testing
         }
         defer { upstream.stop() }
         let (second, opened) = try await withHTTP1 { _, pool in
-            pool.probesIdleConnections = false
+            pool.probeIdleAfter = .max
             _ = try await HTTP1Transfer(http1Request(upstream.port, "/1"), pool: pool).body()
             resetNow.signal()
             wasReset.wait()
