@@ -33,8 +33,10 @@ public final class HTTP1Transfer: @unchecked Sendable {
     var paused = false
     var done = false
     var failure: TransferError?
-    var headWaiter: CheckedContinuation<Void, Never>?
-    var dataWaiter: CheckedContinuation<Void, Never>?
+    /// Unsafe rather than checked continuations: a checked one allocates a canary per wait,
+    /// and `resume(_:)` below is the one place either is resumed, exactly once (it clears it).
+    var headWaiter: UnsafeContinuation<Void, Never>?
+    var dataWaiter: UnsafeContinuation<Void, Never>?
 
     // Deadlines (monotonic ns, 0 = not running). One timer, armed at the earliest of them and
     // moved only when a deadline becomes earlier: when it fires early it re-arms itself.
@@ -79,7 +81,7 @@ public final class HTTP1Transfer: @unchecked Sendable {
     public func head() async throws(TransferError) -> (status: Int, headers: [(String, String)]) {
         if !headComplete && !done {
             await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
+                await withUnsafeContinuation { continuation in
                     if headComplete || done { continuation.resume(); return }
                     headWaiter = continuation
                 }
@@ -101,7 +103,7 @@ public final class HTTP1Transfer: @unchecked Sendable {
     public func body() async throws(TransferError) -> [UInt8] {
         while !done {
             await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
+                await withUnsafeContinuation { continuation in
                     if done { continuation.resume(); return }
                     dataWaiter = continuation
                     resumeReading()
@@ -120,7 +122,7 @@ public final class HTTP1Transfer: @unchecked Sendable {
     public func next() async throws(TransferError) -> [UInt8]? {
         while queued.isEmpty && !done {
             await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
+                await withUnsafeContinuation { continuation in
                     // Socket events may run between the check above and parking here: re-check.
                     if !queued.isEmpty || done { continuation.resume(); return }
                     dataWaiter = continuation
@@ -145,7 +147,7 @@ public final class HTTP1Transfer: @unchecked Sendable {
         fail(.cancelled)
     }
 
-    func resume(_ waiter: inout CheckedContinuation<Void, Never>?) {
+    func resume(_ waiter: inout UnsafeContinuation<Void, Never>?) {
         guard let continuation = waiter else { return }
         waiter = nil
         continuation.resume()
