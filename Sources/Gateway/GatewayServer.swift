@@ -8,7 +8,7 @@ import State
 import Upstream
 
 /// The running gateway: `server.workers` reactor threads, each with its own `SO_REUSEPORT`
-/// listener, curl multi, HTTP server and pipeline snapshot. Built by `main.swift` (or a test)
+/// listener, upstream clients (curl multi, native HTTP/1.1 pool), HTTP server and pipeline snapshot. Built by `main.swift` (or a test)
 /// and handed everything it needs; there is no process-wide state.
 ///
 /// `start`, `reload` and `shutdown` are called from one control thread (main), never from a worker.
@@ -16,6 +16,7 @@ public final class GatewayServer: @unchecked Sendable {
     struct Worker {
         let reactor: Reactor
         let multi: CurlMulti
+        let http1: HTTP1ConnectionPool
         let server: HTTPServerWorker
         let edge: GatewayEdge
     }
@@ -61,11 +62,13 @@ public final class GatewayServer: @unchecked Sendable {
         for (reactor, fd) in zip(group.reactors, fds) {
             let worker: Worker = onReactor(reactor) {
                 let multi = CurlMulti(reactor: reactor, options: Self.curlOptions(config))
-                let snapshot = PipelineAssembly.snapshot(config, reactor: reactor, multi: multi, shared: shared)
+                let http1 = HTTP1ConnectionPool(reactor: reactor, options: Self.http1Options(config))
+                let upstream = UpstreamClients(multi: multi, http1: http1, http1Client: config.upstream.http1Client)
+                let snapshot = PipelineAssembly.snapshot(config, reactor: reactor, upstream: upstream, shared: shared)
                 let edge = GatewayEdge(snapshot: snapshot, accessLog: accessLog, shared: shared)
                 let server = HTTPServerWorker(reactor: reactor, configuration: Self.serverConfiguration(config), handler: edge)
                 try? server.start(listeningFD: fd)
-                return Worker(reactor: reactor, multi: multi, server: server, edge: edge)
+                return Worker(reactor: reactor, multi: multi, http1: http1, server: server, edge: edge)
             }
             workers.append(worker)
         }
@@ -116,7 +119,8 @@ public final class GatewayServer: @unchecked Sendable {
         config = effective
         for worker in workers {
             onReactor(worker.reactor) {
-                worker.edge.snapshot = PipelineAssembly.snapshot(effective, reactor: worker.reactor, multi: worker.multi,
+                let upstream = UpstreamClients(multi: worker.multi, http1: worker.http1, http1Client: effective.upstream.http1Client)
+                worker.edge.snapshot = PipelineAssembly.snapshot(effective, reactor: worker.reactor, upstream: upstream,
                                                                  shared: self.shared)
                 worker.server.configuration = Self.serverConfiguration(effective)
             }
@@ -168,6 +172,10 @@ public final class GatewayServer: @unchecked Sendable {
         CurlMulti.Options(maxConnectionsPerHost: config.upstream.maxConnectionsPerHost,
                           maxCachedConnections: max(64, config.upstream.maxConnectionsPerHost * 4),
                           http2: config.upstream.http2)
+    }
+
+    static func http1Options(_ config: GatewayConfig) -> HTTP1ConnectionPool.Options {
+        HTTP1ConnectionPool.Options(maxConnectionsPerHost: config.upstream.maxConnectionsPerHost)
     }
 }
 

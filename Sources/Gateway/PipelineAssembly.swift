@@ -57,8 +57,8 @@ public enum PipelineAssembly {
         return RoutingTable(aliases: entries, prefixProviders: Set(config.providers.map(\.name)))
     }
 
-    /// Builds a worker's snapshot. Runs on that worker's reactor (adapters bind to its curl multi).
-    public static func snapshot(_ config: GatewayConfig, reactor: Reactor, multi: CurlMulti, shared: GatewayShared,
+    /// Builds a worker's snapshot. Runs on that worker's reactor (adapters bind to its upstream clients).
+    public static func snapshot(_ config: GatewayConfig, reactor: Reactor, upstream: UpstreamClients, shared: GatewayShared,
                                 random: any RandomSource = SystemRandom()) -> WorkerSnapshot {
         let routing = routingTable(config)
         let auth = AuthStage(settings: config.pipeline.auth, keys: config.keys, tiers: config.tiers, store: shared.store,
@@ -86,13 +86,13 @@ public enum PipelineAssembly {
         if !stages.contains(where: { $0.name == "router" }) {
             stages.append(Router(table: routing, strategy: config.pipeline.router.strategy, random: random))
         }
-        let upstream = UpstreamStage(adapters: adapters(config, reactor: reactor, multi: multi))
+        let upstream = UpstreamStage(adapters: adapters(config, reactor: reactor, upstream: upstream))
         let pipeline = Pipeline(stages: stages, terminal: { request, context in await upstream.handle(request, context: context) })
         return WorkerSnapshot(config: config, pipeline: pipeline, routing: routing, modelList: renderModelList(routing, config),
                               auth: auth)
     }
 
-    static func adapters(_ config: GatewayConfig, reactor: Reactor, multi: CurlMulti) -> [String: any ProviderAdapter] {
+    static func adapters(_ config: GatewayConfig, reactor: Reactor, upstream: UpstreamClients) -> [String: any ProviderAdapter] {
         var adapters: [String: any ProviderAdapter] = [:]
         for provider in config.providers {
             switch provider.type {
@@ -106,7 +106,7 @@ public enum PipelineAssembly {
                 adapters[provider.name] = OpenAIAdapter(
                     providerName: provider.name, baseURL: provider.baseURL ?? "https://api.openai.com/v1",
                     apiKey: provider.apiKey?.value, extraHeaders: provider.headers.map { ($0.name, $0.value) },
-                    timeouts: timeouts, multi: multi)
+                    timeouts: timeouts, clients: upstream)
             }
         }
         return adapters

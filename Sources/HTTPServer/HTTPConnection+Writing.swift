@@ -13,7 +13,7 @@ extension HTTPConnection {
         guard state != .closed else { return }
         switch response.body {
         case .bytes(let bytes):
-            var out = serializeHead(response, contentLength: bytes.count)
+            var out = serializeHead(response, contentLength: bytes.count, room: bytes.count)
             out.append(contentsOf: bytes)
             enqueueOutput(out)
             flush()
@@ -75,16 +75,18 @@ extension HTTPConnection {
         }
     }
 
-    private func serializeHead(_ response: ServerResponse, contentLength: Int?) -> [UInt8] {
+    /// The status line and headers; `room` more bytes are reserved so a body appended after
+    /// them does not make the buffer grow (one allocation per response, not two).
+    private func serializeHead(_ response: ServerResponse, contentLength: Int?, room: Int = 0) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + response.headers.count * 48)
+        out.reserveCapacity(256 + response.headers.count * 48 + room)
         ResponseHead.appendStatusLine(response.status, to: &out)
         for field in response.headers {
             let name = field.name
-            if name == .contentLength || name == .transferEncoding || name == .connection { continue }
-            out.append(contentsOf: name.rawName.utf8)
+            if Self.isFramingField(name) { continue }
+            Self.append(name.rawName, to: &out)
             out.append(contentsOf: ": ".utf8)
-            out.append(contentsOf: field.value.utf8)
+            Self.append(field.value, to: &out)
             out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "date: ".utf8)
@@ -98,6 +100,25 @@ extension HTTPConnection {
         if !keepAlive { out.append(contentsOf: "\r\nconnection: close".utf8) }
         out.append(contentsOf: "\r\n\r\n".utf8)
         return out
+    }
+
+    /// Content-Length, Transfer-Encoding and Connection are the writer's own. Their lengths
+    /// (14, 17, 10) rule out most names without a string comparison.
+    @inline(__always)
+    static func isFramingField(_ name: HTTPField.Name) -> Bool {
+        switch name.canonicalName.utf8.count {
+        case 14: name == .contentLength
+        case 17: name == .transferEncoding
+        case 10: name == .connection
+        default: false
+        }
+    }
+
+    /// Appends a string's UTF-8 in one copy (the generic `append(contentsOf: s.utf8)` is slower).
+    @inline(__always)
+    static func append(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
     }
 
     func enqueueOutput(_ bytes: [UInt8]) {
@@ -126,7 +147,10 @@ extension HTTPConnection {
             outputStart += n
         }
         if outputStart == output.count {
-            output.removeAll(keepingCapacity: output.capacity <= 262_144)
+            // Not `removeAll(keepingCapacity:)`: the writer usually still holds the buffer it
+            // handed over, so keeping capacity would copy-allocate, and the next `enqueueOutput`
+            // adopts its caller's buffer anyway.
+            output = []
             outputStart = 0
             setWriteInterest(false)
             if closeAfterFlush { close(); return }

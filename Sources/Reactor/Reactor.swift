@@ -20,6 +20,8 @@ public final class Reactor: @unchecked Sendable {
     public static let error = SY_EPOLLERR
 
     public let name: String
+    /// This reactor as an actor's serial executor (see Reactor+Executor).
+    public let serialExecutor = ReactorSerialExecutor()
     let epollFD: Int32
     let wakeFD: Int32
     let timerFD: Int32
@@ -31,7 +33,7 @@ public final class Reactor: @unchecked Sendable {
     var armedTimerDeadline: UInt64 = 0
 
     /// Jobs enqueued from this thread; swapped out and run each turn.
-    var localJobs: [UnownedJob] = []
+    var localJobs: [PendingJob] = []
     var localClosures: [() -> Void] = []
     let remote = Mutex(RemoteQueue())
     private(set) var thread: pthread_t?
@@ -39,7 +41,7 @@ public final class Reactor: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
 
     struct RemoteQueue: ~Copyable {
-        var jobs: [UnownedJob] = []
+        var jobs: [PendingJob] = []
         var closures: [() -> Void] = []
         var wakePending = false
     }
@@ -54,6 +56,7 @@ public final class Reactor: @unchecked Sendable {
         timerFD = try retryingEINTR("timerfd_create") { sy_timerfd_create() }
         _ = try retryingEINTR("epoll_ctl") { sy_epoll_ctl(epollFD, sy_epoll_ctl_add(), wakeFD, SY_EPOLLIN, Self.wakeTag) }
         _ = try retryingEINTR("epoll_ctl") { sy_epoll_ctl(epollFD, sy_epoll_ctl_add(), timerFD, SY_EPOLLIN, Self.timerTag) }
+        adoptSerialExecutor()
     }
 
     deinit {
@@ -181,7 +184,7 @@ public final class Reactor: @unchecked Sendable {
                 for closure in closures { closure() }
             }
             if !localJobs.isEmpty {
-                var jobs: [UnownedJob] = []
+                var jobs: [PendingJob] = []
                 swap(&jobs, &localJobs)
                 for job in jobs { runJob(job) }
                 if localJobs.isEmpty { swap(&jobs, &localJobs); localJobs.removeAll(keepingCapacity: true) }
@@ -190,7 +193,7 @@ public final class Reactor: @unchecked Sendable {
     }
 
     private func drainRemote() {
-        let (jobs, closures) = remote.withLock { queue -> ([UnownedJob], [() -> Void]) in
+        let (jobs, closures) = remote.withLock { queue -> ([PendingJob], [() -> Void]) in
             queue.wakePending = false
             if queue.jobs.isEmpty && queue.closures.isEmpty { return ([], []) }
             defer { queue.jobs.removeAll(); queue.closures.removeAll() }

@@ -6,18 +6,23 @@ import Reactor
 /// OpenRouter, Mistral, vLLM, Ollama…). The client's JSON passes through untouched except the
 /// `model` value, rewritten to the deployment's model id. The provider key goes only into the
 /// upstream `Authorization` header; it is never echoed, logged or returned.
-/// Runs on the worker's reactor, through that worker's `CurlMulti`.
+/// Runs on the worker's reactor: `http://` base URLs through that worker's native HTTP/1.1 pool
+/// (unless `upstream.http1_client: curl`), everything else through its `CurlMulti`.
 public struct OpenAIAdapter: ProviderAdapter {
     public let providerName: String
     public let baseURL: String
-    private let headerLines: [String]
-    private let jsonHeaders: CurlHeaderList
-    private let sseHeaders: CurlHeaderList
     public let timeouts: UpstreamTimeouts
-    private let multi: CurlMulti
+    private let headerLines: [String]
+    private let transport: Transport
+
+    /// The client this provider's requests go through, with its prebuilt header sets.
+    private enum Transport: Sendable {
+        case curl(CurlMulti, json: CurlHeaderList, sse: CurlHeaderList)
+        case native(HTTP1ConnectionPool, HTTP1OriginPool, basePath: String, json: HTTP1HeaderBlock, sse: HTTP1HeaderBlock)
+    }
 
     public init(providerName: String, baseURL: String, apiKey: String?, extraHeaders: [(String, String)] = [],
-                timeouts: UpstreamTimeouts, multi: CurlMulti) {
+                timeouts: UpstreamTimeouts, clients: UpstreamClients) {
         self.providerName = providerName
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
@@ -26,30 +31,30 @@ public struct OpenAIAdapter: ProviderAdapter {
         if let apiKey, !apiKey.isEmpty { lines.append("Authorization: Bearer \(apiKey)") }
         for (name, value) in extraHeaders { lines.append("\(name): \(value)") }
         self.headerLines = lines
-        self.jsonHeaders = CurlHeaderList(lines + ["Accept: application/json"])
-        self.sseHeaders = CurlHeaderList(lines + ["Accept: text/event-stream"])
         self.timeouts = timeouts
-        self.multi = multi
+        if clients.http1Client == .native, let endpoint = HTTP1Endpoint(baseURL: base) {
+            transport = .native(
+                clients.http1, clients.http1.originPool(endpoint.origin), basePath: endpoint.basePath,
+                json: HTTP1HeaderBlock(origin: endpoint.origin, lines: lines + ["Accept: application/json"]),
+                sse: HTTP1HeaderBlock(origin: endpoint.origin, lines: lines + ["Accept: text/event-stream"]))
+        } else {
+            transport = .curl(clients.multi, json: CurlHeaderList(lines + ["Accept: application/json"]),
+                              sse: CurlHeaderList(lines + ["Accept: text/event-stream"]))
+        }
+    }
+
+    /// True when this provider's requests go through the native HTTP/1.1 client.
+    public var usesNativeHTTP1: Bool {
+        if case .native = transport { return true }
+        return false
     }
 
     /// Client headers relayed to providers as they came.
     private static let relayedRequestHeaders: [HTTPField.Name] = [HTTPField.Name("openai-beta")!]
 
     public func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse {
-        let body = request.body(forModel: deployment.model)
-        var headers = request.isStreaming ? sseHeaders : jsonHeaders
-        var relayed: [String] = []
-        for name in Self.relayedRequestHeaders {
-            if let value = request.headers[name] { relayed.append("\(name.rawName): \(value)") }
-        }
-        if !relayed.isEmpty {
-            headers = CurlHeaderList(headerLines + [request.isStreaming ? "Accept: text/event-stream" : "Accept: application/json"] + relayed)
-        }
         let started = monotonicNanos()
-        let transfer = CurlTransfer(
-            UpstreamHTTPRequest(url: baseURL + request.endpoint.path, headers: headers, body: body,
-                                streaming: request.isStreaming, timeouts: timeouts),
-            multi: multi)
+        let transfer = start(request, body: request.body(forModel: deployment.model))
         do {
             if !request.isStreaming {
                 let answer = try await transfer.response()
@@ -59,10 +64,7 @@ public struct OpenAIAdapter: ProviderAdapter {
             let head = try await transfer.head()
             if (200..<300).contains(head.status) {
                 context.upstreamNanos &+= monotonicNanos() &- started
-                var fields = HTTPFields()
-                fields[.contentType] = "text/event-stream"
-                fields[.cacheControl] = "no-cache"
-                return GatewayResponse(status: head.status, headers: fields,
+                return GatewayResponse(status: head.status, headers: Self.streamFields,
                                        body: .stream(SSEStreamGuard(.transfer(transfer), provider: providerName, context: context)))
             }
             let responseBody = try await transfer.body()
@@ -74,20 +76,48 @@ public struct OpenAIAdapter: ProviderAdapter {
         }
     }
 
+    /// Starts the upstream transfer on this provider's client; the request leaves now when a
+    /// connection is free.
+    private func start(_ request: GatewayRequest, body: [UInt8]) -> UpstreamTransfer {
+        var relayed: [String] = []
+        for name in Self.relayedRequestHeaders {
+            if let value = request.headers[name] { relayed.append("\(name.rawName): \(value)") }
+        }
+        switch transport {
+        case .native(let pool, let origin, let basePath, let json, let sse):
+            let http = HTTP1Request(origin: origin.origin, pathPrefix: basePath, path: request.endpoint.path,
+                                    headers: request.isStreaming ? sse : json, extraLines: relayed, body: body,
+                                    streaming: request.isStreaming, timeouts: timeouts)
+            return .native(HTTP1Transfer(http, originPool: origin, pool: pool))
+        case .curl(let multi, let json, let sse):
+            let accept = request.isStreaming ? "Accept: text/event-stream" : "Accept: application/json"
+            let headers = relayed.isEmpty ? (request.isStreaming ? sse : json) : CurlHeaderList(headerLines + [accept] + relayed)
+            return .curl(CurlTransfer(
+                UpstreamHTTPRequest(url: baseURL + request.endpoint.path, headers: headers, body: body,
+                                    streaming: request.isStreaming, timeouts: timeouts),
+                multi: multi))
+        }
+    }
+
     /// A whole answer: relayed when 2xx, else the provider's error (OpenAI-shaped bodies as they came).
     static func complete(status: Int, headers: [(String, String)], body: [UInt8], provider: String) -> GatewayResponse {
         guard (200..<300).contains(status) else {
             return GatewayResponse(error: .provider(status: status == 0 ? 502 : status, body: body,
                                                     provider: provider, headers: headers))
         }
+        let contentType = headers.first { $0.0 == "content-type" }?.1 ?? "application/json"
+        if contentType == "application/json" { return GatewayResponse(status: status, headers: jsonFields, body: .bytes(body)) }
         var fields = HTTPFields()
-        fields[.contentType] = headers.first { $0.0 == "content-type" }?.1 ?? "application/json"
+        fields[.contentType] = contentType
         return GatewayResponse(status: status, headers: fields, body: .bytes(body))
     }
+
+    /// The usual answer headers, built once (building HTTPFields costs per response).
+    private static let jsonFields: HTTPFields = [.contentType: "application/json"]
+    private static let streamFields: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
 
     static func gatewayError(_ error: TransferError, provider: String) -> GatewayError {
         if case .timeout = error { return .upstreamTimeout(provider, error.description) }
         return .upstreamUnavailable(provider, error.description)
     }
-
 }

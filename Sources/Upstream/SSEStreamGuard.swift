@@ -13,9 +13,9 @@ final class SSEStreamGuard: ResponseStream, @unchecked Sendable {
     private var sawDone = false
     private var ended = false
 
-    /// Where chunks come from: a curl transfer or the built-in mock.
+    /// Where chunks come from: an upstream transfer (curl or native) or the built-in mock.
     enum Source {
-        case transfer(CurlTransfer)
+        case transfer(UpstreamTransfer)
         case pieces(any ResponseStream)
     }
 

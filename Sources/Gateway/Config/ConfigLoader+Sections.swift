@@ -56,12 +56,13 @@ extension ConfigAssembly {
         guard let value else { return upstream }
         let fields = try reader.fields(
             value,
-            allowed: ["connect_timeout", "first_byte_timeout", "total_timeout", "max_connections_per_host", "http2"])
+            allowed: ["connect_timeout", "first_byte_timeout", "total_timeout", "max_connections_per_host", "http2", "http1_client"])
         if let v = fields["connect_timeout"] { upstream.connectTimeout = try reader.timeSpan(v) }
         if let v = fields["first_byte_timeout"] { upstream.firstByteTimeout = try reader.timeSpan(v) }
         if let v = fields["total_timeout"] { upstream.totalTimeout = try reader.timeSpan(v) }
         if let v = fields["max_connections_per_host"] { upstream.maxConnectionsPerHost = try reader.int(v, atLeast: 1) }
         if let v = fields["http2"] { upstream.http2 = try reader.bool(v) }
+        if let v = fields["http1_client"] { upstream.http1Client = try reader.choice(v, UpstreamConfig.HTTP1Client.self) }
         return upstream
     }
 

@@ -58,6 +58,7 @@ public enum ConfigRenderer {
             ("first_byte_timeout", plain(u.firstByteTimeout.description)),
             ("total_timeout", plain(u.totalTimeout.description)),
             ("max_connections_per_host", plain(u.maxConnectionsPerHost)), ("http2", plain(u.http2)),
+            ("http1_client", plain(u.http1Client.rawValue)),
         ])
     }
 

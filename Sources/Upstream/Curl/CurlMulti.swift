@@ -142,8 +142,9 @@ public final class CurlMulti: @unchecked Sendable {
     func poke() {
         guard !pokePending else { return }
         pokePending = true
-        reactor.runSoon { [unowned self] in
-            guard self.pokePending else { return }  // a kick already ran it
+        // Weak: a multi dropped in the meantime (a test's, at its end) has nothing left to run.
+        reactor.runSoon { [weak self] in
+            guard let self, self.pokePending else { return }  // a kick already ran it
             self.pokePending = false
             self.socketAction(sy_curl_socket_timeout(), 0)
         }

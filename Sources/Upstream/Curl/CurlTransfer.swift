@@ -1,34 +1,6 @@
 import CCurl
 import Reactor
 
-/// Why an upstream transfer failed; decides 502 vs 504 and whether a retry may help.
-public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
-    case connect(String)
-    case timeout(String)
-    case io(String)
-    case cancelled
-
-    public var description: String {
-        switch self {
-        case .connect(let text), .timeout(let text), .io(let text): text
-        case .cancelled: "the request was cancelled"
-        }
-    }
-}
-
-/// Timeouts of one upstream transfer (nanoseconds).
-public struct UpstreamTimeouts: Sendable, Equatable {
-    public var connect: UInt64
-    public var firstByte: UInt64
-    public var total: UInt64
-
-    public init(connect: UInt64 = 5_000_000_000, firstByte: UInt64 = 60_000_000_000, total: UInt64 = 600_000_000_000) {
-        self.connect = connect
-        self.firstByte = firstByte
-        self.total = total
-    }
-}
-
 /// An outgoing HTTP request for curl.
 public struct UpstreamHTTPRequest: Sendable {
     public var url: String
@@ -155,7 +127,7 @@ public final class CurlTransfer: @unchecked Sendable {
             return length
         }
         if bytes.starts(with: "HTTP/".utf8) { responseHeaders.removeAll(); return length }
-        if let colon = bytes.firstIndex(of: UInt8(ascii: ":")), Self.isKept(UnsafeRawBufferPointer(rebasing: bytes[..<colon])) {
+        if let colon = bytes.firstIndex(of: UInt8(ascii: ":")), UpstreamResponseHeaders.isKept(UnsafeRawBufferPointer(rebasing: bytes[..<colon])) {
             // Trim on bytes: "\r\n" is one Character in Swift, so String trimming would miss it.
             var start = colon + 1
             var end = bytes.count
@@ -165,20 +137,6 @@ public final class CurlTransfer: @unchecked Sendable {
             responseHeaders.append((name, String(decoding: bytes[start..<end], as: UTF8.self)))
         }
         return length
-    }
-
-    /// Response headers the gateway reads or relays; the rest are not turned into strings.
-    static let keptHeaders: [[UInt8]] = ["content-type", "retry-after", "retry-after-ms"].map { Array($0.utf8) }
-    static let keptPrefix = Array("x-ratelimit-".utf8)
-
-    static func isKept(_ name: UnsafeRawBufferPointer) -> Bool {
-        func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: ArraySlice<UInt8>) -> Bool {
-            guard a.count == b.count else { return false }
-            for (x, y) in zip(a, b) where x | 0x20 != y { return false }
-            return true
-        }
-        for kept in keptHeaders where equalsIgnoringCase(name, kept[...]) { return true }
-        return name.count > keptPrefix.count && equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: name[..<keptPrefix.count]), keptPrefix[...])
     }
 
     private func completeHead() {

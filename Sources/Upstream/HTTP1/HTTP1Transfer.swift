@@ -1,0 +1,180 @@
+import Reactor
+
+/// One request and its response over the native HTTP/1.1 client, with `CurlTransfer`'s
+/// contract: await `head()`, then `body()` or repeated `next()`, or `response()` for both in
+/// one wait. Pulling is the backpressure: past `maxQueued` unread bytes the socket is no longer
+/// read, and `next()` resumes reading. `cancel()` closes the connection (it never goes back to
+/// the pool). Deadlines: connect (name lookup included), first byte and total, from
+/// `UpstreamTimeouts`. Reactor-thread confined; socket side in HTTP1Transfer+IO.swift.
+public final class HTTP1Transfer: @unchecked Sendable {
+    unowned let pool: HTTP1ConnectionPool
+    let originPool: HTTP1OriginPool
+    let request: HTTP1Request
+
+    // Socket side (see +IO).
+    var connection: HTTP1Connection?
+    /// The connection came from the idle pool (so it may be stale).
+    var reusedConnection = false
+    /// The one fresh-connection retry was used.
+    var retried = false
+    /// Addresses to try if the connect in progress is refused.
+    var fallbackAddresses: ArraySlice<SocketAddress> = []
+    /// Request bytes the kernel accepted on the current connection.
+    var sent = 0
+    var parser = HTTP1ResponseParser()
+    var keepAlive = false
+
+    // Consumer side.
+    public internal(set) var status = 0
+    public internal(set) var responseHeaders: [(String, String)] = []
+    var headComplete = false
+    var chunkMode = false
+    var queued: [UInt8] = []
+    var paused = false
+    var done = false
+    var failure: TransferError?
+    /// Unsafe rather than checked continuations: a checked one allocates a canary per wait,
+    /// and `resume(_:)` below is the one place either is resumed, exactly once (it clears it).
+    var headWaiter: UnsafeContinuation<Void, Never>?
+    var dataWaiter: UnsafeContinuation<Void, Never>?
+
+    // Deadlines (monotonic ns, 0 = not running). One timer, armed at the earliest of them and
+    // moved only when a deadline becomes earlier: when it fires early it re-arms itself.
+    var connectDeadline: UInt64 = 0
+    var firstByteDeadline: UInt64
+    let totalDeadline: UInt64
+    lazy var deadlineTimer = ReactorTimer { [unowned self] in self.deadlineReached() }
+
+    static let maxQueued = 64 * 1024
+
+    /// Creates and starts the transfer on `pool` (the request leaves now when a connection is
+    /// idle). Reactor thread only.
+    public convenience init(_ request: HTTP1Request, pool: HTTP1ConnectionPool) {
+        self.init(request, originPool: pool.originPool(request.origin), pool: pool)
+    }
+
+    init(_ request: HTTP1Request, originPool: HTTP1OriginPool, pool: HTTP1ConnectionPool) {
+        self.pool = pool
+        self.originPool = originPool
+        self.request = request
+        let now = monotonicNanos()
+        firstByteDeadline = now &+ request.timeouts.firstByte
+        totalDeadline = now &+ request.timeouts.total
+        pool.activeTransfers += 1
+        pool.reactor.arm(deadlineTimer, at: min(firstByteDeadline, totalDeadline))
+        pool.lease(for: self)
+    }
+
+    deinit {
+        // Dropped before its end (a stream nobody read to the end): the connection cannot be reused.
+        guard !done else { return }
+        pool.activeTransfers -= 1
+        pool.reactor.disarm(deadlineTimer)
+        if let connection { pool.release(connection, reusable: false) }
+    }
+
+    var isFinished: Bool { done }
+
+    // MARK: Consumer side (tasks on the reactor)
+
+    /// Waits for the response head. Throws when the transfer failed before it.
+    public func head() async throws(TransferError) -> (status: Int, headers: [(String, String)]) {
+        if !headComplete && !done {
+            await withTaskCancellationHandler {
+                await withUnsafeContinuation { continuation in
+                    if headComplete || done { continuation.resume(); return }
+                    headWaiter = continuation
+                }
+            } onCancel: { [reactor = pool.reactor] in
+                reactor.execute { self.cancel() }
+            }
+        }
+        guard headComplete else { throw failure ?? .io("no response") }
+        return (status, responseHeaders)
+    }
+
+    /// Head and whole body in one wait (non-streaming answers): one suspension instead of two.
+    public func response() async throws(TransferError) -> (status: Int, headers: [(String, String)], body: [UInt8]) {
+        let body = try await body()
+        return (status, responseHeaders, body)
+    }
+
+    /// The whole body (non-streaming answers, and error answers of streaming requests).
+    public func body() async throws(TransferError) -> [UInt8] {
+        while !done {
+            await withTaskCancellationHandler {
+                await withUnsafeContinuation { continuation in
+                    if done { continuation.resume(); return }
+                    dataWaiter = continuation
+                    resumeReading()
+                }
+            } onCancel: { [reactor = pool.reactor] in
+                reactor.execute { self.cancel() }
+            }
+        }
+        if let failure { throw failure }
+        let body = queued
+        queued = []
+        return body
+    }
+
+    /// The next piece of a streamed body: everything buffered so far, or nil at a clean end.
+    public func next() async throws(TransferError) -> [UInt8]? {
+        while queued.isEmpty && !done {
+            await withTaskCancellationHandler {
+                await withUnsafeContinuation { continuation in
+                    // Socket events may run between the check above and parking here: re-check.
+                    if !queued.isEmpty || done { continuation.resume(); return }
+                    dataWaiter = continuation
+                    resumeReading()
+                }
+            } onCancel: { [reactor = pool.reactor] in
+                reactor.execute { self.cancel() }
+            }
+        }
+        if !queued.isEmpty {
+            let chunk = queued
+            queued.removeAll(keepingCapacity: true)
+            resumeReading()
+            return chunk
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// Stops the transfer and closes its connection. Idempotent. Reactor thread only.
+    public func cancel() {
+        fail(.cancelled)
+    }
+
+    func resume(_ waiter: inout UnsafeContinuation<Void, Never>?) {
+        guard let continuation = waiter else { return }
+        waiter = nil
+        continuation.resume()
+    }
+
+    // MARK: Deadlines
+
+    /// Moves the timer earlier when `deadline` is before what it is armed for.
+    func armDeadline(_ deadline: UInt64) {
+        if !deadlineTimer.isArmed || deadline < deadlineTimer.deadline { pool.reactor.arm(deadlineTimer, at: deadline) }
+    }
+
+    private func deadlineReached() {
+        guard !done else { return }
+        let now = monotonicNanos()
+        let timeouts = request.timeouts
+        if connectDeadline != 0 && now >= connectDeadline {
+            fail(.timeout("connecting to \(originPool.origin) took longer than \(timeouts.connect / 1_000_000) ms"))
+        } else if firstByteDeadline != 0 && now >= firstByteDeadline {
+            fail(.timeout("no response within \(timeouts.firstByte / 1_000_000) ms"))
+        } else if now >= totalDeadline {
+            fail(.timeout("the transfer took longer than \(timeouts.total / 1_000_000) ms"))
+        } else {
+            var next = totalDeadline
+            if connectDeadline != 0 { next = min(next, connectDeadline) }
+            if firstByteDeadline != 0 { next = min(next, firstByteDeadline) }
+            pool.reactor.arm(deadlineTimer, at: next)
+        }
+    }
+}
