@@ -66,6 +66,7 @@ import Testing
             upstream: { http1_client: curl }
             providers: { down: { type: openai, base_url: "http://127.0.0.1:\(closed)/v1", api_key: "k" } }
             models: { m: { deployments: [ { provider: down, model: x } ] } }
+            pipeline: { router: {} }
             """)
         defer { harness.stop() }
         let c = try RawHTTPClient(port: harness.port)
