@@ -7,23 +7,30 @@ public enum Credentials {
     static let apiKeyHeader = HTTPField.Name("x-api-key")!
 
     public static func key(in headers: HTTPFields) -> String? {
-        if let authorization = headers[.authorization] {
-            let value = authorization.drop { $0 == " " }
-            if value.count > 7, value.prefix(7).lowercased() == "bearer " {
-                let key = value.dropFirst(7).trimmingSpaces
-                if !key.isEmpty { return String(key) }
-            }
-        }
-        if let key = headers[apiKeyHeader]?.trimmingSpaces, !key.isEmpty { return String(key) }
+        if let authorization = headers[.authorization], let key = bearerToken(authorization) { return key }
+        if let value = headers[apiKeyHeader], let key = trimmed(value.utf8[...]) { return key }
         return nil
     }
-}
 
-extension StringProtocol {
-    var trimmingSpaces: SubSequence {
-        var s = self[...]
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" { s = s.dropLast() }
-        return s
+    /// The token of `Bearer <token>` (scheme case-insensitive, RFC 9110 §11.1), bytewise.
+    static func bearerToken(_ value: String) -> String? {
+        var bytes = value.utf8[...]
+        while bytes.first == UInt8(ascii: " ") { bytes = bytes.dropFirst() }
+        let scheme = Array("bearer".utf8)
+        guard bytes.count > scheme.count + 1 else { return nil }
+        for (offset, expected) in scheme.enumerated() {
+            guard bytes[bytes.index(bytes.startIndex, offsetBy: offset)] | 0x20 == expected else { return nil }
+        }
+        let afterScheme = bytes.index(bytes.startIndex, offsetBy: scheme.count)
+        guard bytes[afterScheme] == UInt8(ascii: " ") else { return nil }
+        return trimmed(bytes[bytes.index(after: afterScheme)...])
+    }
+
+    /// The bytes without surrounding spaces or tabs, as a string; nil when nothing is left.
+    static func trimmed(_ bytes: Substring.UTF8View.SubSequence) -> String? {
+        var bytes = bytes
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+        return bytes.isEmpty ? nil : String(Substring(bytes))
     }
 }

@@ -1,0 +1,21 @@
+import HTTPTypes
+import Middleware
+import Testing
+
+@Suite struct CredentialsTests {
+    @Test(arguments: [
+        ("Bearer sk-1", "sk-1"), ("bearer sk-1", "sk-1"), ("BEARER  sk-1 ", "sk-1"), ("  Bearer sk-1", "sk-1"),
+        ("Bearer", nil), ("Bearer ", nil), ("Basic c2s=", nil), ("Bearersk-1", nil),
+    ] as [(String, String?)])
+    func bearerTokens(_ header: String, _ expected: String?) {
+        #expect(Credentials.key(in: [.authorization: header]) == expected)
+    }
+
+    @Test func xAPIKeyIsTheFallback() {
+        let name = HTTPField.Name("x-api-key")!
+        #expect(Credentials.key(in: [name: " sk-2 "]) == "sk-2")
+        #expect(Credentials.key(in: [.authorization: "Basic x", name: "sk-2"]) == "sk-2")
+        #expect(Credentials.key(in: [.authorization: "Bearer sk-1", name: "sk-2"]) == "sk-1")
+        #expect(Credentials.key(in: [:]) == nil)
+    }
+}
