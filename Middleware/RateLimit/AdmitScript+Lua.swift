@@ -169,8 +169,8 @@ extension RateLimitScripts {
           local w = writes[i]
           local kind = tonumber(ARGV[5 + (i - 1) * 3 + 1])
           if kind == 1 or kind == 2 then
-            redis.call('INCRBY', w[1], int(w[2]))
-            redis.call('PEXPIRE', w[1], int(w[3]))
+            -- The counter's lifetime is set once, by the request that created it.
+            if redis.call('INCRBY', w[1], int(w[2])) == w[2] then redis.call('PEXPIRE', w[1], int(w[3])) end
           elseif kind == 3 then
             redis.call('HSET', base .. 'b', 't', int(w[1]), 'at', int(now))
             redis.call('PEXPIRE', base .. 'b', int(math.ceil(w[2] / 1000) + 1))
@@ -234,12 +234,12 @@ extension RateLimitScripts {
           end
           for _, period in ipairs(periods_to_write) do
             local key = period[1]
-            redis.call('HINCRBY', key, 'requests', 1)
+            local first = redis.call('HINCRBY', key, 'requests', 1) == 1
             if prompt ~= 0 then redis.call('HINCRBY', key, 'prompt_tokens', int(prompt)) end
             if completion ~= 0 then redis.call('HINCRBY', key, 'completion_tokens', int(completion)) end
             if cost ~= 0 then redis.call('HINCRBY', key, 'cost_nanos', int(cost)) end
             if period[2] and reserved ~= 0 then redis.call('HINCRBY', key, 'reserved_tokens', int(-reserved)) end
-            redis.call('PEXPIRE', key, int(math.ceil(period[3] / 1000)))
+            if first then redis.call('PEXPIRE', key, int(math.ceil(period[3] / 1000))) end
           end
           p = p + 8 + 3 * count
         end

@@ -132,8 +132,8 @@ public enum RateLimitScripts {
             for write in writes {
                 switch write {
                 case .window(let key, let cost, let ttlMicros):
-                    _ = storage.increment(key, by: cost)
-                    storage.expire(key, ttlMicros: ttlMicros)
+                    // The counter's lifetime is set once, by the request that created it.
+                    if storage.increment(key, by: cost) == cost { storage.expire(key, ttlMicros: ttlMicros) }
                 case .bucket(let tokens, let ttlMicros):
                     storage.hashSet(base + "b", field: "t", DecimalText.bytes(tokens))
                     storage.hashSet(base + "b", field: "at", DecimalText.bytes(now))
@@ -206,13 +206,15 @@ public enum RateLimitScripts {
                             retentionMicros + 31 * CalendarPeriod.dayMicros))
         }
         for (key, holdsReservation, retention) in periods {
-            _ = storage.hashIncrement(key, field: "requests", by: 1)
+            let first = storage.hashIncrement(key, field: "requests", by: 1) == 1
             if prompt != 0 { _ = storage.hashIncrement(key, field: "prompt_tokens", by: prompt) }
             if completion != 0 { _ = storage.hashIncrement(key, field: "completion_tokens", by: completion) }
             if cost != 0 { _ = storage.hashIncrement(key, field: "cost_nanos", by: cost) }
             if holdsReservation && reserved != 0 { _ = storage.hashIncrement(key, field: "reserved_tokens", by: -reserved) }
-            let ttlMillis = (Double(retention) / 1000).rounded(.up)
-            storage.expire(key, ttlMicros: Int64(ttlMillis) * 1000)
+            if first {
+                let ttlMillis = (Double(retention) / 1000).rounded(.up)
+                storage.expire(key, ttlMicros: Int64(ttlMillis) * 1000)
+            }
         }
     }
 
