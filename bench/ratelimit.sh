@@ -70,55 +70,7 @@ CLK_TCK=$(getconf CLK_TCK)
 WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-ratelimit.XXXXXX")
 STARTED_PIDS=()
 
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    local pid
-    for pid in "${STARTED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for _ in $(seq 20); do
-        local alive=0
-        for pid in "${STARTED_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-        (( alive )) || break
-        sleep 0.1
-    done
-    for pid in "${STARTED_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [[ ${BENCH_KEEP_WORKDIR:-0} == 1 ]]; then log "work directory kept: $WORKDIR"; else rm -rf "$WORKDIR"; fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-PORTS_HANDED_OUT=" "
-free_port() {   # free_port VAR: an unused loopback port not handed out before in this run
-    local port
-    while true; do
-        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-        [[ $PORTS_HANDED_OUT == *" $port "* ]] || break
-    done
-    PORTS_HANDED_OUT+="$port "
-    printf -v "$1" '%s' "$port"
-}
-
-wait_port() {   # wait_port PORT PID NAME: until 127.0.0.1:PORT accepts (10 s at most)
-    local port=$1 pid=$2 name=$3
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || die "$name exited during startup (see $WORKDIR/$name.log)"
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    die "$name did not listen on $port within 10 s"
-}
-
-cpu_ticks() {   # utime+stime of PID (all threads), in clock ticks
-    local stat rest
-    local -a fields
-    stat=$(<"/proc/$1/stat")
-    rest=${stat##*) }
-    read -r -a fields <<<"$rest"
-    echo $(( fields[11] + fields[12] ))
-}
-json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+source "$BENCH_DIR/lib.sh"
 
 # --- Redis, on the load CPU (it is the shared store, not the process under test) ---------------
 free_port REDIS_PORT

@@ -77,61 +77,7 @@ CLK_TCK=$(getconf CLK_TCK)
 WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-bench.XXXXXX")
 STARTED_PIDS=()
 
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    local pid
-    for pid in "${STARTED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for _ in $(seq 20); do
-        local alive=0
-        for pid in "${STARTED_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-        (( alive )) || break
-        sleep 0.1
-    done
-    for pid in "${STARTED_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [[ ${BENCH_KEEP_WORKDIR:-0} == 1 ]]; then log "work directory kept: $WORKDIR"; else rm -rf "$WORKDIR"; fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port VAR: sets VAR to a currently unused loopback port (bind to 0, read it, close) that
-# was not handed out before in this run. Runs in this shell (not $(...)) so the record sticks.
-PORTS_HANDED_OUT=" "
-free_port() {
-    local port
-    while true; do
-        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-        [[ $PORTS_HANDED_OUT == *" $port "* ]] || break
-    done
-    PORTS_HANDED_OUT+="$port "
-    printf -v "$1" '%s' "$port"
-}
-
-# stop PID...: TERM, wait up to 2 s, then KILL; forgets them so cleanup never signals a reused PID.
-stop() {
-    local pid kept=()
-    kill -TERM "$@" 2>/dev/null || true
-    for pid in "$@"; do
-        for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    for pid in "${STARTED_PIDS[@]}"; do [[ " $* " == *" $pid "* ]] || kept+=("$pid"); done
-    STARTED_PIDS=("${kept[@]}")
-}
-
-# wait_port PORT PID NAME: until 127.0.0.1:PORT accepts, failing if PID dies or 10 s pass.
-wait_port() {
-    local port=$1 pid=$2 name=$3
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || die "$name exited during startup (see $WORKDIR/$name.log)"
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    die "$name did not listen on $port within 10 s"
-}
+source "$BENCH_DIR/lib.sh"
 
 # start_mock NAME CPU: starts mock-llm (1 worker, free port) pinned to CPU; sets MOCK_PID, MOCK_PORT.
 start_mock() {
@@ -180,14 +126,6 @@ PY
     [[ -n $NGINX_WORKER_PID ]] || die "$name started no worker"
 }
 
-cpu_ticks() {   # utime+stime of PID (all threads), in clock ticks
-    local stat rest
-    local -a fields
-    stat=$(<"/proc/$1/stat")
-    rest=${stat##*) }          # fields after "(comm) ", state is field 3
-    read -r -a fields <<<"$rest"
-    echo $(( fields[11] + fields[12] ))   # fields 14 and 15: utime, stime
-}
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # --- measuring -----------------------------------------------------------------------------
@@ -203,7 +141,6 @@ run_wrk() {
     printf '%s\n\n' "$out" >>"$WORKDIR/wrk.log"
     grep '^BENCH_RESULT ' <<<"$out" | head -1 | cut -d' ' -f2- | grep . || die "no wrk result for $url: $out"
 }
-json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 SWITCHYARD_SERVED=0   # every request Switchyard answered, warm-ups included (for the RSS table)
 
