@@ -26,7 +26,7 @@ public struct UpstreamHTTPRequest: Sendable {
 /// One curl easy transfer. The adapter awaits `head()`, then `body()` or repeated `next()`.
 /// Pulling is the backpressure: past `maxQueued` unread bytes the write callback pauses the
 /// transfer, and `next()` resumes it. Reactor-thread confined.
-public final class CurlTransfer: @unchecked Sendable {
+public final class CurlTransfer: PulledTransfer, @unchecked Sendable {
     let easy: UnsafeMutableRawPointer
     unowned let multi: CurlMulti
     /// Kept alive while curl may read it.
@@ -34,16 +34,16 @@ public final class CurlTransfer: @unchecked Sendable {
     private let streaming: Bool
     private let firstByteTimeout: UInt64
 
-    public private(set) var status = 0
-    public private(set) var responseHeaders: [(String, String)] = []
-    private var headComplete = false
+    public internal(set) var status = 0
+    public internal(set) var responseHeaders: [(String, String)] = []
+    var headComplete = false
     private var chunkMode = false
-    private var queued: [UInt8] = []
+    var queued: [UInt8] = []
     private var paused = false
-    private var done = false
-    private var failure: TransferError?
-    private var headWaiter: CheckedContinuation<Void, Never>?
-    private var dataWaiter: CheckedContinuation<Void, Never>?
+    var done = false
+    var failure: TransferError?
+    var headWaiter: UnsafeContinuation<Void, Never>?
+    var dataWaiter: UnsafeContinuation<Void, Never>?
     private lazy var firstByteTimer = ReactorTimer { [unowned self] in
         self.fail(.timeout("no response within \(self.firstByteTimeout / 1_000_000) ms"))
     }
@@ -178,12 +178,6 @@ public final class CurlTransfer: @unchecked Sendable {
         resume(&dataWaiter)
     }
 
-    private func resume(_ waiter: inout CheckedContinuation<Void, Never>?) {
-        guard let continuation = waiter else { return }
-        waiter = nil
-        continuation.resume()
-    }
-
     static func classify(_ code: CURLcode, headComplete: Bool) -> TransferError {
         let text = String(cString: curl_easy_strerror(code))
         switch code {
@@ -194,79 +188,15 @@ public final class CurlTransfer: @unchecked Sendable {
         }
     }
 
-    // MARK: Consumer side (tasks on the reactor)
+    // MARK: Consumer side (`PulledTransfer`)
 
-    /// Waits for the response head. Throws when the transfer failed before it.
-    public func head() async throws(TransferError) -> (status: Int, headers: [(String, String)]) {
-        if !headComplete && !done {
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    if headComplete || done { continuation.resume(); return }
-                    headWaiter = continuation
-                }
-            } onCancel: { [multi] in
-                multi.reactor.execute { self.cancel() }
-            }
-        }
-        if !headComplete || status == 0, let failure { throw failure }
-        return (status, responseHeaders)
-    }
+    var reactor: Reactor { multi.reactor }
 
-    /// Head and whole body in one wait (non-streaming answers): one suspension instead of two.
-    public func response() async throws(TransferError) -> (status: Int, headers: [(String, String)], body: [UInt8]) {
-        let body = try await body()
-        return (status, responseHeaders, body)
-    }
-
-    /// The whole body (non-streaming answers, and error answers of streaming requests).
-    public func body() async throws(TransferError) -> [UInt8] {
-        while !done {
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    if done { continuation.resume(); return }
-                    dataWaiter = continuation
-                }
-            } onCancel: { [multi] in
-                multi.reactor.execute { self.cancel() }
-            }
-        }
-        if let failure { throw failure }
-        let body = queued
-        queued = []
-        return body
-    }
-
-    /// The next piece of a streamed body: everything buffered so far, or nil at a clean end.
-    public func next() async throws(TransferError) -> [UInt8]? {
-        while queued.isEmpty && !done {
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    // Entering the wait may hop through the executor queue, and curl callbacks
-                    // can run in between: re-check before parking.
-                    if !queued.isEmpty || done { continuation.resume(); return }
-                    dataWaiter = continuation
-                    if paused {
-                        paused = false
-                        curl_easy_pause(easy, CURLPAUSE_CONT)  // may deliver data right here
-                        multi.poke()
-                    }
-                }
-            } onCancel: { [multi] in
-                multi.reactor.execute { self.cancel() }
-            }
-        }
-        if !queued.isEmpty {
-            let chunk = queued
-            queued.removeAll(keepingCapacity: true)
-            if paused {
-                paused = false
-                curl_easy_pause(easy, CURLPAUSE_CONT)
-                multi.poke()
-            }
-            return chunk
-        }
-        if let failure { throw failure }
-        return nil
+    func resumeReading() {
+        guard paused else { return }
+        paused = false
+        curl_easy_pause(easy, CURLPAUSE_CONT)  // may deliver data right here
+        multi.poke()
     }
 
     /// Stops the transfer and releases its connection. Idempotent. Reactor thread only.

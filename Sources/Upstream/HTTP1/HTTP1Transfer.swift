@@ -6,7 +6,7 @@ import Reactor
 /// read, and `next()` resumes reading. `cancel()` closes the connection (it never goes back to
 /// the pool). Deadlines: connect (name lookup included), first byte and total, from
 /// `UpstreamTimeouts`. Reactor-thread confined; socket side in HTTP1Transfer+IO.swift.
-public final class HTTP1Transfer: @unchecked Sendable {
+public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
     unowned let pool: HTTP1ConnectionPool
     let originPool: HTTP1OriginPool
     let request: HTTP1Request
@@ -75,82 +75,11 @@ public final class HTTP1Transfer: @unchecked Sendable {
 
     var isFinished: Bool { done }
 
-    // MARK: Consumer side (tasks on the reactor)
-
-    /// Waits for the response head. Throws when the transfer failed before it.
-    public func head() async throws(TransferError) -> (status: Int, headers: [(String, String)]) {
-        if !headComplete && !done {
-            await withTaskCancellationHandler {
-                await withUnsafeContinuation { continuation in
-                    if headComplete || done { continuation.resume(); return }
-                    headWaiter = continuation
-                }
-            } onCancel: { [reactor = pool.reactor] in
-                reactor.execute { self.cancel() }
-            }
-        }
-        guard headComplete else { throw failure ?? .io("no response") }
-        return (status, responseHeaders)
-    }
-
-    /// Head and whole body in one wait (non-streaming answers): one suspension instead of two.
-    public func response() async throws(TransferError) -> (status: Int, headers: [(String, String)], body: [UInt8]) {
-        let body = try await body()
-        return (status, responseHeaders, body)
-    }
-
-    /// The whole body (non-streaming answers, and error answers of streaming requests).
-    public func body() async throws(TransferError) -> [UInt8] {
-        while !done {
-            await withTaskCancellationHandler {
-                await withUnsafeContinuation { continuation in
-                    if done { continuation.resume(); return }
-                    dataWaiter = continuation
-                    resumeReading()
-                }
-            } onCancel: { [reactor = pool.reactor] in
-                reactor.execute { self.cancel() }
-            }
-        }
-        if let failure { throw failure }
-        let body = queued
-        queued = []
-        return body
-    }
-
-    /// The next piece of a streamed body: everything buffered so far, or nil at a clean end.
-    public func next() async throws(TransferError) -> [UInt8]? {
-        while queued.isEmpty && !done {
-            await withTaskCancellationHandler {
-                await withUnsafeContinuation { continuation in
-                    // Socket events may run between the check above and parking here: re-check.
-                    if !queued.isEmpty || done { continuation.resume(); return }
-                    dataWaiter = continuation
-                    resumeReading()
-                }
-            } onCancel: { [reactor = pool.reactor] in
-                reactor.execute { self.cancel() }
-            }
-        }
-        if !queued.isEmpty {
-            let chunk = queued
-            queued.removeAll(keepingCapacity: true)
-            resumeReading()
-            return chunk
-        }
-        if let failure { throw failure }
-        return nil
-    }
+    var reactor: Reactor { pool.reactor }
 
     /// Stops the transfer and closes its connection. Idempotent. Reactor thread only.
     public func cancel() {
         fail(.cancelled)
-    }
-
-    func resume(_ waiter: inout UnsafeContinuation<Void, Never>?) {
-        guard let continuation = waiter else { return }
-        waiter = nil
-        continuation.resume()
     }
 
     // MARK: Deadlines
