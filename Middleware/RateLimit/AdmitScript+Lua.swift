@@ -3,7 +3,7 @@ import GatewayCore
 extension RateLimitScripts {
     /// Lua helpers both scripts start with: integer formatting (Lua 5.1 would print big numbers
     /// as 1.7e+15) and the UTC calendar of `CalendarPeriod`, step for step.
-    static let luaPrelude = """
+    static let luaPrelude = SlidingWindow.lua + """
         local function int(x) return string.format('%d', x) end
         local day_us = 86400000000
         local function civil(d)
@@ -71,26 +71,8 @@ extension RateLimitScripts {
             local key = base .. prefix .. int(window / 1000000) .. ':'
             local current = tonumber(redis.call('GET', key .. int(index)) or '0') or 0
             local previous = tonumber(redis.call('GET', key .. int(index - 1)) or '0') or 0
-            local used = previous * (left / window) + current
-            local function full_reset(cur)
-              if cur > 0 then return left + window elseif previous > 0 then return left else return 0 end
-            end
-            avail = math.max(0, math.floor(limit - used))
-            if used + cost <= limit then
-              ok, remaining = true, math.floor(limit - (used + cost))
-              reset = full_reset(current + cost)
-              writes[i] = {key .. int(index), cost, math.ceil((left + window) / 1000)}
-            else
-              remaining = math.max(0, math.floor(limit - used))
-              if cost > limit then
-                retry = -1
-              elseif current + cost <= limit then
-                retry = math.max(1, math.ceil(left - (limit - current - cost) * window / previous))
-              else
-                retry = left + math.max(0, math.ceil(window - (limit - cost) * window / current))
-              end
-              reset = math.max(full_reset(current), retry)
-            end
+            ok, remaining, avail, reset, retry = sliding_window(limit, window, previous, current, cost, left)
+            if ok then writes[i] = {key .. int(index), cost, math.ceil((left + window) / 1000)} end
           elseif kind == 3 then
             local full = math.max(1, limit) * 1000000
             local rate = math.max(1, param)

@@ -55,6 +55,35 @@ public struct SlidingWindow: Sendable, Equatable {
     }
 }
 
+extension SlidingWindow {
+    /// `decide` in Lua, for the store scripts that run it inside Redis (`RateLimitScripts.admit`,
+    /// `CoreScripts.slidingWindowAdmit`): the same IEEE double arithmetic in the same order.
+    /// `sliding_window(limit, window, previous, current, cost, left)` returns
+    /// `admitted, remaining, available, reset, retry`, the fields of `LimitDecision`.
+    public static let lua = """
+        local function sliding_window(limit, window, previous, current, cost, left)
+          local used = previous * (left / window) + current
+          local function full_reset(cur)
+            if cur > 0 then return left + window elseif previous > 0 then return left else return 0 end
+          end
+          local available = math.max(0, math.floor(limit - used))
+          if used + cost <= limit then
+            return true, math.floor(limit - (used + cost)), available, full_reset(current + cost), 0
+          end
+          local retry
+          if cost > limit then
+            retry = -1
+          elseif current + cost <= limit then
+            retry = math.max(1, math.ceil(left - (limit - current - cost) * window / previous))
+          else
+            retry = left + math.max(0, math.ceil(window - (limit - cost) * window / current))
+          end
+          return false, available, available, math.max(full_reset(current), retry), retry
+        end
+
+        """
+}
+
 /// One limit's answer for one request.
 public struct LimitDecision: Sendable, Equatable {
     public var admitted: Bool

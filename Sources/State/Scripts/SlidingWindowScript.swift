@@ -27,7 +27,7 @@ extension CoreScripts {
     static let slidingWindowBadArguments = StoreError.server(
         "ERR sliding_window_admit needs integer arguments limit >= 0, windowMicros > 0, cost >= 0")
 
-    static let slidingWindowLua = """
+    static let slidingWindowLua = SlidingWindow.lua + """
         if #KEYS ~= 1 then
           return redis.error_reply('\(errorText(slidingWindowBadKeys))')
         end
@@ -50,21 +50,13 @@ extension CoreScripts {
         local previous_key = KEYS[1] .. ':' .. string.format('%d', index - 1)
         local current = tonumber(redis.call('GET', current_key) or '0') or 0
         local previous = tonumber(redis.call('GET', previous_key) or '0') or 0
-        local used = previous * (left / window) + current
-        if used + cost <= limit then
+        local ok, remaining, _, _, retry = sliding_window(limit, window, previous, current, cost, left)
+        if ok then
           redis.call('INCRBY', current_key, cost)
           redis.call('PEXPIRE', current_key, math.ceil((left + window) / 1000))
-          return {1, math.floor(limit - (used + cost)), left}
+          return {1, remaining, left}
         end
-        local retry
-        if cost > limit then
-          retry = -1
-        elseif current + cost <= limit then
-          retry = math.max(1, math.ceil(left - (limit - current - cost) * window / previous))
-        else
-          retry = left + math.max(0, math.ceil(window - (limit - cost) * window / current))
-        end
-        return {0, math.max(0, math.floor(limit - used)), retry}
+        return {0, remaining, retry}
         """
 
     @Sendable
