@@ -16,8 +16,8 @@ public struct AuthStage: Middleware {
     let store: any StateStore
     let directory: KeyDirectory
     let tiers: [String: TierConfig]
-    /// Config keys by lowercase hex digest.
-    let configKeys: [String: KeyConfig]
+    /// Config keys by lowercase hex digest, with their digest bytes and caller resolved once.
+    let configKeys: [String: (key: KeyConfig, digest: [UInt8], caller: Result<Caller, GatewayError>)]
     /// Unix seconds now (expiry checks); injected.
     let wallClock: @Sendable () -> Int64
     /// Monotonic ns (cache lifetimes); injected.
@@ -29,8 +29,13 @@ public struct AuthStage: Middleware {
         self.settings = settings
         self.store = store
         self.directory = directory
-        self.tiers = Dictionary(tiers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        self.configKeys = Dictionary(keys.map { ($0.keySHA256, $0) }, uniquingKeysWith: { first, _ in first })
+        let tiers = Dictionary(tiers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.tiers = tiers
+        self.configKeys = Dictionary(keys.map { key in
+            let caller = Self.caller(id: RuntimeKeys.callerID(digestHex: key.keySHA256), name: key.name, source: .config,
+                                     tier: tiers[key.tier], keyModels: key.models)
+            return (key.keySHA256, (key, key.digest, caller))
+        }, uniquingKeysWith: { first, _ in first })
         self.wallClock = wallClock
         self.monotonic = monotonic
     }
@@ -52,18 +57,15 @@ public struct AuthStage: Middleware {
     public func identify(_ key: String?, context: RequestContext) async -> Result<Caller, GatewayError> {
         guard let key else {
             guard !settings.required, let tier = tiers[settings.anonymousTier] else { return .failure(.missingAPIKey) }
-            let address = context.clientAddress.map(Self.host(of:)) ?? "unknown"
-            return .success(Caller(id: "ip:" + address, name: address, source: .anonymous, tier: tier,
-                                   allowedModels: tier.models.map(Set.init)))
+            return .success(Self.anonymous(address: context.clientAddress, tier: tier))
         }
         let digest = SHA256.digest(key.utf8)
         let digestHex = Hex.encode(digest)
         if let configKey = configKeys[digestHex], Hex.constantTimeEqual(configKey.digest, digest) {
-            if let expires = configKey.expires, Int64(expires.timeIntervalSince1970) <= wallClock() {
+            if let expires = configKey.key.expires, Int64(expires.timeIntervalSince1970) <= wallClock() {
                 return .failure(.expiredAPIKey)
             }
-            return caller(id: RuntimeKeys.callerID(digestHex: digestHex), name: configKey.name, source: .config,
-                          tierName: configKey.tier, keyModels: configKey.models)
+            return configKey.caller
         }
         let record: RuntimeKeyRecord?
         switch directory.cached(digestHex, now: monotonic()) {
@@ -84,14 +86,20 @@ public struct AuthStage: Middleware {
         }
         guard let record else { return .failure(.invalidAPIKey) }
         if let expires = record.expiresAt, expires <= wallClock() { return .failure(.expiredAPIKey) }
-        return caller(id: RuntimeKeys.callerID(digestHex: digestHex), name: record.name, source: .runtime,
-                      tierName: record.tier, keyModels: record.models)
+        return Self.caller(id: RuntimeKeys.callerID(digestHex: digestHex), name: record.name, source: .runtime,
+                           tier: tiers[record.tier], keyModels: record.models)
     }
 
-    private func caller(id: String, name: String, source: Caller.Source, tierName: String, keyModels: [String]?)
+    /// A caller without a key, limited per client address as `tier`.
+    public static func anonymous(address: String?, tier: TierConfig) -> Caller {
+        let host = address.map(host(of:)) ?? "unknown"
+        return Caller(id: "ip:" + host, name: host, source: .anonymous, tier: tier, allowedModels: tier.models.map(Set.init))
+    }
+
+    private static func caller(id: String, name: String, source: Caller.Source, tier: TierConfig?, keyModels: [String]?)
         -> Result<Caller, GatewayError>
     {
-        guard let tier = tiers[tierName] else {
+        guard let tier else {
             // A run-time key whose tier was removed from config.yaml since it was created.
             return .failure(.invalidAPIKey)
         }

@@ -75,9 +75,7 @@ public enum PipelineAssembly {
                     background: background,
                     anonymous: { context in
                         // Without the auth stage every caller is anonymous, limited per address.
-                        guard let tier = anonymousTier else { return nil }
-                        let host = context.clientAddress ?? "unknown"
-                        return Caller(id: "ip:" + host, name: host, source: .anonymous, tier: tier)
+                        anonymousTier.map { AuthStage.anonymous(address: context.clientAddress, tier: $0) }
                     }))
             case "router": stages.append(Router(table: routing, strategy: config.pipeline.router.strategy, random: random))
             default: continue  // reported once at start by `unavailableStages`
