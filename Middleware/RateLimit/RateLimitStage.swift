@@ -85,7 +85,9 @@ public struct RateLimitStage: Middleware {
             gauge.leave()
             settlements.add(settlement)
         case .stream(let stream):
-            response.body = .stream(MeteredStream(stream) { meter in
+            // A stream cut short still settles what it used: the end runs on any outcome.
+            var meter = UsageMeter()
+            response.body = .stream(ObservedStream(stream, onChunk: { meter.observe(chunk: $0) }) { _, _ in
                 Self.complete(&settlement, meter: meter, promptEstimate: promptEstimate, context: context)
                 gauge.leave()
                 settlements.add(settlement)

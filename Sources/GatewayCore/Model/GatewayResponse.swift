@@ -52,18 +52,27 @@ public final class ObservedStream: ResponseStream, @unchecked Sendable {
     }
 
     private let inner: any ResponseStream
+    private let onChunk: (([UInt8]) -> Void)?
     private var onEnd: ((Outcome, _ bytes: Int) -> Void)?
     private var bytes = 0
 
-    public init(_ inner: any ResponseStream, onEnd: @escaping (Outcome, _ bytes: Int) -> Void) {
+    /// `onChunk` sees each chunk as it passes (usage metering); `onEnd` runs once at the end.
+    public init(_ inner: any ResponseStream, onChunk: (([UInt8]) -> Void)? = nil,
+                onEnd: @escaping (Outcome, _ bytes: Int) -> Void) {
         self.inner = inner
+        self.onChunk = onChunk
         self.onEnd = onEnd
     }
 
     public func next() async throws(GatewayError) -> [UInt8]? {
         do {
             let chunk = try await inner.next()
-            if let chunk { bytes += chunk.count } else { finish(.completed) }
+            if let chunk {
+                bytes += chunk.count
+                onChunk?(chunk)
+            } else {
+                finish(.completed)
+            }
             return chunk
         } catch {
             finish(.failed(error))
