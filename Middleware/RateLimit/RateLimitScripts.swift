@@ -135,11 +135,11 @@ public enum RateLimitScripts {
                     // The counter's lifetime is set once, by the request that created it.
                     if storage.increment(key, by: cost) == cost { storage.expire(key, ttlMicros: ttlMicros) }
                 case .bucket(let tokens, let ttlMicros):
-                    storage.hashSet(base + "b", field: "t", DecimalText.bytes(tokens))
-                    storage.hashSet(base + "b", field: "at", DecimalText.bytes(now))
+                    storage.hashSet(base + "b", field: "t", DecimalBytes.render(tokens))
+                    storage.hashSet(base + "b", field: "at", DecimalBytes.render(now))
                     storage.expire(base + "b", ttlMicros: ttlMicros)
                 case .lease(let ttlMicros):
-                    storage.hashSet(base + "c", field: lease, DecimalText.bytes(now + leaseMicros))
+                    storage.hashSet(base + "c", field: lease, DecimalBytes.render(now + leaseMicros))
                     storage.expire(base + "c", ttlMicros: ttlMicros)
                 case .reserve(let key, let ttlMicros):
                     _ = storage.hashIncrement(key, field: "reserved_tokens", by: reserve)
@@ -220,8 +220,7 @@ public enum RateLimitScripts {
 
     /// Lua's `tonumber(x) or 0` for a stored integer.
     static func counter(_ bytes: [UInt8]?) -> Int64 {
-        guard let bytes, let number = Int64(String(decoding: bytes, as: UTF8.self)) else { return 0 }
-        return number
+        bytes.flatMap(DecimalBytes.parse) ?? 0
     }
 
     static func string(_ value: StoreValue) -> String {
@@ -229,9 +228,4 @@ public enum RateLimitScripts {
         if case .integer(let number) = value { return String(number) }
         return ""
     }
-}
-
-/// Decimal text of an integer, as Redis stores numbers.
-enum DecimalText {
-    static func bytes(_ number: Int64) -> [UInt8] { Array(String(number).utf8) }
 }

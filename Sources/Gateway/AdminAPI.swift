@@ -200,7 +200,7 @@ struct AdminAPI {
             var data: [[String: Any]] = []
             for subject in subjects {
                 let fields = try await shared.store.hashGetAll(CallerKeys.day(subject.id, index: day))
-                func number(_ name: String) -> Int64 { fields[name].flatMap { Int64(String(decoding: $0, as: UTF8.self)) } ?? 0 }
+                func number(_ name: String) -> Int64 { fields[name].flatMap(DecimalBytes.parse) ?? 0 }
                 let prompt = number("prompt_tokens")
                 let completion = number("completion_tokens")
                 data.append([
