@@ -1,6 +1,6 @@
 import GatewayCore
 
-/// The limits of one tier, flattened into the list the admission and settlement scripts walk.
+/// The limits of one tier, in the order the admission script decides and answers them.
 /// Built once per tier per configuration (not per request); a plain value.
 public struct LimitPlan: Sendable, Equatable {
     /// One limit. `kind` fixes its meaning and the store keys it uses.
@@ -51,19 +51,13 @@ public struct LimitPlan: Sendable, Equatable {
     }
 
     public var limits: [Limit] {
-        didSet {
-            arguments = Self.encode(limits)
-            policyHeader = RateLimitHeaders.policy(limits)
-        }
+        didSet { policyHeader = RateLimitHeaders.policy(limits) }
     }
-    /// The limits as script arguments: count, then kind, limit, parameter for each. Encoded once.
-    private(set) var arguments: [StoreValue]
     /// `RateLimit-Policy`, rendered once.
     private(set) var policyHeader: String
 
     public init(limits: [Limit]) {
         self.limits = limits
-        self.arguments = Self.encode(limits)
         self.policyHeader = RateLimitHeaders.policy(limits)
     }
 
@@ -102,29 +96,6 @@ public struct LimitPlan: Sendable, Equatable {
 
     /// Whether a concurrency lease is taken (and must be released when the answer ends).
     public var holdsLease: Bool { limits.contains { $0.kind == .concurrency } }
-
-    static func encode(_ limits: [Limit]) -> [StoreValue] {
-        var out: [StoreValue] = [.integer(Int64(limits.count))]
-        for limit in limits { out += [.integer(limit.kind.rawValue), .integer(limit.limit), .integer(limit.parameter)] }
-        return out
-    }
-
-    /// Reads `arguments` back, from position `start` of a script's argument list.
-    static func decode(_ arguments: [StoreValue], from start: Int) -> [Limit]? {
-        guard start < arguments.count, let count = arguments[start].integer, count >= 0,
-            arguments.count == start + 1 + Int(count) * 3
-        else { return nil }
-        var limits: [Limit] = []
-        for i in 0..<Int(count) {
-            let at = start + 1 + i * 3
-            guard let raw = arguments[at].integer, let kind = Limit.Kind(rawValue: raw),
-                let limit = arguments[at + 1].integer, let parameter = arguments[at + 2].integer, limit >= 0, parameter >= 0
-            else { return nil }
-            if (kind == .requests || kind == .tokens), parameter <= 0 { return nil }
-            limits.append(Limit(kind, limit: limit, parameter: parameter, name: ""))
-        }
-        return limits
-    }
 }
 
 /// Store keys of one caller: every key shares the caller's hash tag, so one script may touch
@@ -132,6 +103,9 @@ public struct LimitPlan: Sendable, Equatable {
 public enum CallerKeys {
     /// `sy:{c:<caller id>}:` — the prefix the scripts append to.
     public static func base(_ callerID: String) -> String { StateKey.make(tag: "c:" + callerID, "") }
+
+    /// The caller's limiter hash: every counter of its plan (`LimiterFields`).
+    public static func limiter(_ callerID: String) -> String { base(callerID) + "l" }
 
     /// The per-day usage hash (requests, prompt_tokens, completion_tokens, cost_nanos, reserved_tokens).
     public static func day(_ callerID: String, index: Int64) -> String { base(callerID) + "d:" + String(index) }

@@ -21,7 +21,7 @@ public struct RateLimitSnapshot: Sendable, Equatable {
     /// The plan's `RateLimit-Policy` value.
     public var policy: String
 
-    /// Reads the `RateLimitScripts.admit` reply; nil when it is not shaped as documented.
+    /// Reads the `LimitScripts.admit` reply; nil when it is not shaped as documented.
     public init?(plan: LimitPlan, reply: StoreValue) {
         guard let values = reply.array?.compactMap(\.integer), values.count == 4 + 2 * plan.limits.count else { return nil }
         admitted = values[0] == 1

@@ -11,8 +11,10 @@ public struct RateLimitStage: Middleware {
     public let name = "rate_limit"
     let store: any StateStore
     let settings: PipelineConfig.RateLimit
-    /// Plans by tier name, built once.
-    let plans: [String: LimitPlan]
+    /// Each tier's compiled scripts, by tier name, built once.
+    let tiers: [String: LimitScripts]
+    /// Accounting only (no limit): settles requests no admission script decided (fail_open).
+    let accountingOnly: LimitScripts
     /// The caller of a request that reached this stage without one (no auth stage).
     let anonymous: @Sendable (RequestContext) -> Caller?
     let gauge: InFlightGauge
@@ -23,7 +25,10 @@ public struct RateLimitStage: Middleware {
                 background: BackgroundWork, anonymous: @escaping @Sendable (RequestContext) -> Caller? = { _ in nil }) {
         self.store = store
         self.settings = settings
-        self.plans = Dictionary(tiers.map { ($0.name, LimitPlan(tier: $0)) }, uniquingKeysWith: { first, _ in first })
+        let (lease, retention) = (settings.concurrencyLease.nanoseconds / 1_000, settings.usageRetention.nanoseconds / 1_000)
+        self.tiers = Dictionary(tiers.map { ($0.name, LimitScripts(plan: LimitPlan(tier: $0), leaseMicros: lease, retentionMicros: retention)) },
+                                uniquingKeysWith: { first, _ in first })
+        self.accountingOnly = LimitScripts(plan: LimitPlan(limits: []), leaseMicros: lease, retentionMicros: retention)
         self.anonymous = anonymous
         self.gauge = gauge
         self.shedding = settings.overloadInFlight.map(LoadShedding.init(watermark:))
@@ -35,18 +40,19 @@ public struct RateLimitStage: Middleware {
         if let shedding, shedding.sheds(caller.tier, inFlight: gauge.current) {
             return GatewayResponse(error: .overloaded(tier: caller.tier.name))
         }
-        let plan = plans[caller.tier.name] ?? LimitPlan(tier: caller.tier)
+        let scripts = tiers[caller.tier.name] ?? LimitScripts(
+            plan: LimitPlan(tier: caller.tier), leaseMicros: micros(settings.concurrencyLease),
+            retentionMicros: micros(settings.usageRetention))
+        let plan = scripts.plan
         let promptEstimate = Int64(request.body.count / 4)
         let reserve = plan.countsTokens ? promptEstimate + completionEstimate(request) : 0
-        let lease = plan.holdsLease ? context.requestID : ""
+        let limiter = CallerKeys.limiter(caller.id)
 
         var snapshot: RateLimitSnapshot?
         if !plan.isEmpty {
-            let arguments = RateLimitScripts.admitArguments(
-                lease: lease, reserve: reserve, leaseMicros: micros(settings.concurrencyLease),
-                retentionMicros: micros(settings.usageRetention), plan: plan)
+            let arguments = scripts.admitArguments(lease: context.requestID, reserve: reserve)
             let outcome = await settings.onStoreError.apply { () async throws(StoreError) -> StoreValue in
-                try await store.run(RateLimitScripts.admit, keys: [CallerKeys.base(caller.id)], arguments: arguments)
+                try await store.run(scripts.admit, keys: [limiter], arguments: arguments)
             }
             switch outcome {
             case .answered(let reply):
@@ -67,9 +73,9 @@ public struct RateLimitStage: Middleware {
         }
 
         var settlement = Settlement(
-            callerID: caller.id, lease: snapshot == nil ? "" : lease, admittedAt: snapshot?.decidedAt ?? 0,
-            reserved: snapshot == nil ? 0 : reserve, promptTokens: 0, completionTokens: 0, costNanos: 0,
-            retentionMicros: micros(settings.usageRetention), plan: snapshot == nil ? LimitPlan(limits: []) : plan)
+            limiter: limiter, lease: snapshot != nil && plan.holdsLease ? LimiterFields.lease(context.requestID) : "",
+            admittedAt: snapshot?.decidedAt ?? 0, reserved: snapshot == nil ? 0 : reserve, promptTokens: 0,
+            completionTokens: 0, costNanos: 0, scripts: snapshot == nil ? accountingOnly : scripts)
         gauge.enter()
         var response = await next(request, context)
         if let snapshot { RateLimitHeaders.apply(snapshot, to: &response.headers) }

@@ -1,8 +1,11 @@
 import GatewayCore
 
-/// What is known about one request when its answer has ended: the input of `RateLimitScripts.settle`.
+/// What is known about one request when its answer has ended: one entry of its tier's
+/// `LimitScripts.settle`.
 struct Settlement: Sendable {
-    var callerID: String
+    /// `CallerKeys.limiter(id)`.
+    var limiter: String
+    /// The lease field to release, or "" when none was taken.
     var lease: String
     /// The admission's store time, or 0 when no admission script ran (unlimited, or fail_open).
     var admittedAt: Int64
@@ -10,18 +13,17 @@ struct Settlement: Sendable {
     var promptTokens: Int64
     var completionTokens: Int64
     var costNanos: Int64
-    var retentionMicros: Int64
-    var plan: LimitPlan
+    var scripts: LimitScripts
 
     var arguments: [StoreValue] {
-        RateLimitScripts.settleEntry(lease: lease, admittedAt: admittedAt, reserved: reserved, promptTokens: promptTokens,
-                                     completionTokens: completionTokens, costNanos: costNanos,
-                                     retentionMicros: retentionMicros, plan: plan)
+        LimitScripts.settleEntry(lease: lease, admittedAt: admittedAt, reserved: reserved, promptTokens: promptTokens,
+                                 completionTokens: completionTokens, costNanos: costNanos)
     }
 }
 
-/// One worker's settlements, sent as one `settle` script per batch: everything that ended
-/// before the flush task runs (the rest of the current reactor turn) goes in one round trip.
+/// One worker's settlements, sent as one `settle` script per tier and batch: everything that
+/// ended before the flush task runs (the rest of the current reactor turn) goes in one round
+/// trip per tier, and the script folds a caller's entries into one write per counter.
 /// Reactor-confined, hence `@unchecked Sendable`.
 final class SettlementQueue: @unchecked Sendable {
     private let store: any StateStore
@@ -49,12 +51,22 @@ final class SettlementQueue: @unchecked Sendable {
     func flush() async {
         flushScheduled = false
         while !pending.isEmpty {
-            let batch = Array(pending.prefix(Self.maxBatch))
-            pending.removeFirst(batch.count)
-            var arguments: [StoreValue] = [.integer(Int64(batch.count))]
-            for settlement in batch { arguments += settlement.arguments }
+            // One batch: the oldest entry's tier, up to `maxBatch` of its entries.
+            let scripts = pending[0].scripts
+            var keys: [String] = []
+            var arguments: [StoreValue] = []
+            var rest: [Settlement] = []
+            for settlement in pending {
+                if settlement.scripts === scripts && keys.count < Self.maxBatch {
+                    keys.append(settlement.limiter)
+                    arguments += settlement.arguments
+                } else {
+                    rest.append(settlement)
+                }
+            }
+            pending = rest
             do {
-                _ = try await store.run(RateLimitScripts.settle, keys: batch.map { CallerKeys.base($0.callerID) }, arguments: arguments)
+                _ = try await store.run(scripts.settle, keys: keys, arguments: arguments)
             } catch {
                 failedBatches += 1
             }

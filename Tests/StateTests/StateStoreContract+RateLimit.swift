@@ -12,6 +12,7 @@ extension StateStoreContract {
         Case(name: "rate settle: reconciles reserved tokens and records usage", body: rateSettleReconciles),
         Case(name: "rate admit: a daily token quota counts usage and reservations", body: rateDailyQuota),
         Case(name: "rate admit: token bucket refills at its rate", body: rateBucketRefills),
+        Case(name: "rate settle: one batch folds a caller's entries", body: rateSettleFoldsABatch),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
     ]
 
@@ -27,10 +28,9 @@ extension StateStoreContract {
     static func rateAdmit(_ env: Environment, _ base: String, _ plan: LimitPlan, lease: String = "", reserve: Int64 = 0)
         async throws -> RateReply
     {
-        let reply = try await env.store.run(
-            RateLimitScripts.admit, keys: [base],
-            arguments: RateLimitScripts.admitArguments(lease: lease, reserve: reserve, leaseMicros: 600 * second,
-                                                       retentionMicros: 86_400 * second, plan: plan))
+        let scripts = compiled(plan)
+        let reply = try await env.store.run(scripts.admit, keys: [base + "l"],
+                                            arguments: scripts.admitArguments(lease: lease, reserve: reserve))
         let values = (reply.array ?? []).compactMap(\.integer)
         try #require(values.count == 4 + 2 * plan.limits.count, "reply \(reply)")
         return RateReply(admitted: values[0] == 1, refusedBy: Int(values[1]), retry: values[2], now: values[3],
@@ -40,11 +40,15 @@ extension StateStoreContract {
     static func rateSettle(_ env: Environment, _ base: String, _ plan: LimitPlan, lease: String = "", admittedAt: Int64,
                            reserved: Int64, prompt: Int64, completion: Int64, cost: Int64 = 0) async throws {
         let reply = try await env.store.run(
-            RateLimitScripts.settle, keys: [base],
-            arguments: [.integer(1)] + RateLimitScripts.settleEntry(
-                lease: lease, admittedAt: admittedAt, reserved: reserved, promptTokens: prompt, completionTokens: completion,
-                costNanos: cost, retentionMicros: 86_400 * second, plan: plan))
+            compiled(plan).settle, keys: [base + "l"],
+            arguments: LimitScripts.settleEntry(
+                lease: lease.isEmpty ? "" : LimiterFields.lease(lease), admittedAt: admittedAt, reserved: reserved,
+                promptTokens: prompt, completionTokens: completion, costNanos: cost))
         #expect(reply.integer == 1)
+    }
+
+    static func compiled(_ plan: LimitPlan) -> LimitScripts {
+        LimitScripts(plan: plan, leaseMicros: 600 * second, retentionMicros: 86_400 * second)
     }
 
     static func rateAdmitAllOrNothing(_ env: Environment) async throws {
@@ -118,6 +122,40 @@ extension StateStoreContract {
         #expect(try await env.store.hashGetAll(base + "m:" + String(month))["cost_nanos"] == bytes("300"))
     }
 
+    static func rateSettleFoldsABatch(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let other = env.key("other") + ":"
+        let plan = LimitPlan(limits: [
+            .init(.concurrency, limit: 2, name: "concurrency"),
+            .init(.tokens, limit: 1_000, parameter: hour, name: "tph"),
+        ])
+        let scripts = compiled(plan)
+        let first = try await rateAdmit(env, base, plan, lease: "a", reserve: 400)
+        let second = try await rateAdmit(env, base, plan, lease: "b", reserve: 400)
+        let third = try await rateAdmit(env, other, plan, lease: "c", reserve: 100)
+        #expect(first.admitted && second.admitted && third.admitted)
+        #expect(!(try await rateAdmit(env, base, plan, lease: "x", reserve: 1)).admitted)
+        // One call: both of the caller's entries (two leases back, 800 reserved vs 150 used) and the other's.
+        let entries: [(String, String, RateReply, Int64, Int64)] = [
+            (base, "a", first, 400, 100), (other, "c", third, 100, 100), (base, "b", second, 400, 50),
+        ]
+        let reply = try await env.store.run(
+            scripts.settle, keys: entries.map { $0.0 + "l" },
+            arguments: entries.flatMap {
+                LimitScripts.settleEntry(lease: LimiterFields.lease($0.1), admittedAt: $0.2.now, reserved: $0.3,
+                                         promptTokens: $0.4, completionTokens: 0, costNanos: 1)
+            })
+        #expect(reply.integer == 3)
+        let next = try await rateAdmit(env, base, plan, lease: "d", reserve: 800)
+        #expect(next.admitted && next.limits[0].0 == 1 && next.limits[1].0 == 50)
+        let day = CalendarPeriod.day(now: first.now).index
+        let usage = try await env.store.hashGetAll(base + "d:" + String(day))
+        #expect(usage["requests"] == bytes("2"))
+        #expect(usage["prompt_tokens"] == bytes("150"))
+        #expect(usage["cost_nanos"] == bytes("2"))
+        #expect(try await env.store.hashGetAll(other + "d:" + String(day))["requests"] == bytes("1"))
+    }
+
     static func rateDailyQuota(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
         let plan = LimitPlan(limits: [.init(.dailyTokens, limit: 1_000, name: "tpd"), .init(.dailyCost, limit: 50, name: "cpd")])
@@ -151,11 +189,12 @@ extension StateStoreContract {
 
     static func rateBadArguments(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
+        let plan = LimitPlan(limits: [.init(.requests, limit: 3, parameter: hour, name: "rph")])
         await #expect(throws: StoreError.self) {
-            _ = try await env.store.run(RateLimitScripts.admit, keys: [base], arguments: [.string(""), .integer(1)])
+            _ = try await env.store.run(compiled(plan).admit, keys: [base + "l"], arguments: [.string("")])
         }
         await #expect(throws: StoreError.self) {
-            _ = try await env.store.run(RateLimitScripts.settle, keys: [base], arguments: [.integer(1), .string("")])
+            _ = try await env.store.run(compiled(plan).settle, keys: [base + "l"], arguments: [.string(""), .integer(1)])
         }
     }
 }

@@ -1,6 +1,6 @@
 /// A quota over a UTC calendar period (a day or a month): tokens or cost used so far, plus
 /// tokens reserved by requests still in flight, may not pass `limit`. Periods are numbered by
-/// `CalendarPeriod`; the Lua twin in `RateLimitScripts.admit` computes the same numbers from Redis `TIME`.
+/// `CalendarPeriod`; the Lua twin in `LimitScripts.admit` computes the same numbers from Redis `TIME`.
 public struct CalendarQuota: Sendable, Equatable {
     public var limit: Int64
 

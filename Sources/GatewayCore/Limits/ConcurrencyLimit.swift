@@ -1,7 +1,7 @@
 /// At most `limit` requests in flight per caller, across instances. Each admitted request holds
 /// a lease (its request id → expiry) that it releases when its answer ends; a lease whose
 /// instance died lapses at its expiry instead of leaking the slot forever.
-/// A plain value over the stored leases; its Lua twin is in `RateLimitScripts.admit`.
+/// A plain value over the stored leases; its Lua twin is in `LimitScripts.admit`.
 public struct ConcurrencyLimit: Sendable, Equatable {
     public var limit: Int64
 

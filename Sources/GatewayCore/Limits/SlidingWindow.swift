@@ -1,7 +1,7 @@
 /// A sliding-window counter limit, approximated by two fixed sub-windows: the previous window's
 /// count weighted by how much of it the sliding window still covers, plus the current window's.
 /// A plain value: the admission script feeds it the stored counts and the store's time, and
-/// writes back what it decides. The Lua twins (`RateLimitScripts.admit`, `CoreScripts.slidingWindowAdmit`) do the same IEEE double
+/// writes back what it decides. The Lua twins (`LimitScripts.admit`, `CoreScripts.slidingWindowAdmit`) do the same IEEE double
 /// arithmetic in the same order, so both stores agree to the microsecond.
 public struct SlidingWindow: Sendable, Equatable {
     /// Units admitted per window (requests, or tokens).
@@ -56,7 +56,7 @@ public struct SlidingWindow: Sendable, Equatable {
 }
 
 extension SlidingWindow {
-    /// `decide` in Lua, for the store scripts that run it inside Redis (`RateLimitScripts.admit`,
+    /// `decide` in Lua, for the store scripts that run it inside Redis (`LimitScripts.admit`,
     /// `CoreScripts.slidingWindowAdmit`): the same IEEE double arithmetic in the same order.
     /// `sliding_window(limit, window, previous, current, cost, left)` returns
     /// `admitted, remaining, available, reset, retry`, the fields of `LimitDecision`.

@@ -1,6 +1,6 @@
 /// A token bucket: `capacity` requests may arrive back to back, and the bucket refills at
 /// `perMinute` requests per minute. Tokens are kept in millionths so the refill is integral.
-/// A plain value over the stored state; its Lua twin is in `RateLimitScripts.admit`.
+/// A plain value over the stored state; its Lua twin is in `LimitScripts.admit`.
 public struct TokenBucket: Sendable, Equatable {
     public var capacity: Int64
     public var perMinute: Int64

@@ -1,0 +1,331 @@
+import GatewayCore
+
+/// The Lua text of a plan's scripts, generated once per tier. Straight-line code with the
+/// plan's numbers and field names as constants: inside Redis, the strings a script builds and
+/// the commands it runs are its cost, so the admission builds none but its writes' values and
+/// runs `TIME`, one `HMGET`, one `HSET` and one `PEXPIRE` (plus one `HMGET`/`HGET` per quota).
+extension LimitScripts {
+    static let badArgumentsReply = "return redis.error_reply('ERR rate limit script: bad arguments')"
+
+    /// Integer formatting (Lua 5.1 would print big numbers as 1.7e+15) and Redis `TIME` in µs.
+    static let luaBasics = """
+        local function int(x) return string.format('%d', x) end
+        local function server_now()
+          local time = redis.call('TIME')
+          return tonumber(time[1]) * 1000000 + tonumber(time[2])
+        end
+
+        """
+
+    /// The UTC calendar of `CalendarPeriod`, step for step: day index, µs left in the day,
+    /// month index, µs left in the month.
+    static let luaCalendar = """
+        local day_us = 86400000000
+        local function civil(d)
+          local z = d + 719468
+          local era = math.floor(z / 146097)
+          local doe = z - era * 146097
+          local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+          local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+          local mp = math.floor((5 * doy + 2) / 153)
+          local m = mp < 10 and mp + 3 or mp - 9
+          local y = yoe + era * 400
+          if m <= 2 then y = y + 1 end
+          return y, m
+        end
+        local function days_from_civil(y, m, d)
+          if m <= 2 then y = y - 1 end
+          local era = math.floor(y / 400)
+          local yoe = y - era * 400
+          local mm = m > 2 and m - 3 or m + 9
+          local doy = math.floor((153 * mm + 2) / 5) + d - 1
+          return era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+        end
+        local function periods(now)
+          local days = math.floor(now / day_us)
+          local y, m = civil(days)
+          local ny, nm = y, m + 1
+          if m == 12 then ny, nm = y + 1, 1 end
+          return days, (days + 1) * day_us - now, y * 12 + m - 1, days_from_civil(ny, nm, 1) * day_us - now
+        end
+
+        """
+
+    /// A stored window (`<stem>i`, `c`, `p`) rolled to window `index`: (current, previous).
+    static let luaRoll = """
+        local function roll(si, c, p, index)
+          si, c, p = tonumber(si), tonumber(c) or 0, tonumber(p) or 0
+          if si == index then return c, p elseif si == index - 1 then return 0, c end
+          return 0, 0
+        end
+
+        """
+
+    /// `TokenBucket.decide`: ok, remaining, reset, retry, available, millionths left.
+    static let luaBucket = """
+        local function bucket(capacity, rate, bt, ba, now)
+          local full = capacity * 1000000
+          local tokens, last = full, now
+          if bt then tokens, last = tonumber(bt), tonumber(ba) end
+          tokens = math.min(full, tokens + math.floor(math.max(0, now - last) * rate / 60))
+          local avail = math.floor(tokens / 1000000)
+          if tokens >= 1000000 then
+            tokens = tokens - 1000000
+            return true, math.floor(tokens / 1000000), math.ceil((full - tokens) * 60 / rate), 0, avail, tokens
+          end
+          return false, 0, math.ceil((full - tokens) * 60 / rate), math.ceil((1000000 - tokens) * 60 / rate), avail, tokens
+        end
+
+        """
+
+    /// Leases whose holder died lapse at their expiry (`ConcurrencyLimit.expired`); the count follows.
+    static let luaLapse = """
+        local function lapse(lkey, now, live)
+          local all = redis.call('HGETALL', lkey)
+          local expired = {}
+          for j = 1, #all, 2 do
+            if string.byte(all[j], 1) == 76 and tonumber(all[j + 1]) <= now then expired[#expired + 1] = all[j] end
+          end
+          if #expired == 0 then return live end
+          live = math.max(0, live - redis.call('HDEL', lkey, unpack(expired)))
+          redis.call('HSET', lkey, 'cn', int(live))
+          return live
+        end
+
+        """
+
+    /// `CalendarQuota.decide` over a usage hash: ok, remaining, reset, retry, available.
+    static let luaQuota = """
+        local function quota(key, limit, cost, left, tokens)
+          local used
+          if tokens then
+            local f = redis.call('HMGET', key, 'prompt_tokens', 'completion_tokens', 'reserved_tokens')
+            used = (tonumber(f[1]) or 0) + (tonumber(f[2]) or 0) + (tonumber(f[3]) or 0)
+          else
+            used = tonumber(redis.call('HGET', key, 'cost_nanos') or '0') or 0
+          end
+          local ok
+          if cost > 0 then ok = used + cost <= limit else ok = used < limit end
+          local avail = math.max(0, limit - used)
+          if ok then return true, math.max(0, limit - used - cost), left, 0, avail end
+          if cost > limit then return false, avail, left, -1, avail end
+          return false, avail, left, left, avail
+        end
+
+        """
+
+    static func admitLua(_ shape: Shape) -> String {
+        let kinds = Set(shape.entries.map(\.limit.kind))
+        let windows = kinds.contains(.requests) || kinds.contains(.tokens)
+        let quotas = !kinds.isDisjoint(with: [.dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost])
+        var lua = luaBasics
+        if windows { lua += SlidingWindow.lua + luaRoll }
+        if kinds.contains(.burst) { lua += luaBucket }
+        if kinds.contains(.concurrency) { lua += luaLapse }
+        if quotas { lua += luaCalendar + luaQuota }
+        lua += """
+            local lkey = KEYS[1]
+            local lease = ARGV[1]
+            local reserve = tonumber(ARGV[2])
+            if #KEYS ~= 1 or #ARGV ~= 2 or not reserve then \(badArgumentsReply) end
+            local now = server_now()
+            local reply = {1, 0, 0, now}
+            local available = {}
+            local function record(i, ok, remaining, reset, retry, avail)
+              reply[3 + 2 * i] = remaining
+              reply[4 + 2 * i] = reset
+              available[i] = avail
+              if not ok then
+                reply[1] = 0
+                if reply[2] == 0 or (retry == -1 and reply[3] ~= -1) or (reply[3] ~= -1 and retry > reply[3]) then
+                  reply[2], reply[3] = i, retry
+                end
+              end
+            end
+
+            """
+        var fields: [String] = []
+        var decide = ""
+        var writes: [String] = []
+        var quotaWrites = ""
+        for (offset, entry) in shape.entries.enumerated() {
+            let k = offset + 1
+            let limit = entry.limit
+            let s = fields.count + 1  // this limit's first field in `s`
+            switch limit.kind {
+            case .requests, .tokens:
+                let window = limit.parameter
+                let cost = limit.kind == .tokens ? "reserve" : "1"
+                fields += [entry.stem + "i", entry.stem + "c", entry.stem + "p"]
+                decide += """
+                    local x\(k) = math.floor(now / \(window))
+                    local c\(k), p\(k) = roll(s[\(s)], s[\(s + 1)], s[\(s + 2)], x\(k))
+                    do
+                      local ok, remaining, avail, reset, retry = sliding_window(\(limit.limit), \(window), p\(k), c\(k), \(cost), \(window) - (now - x\(k) * \(window)))
+                      record(\(k), ok, remaining, reset, retry, avail)
+                    end
+
+                    """
+                writes.append("'\(entry.stem)i', int(x\(k)), '\(entry.stem)c', int(c\(k) + \(cost)), '\(entry.stem)p', int(p\(k))")
+            case .burst:
+                fields += ["bt", "ba"]
+                decide += """
+                    local t\(k)
+                    do
+                      local ok, remaining, reset, retry, avail
+                      ok, remaining, reset, retry, avail, t\(k) = bucket(\(max(1, limit.limit)), \(max(1, limit.parameter)), s[\(s)], s[\(s + 1)], now)
+                      record(\(k), ok, remaining, reset, retry, avail)
+                    end
+
+                    """
+                writes.append("'bt', int(t\(k)), 'ba', int(now)")
+            case .concurrency:
+                fields.append("cn")
+                decide += """
+                    local live\(k) = tonumber(s[\(s)]) or 0
+                    if live\(k) >= \(limit.limit) then live\(k) = lapse(lkey, now, live\(k)) end
+                    record(\(k), live\(k) < \(limit.limit), math.max(0, \(limit.limit) - live\(k) - 1), 0, \(ConcurrencyLimit.retryMicros), math.max(0, \(limit.limit) - live\(k)))
+
+                    """
+                writes.append("'cn', int(live\(k) + 1), lease, int(now + \(shape.leaseMicros))")
+            case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
+                let daily = limit.kind == .dailyTokens || limit.kind == .dailyCost
+                let tokens = limit.kind == .dailyTokens || limit.kind == .monthlyTokens
+                decide += """
+                    local q\(k) = base .. \(daily ? "'d:' .. int(days)" : "'m:' .. int(month)")
+                    do
+                      local ok, remaining, reset, retry, avail = quota(q\(k), \(limit.limit), \(tokens ? "reserve" : "0"), \(daily ? "day_left" : "month_left"), \(tokens))
+                      record(\(k), ok, remaining, reset, retry, avail)
+                    end
+
+                    """
+                if tokens {
+                    quotaWrites += """
+                        if reserve > 0 then
+                          redis.call('HINCRBY', q\(k), 'reserved_tokens', int(reserve))
+                          redis.call('PEXPIRE', q\(k), \(millis(shape.retentionMicros)))
+                        end
+
+                        """
+                }
+            }
+        }
+        if !fields.isEmpty { lua += "local s = redis.call('HMGET', lkey, " + fields.map { "'\($0)'" }.joined(separator: ", ") + ")\n" }
+        if quotas { lua += "local base = string.sub(lkey, 1, -2)\nlocal days, day_left, month, month_left = periods(now)\n" }
+        lua += decide
+        lua += """
+            if reply[1] == 0 then
+              for i = 1, \(shape.entries.count) do reply[3 + 2 * i] = available[i] end
+              return reply
+            end
+
+            """
+        if !writes.isEmpty {
+            lua += "redis.call('HSET', lkey, " + writes.joined(separator: ", ") + ")\n"
+            lua += "redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros) + 1))\n"
+        }
+        return lua + quotaWrites + "return reply\n"
+    }
+
+    static func settleLua(_ shape: Shape) -> String {
+        let tokenWindows = shape.tokenStems.map { "{\($0.window), '\($0.stem)c', '\($0.stem)p'}" }.joined(separator: ", ")
+        let limiterFields = ["'cn'"] + shape.tokenStems.flatMap { ["'\($0.stem)i'", "'\($0.stem)c'", "'\($0.stem)p'"] }
+        return luaBasics + luaCalendar + """
+            local token_windows = {\(tokenWindows)}
+            local limiter_fields = {\(limiterFields.joined(separator: ", "))}
+            local usage_fields = {'requests', 'prompt_tokens', 'completion_tokens', 'cost_nanos', 'reserved_tokens'}
+            local quota_day, quota_month, monthly = \(shape.quotaDay), \(shape.quotaMonth), \(shape.monthly)
+            local retention_us = \(shape.retentionMicros)
+            local n = #KEYS
+            if n == 0 or #ARGV ~= \(settleArity) * n then \(badArgumentsReply) end
+            local now
+            local callers, order = {}, {}
+            -- Folds one entry's usage into its caller's period (a day index, or -1 - month index).
+            local function add(c, slot, prefix, index, ttl, prompt, completion, cost, reserved)
+              local u = c.usage[slot]
+              if not u then
+                u = {0, 0, 0, 0, 0, prefix = prefix, index = index, ttl = ttl}
+                c.usage[slot] = u
+                c.slots[#c.slots + 1] = slot
+              end
+              u[1], u[2], u[3], u[4], u[5] = u[1] + 1, u[2] + prompt, u[3] + completion, u[4] + cost, u[5] - reserved
+            end
+            for e = 1, n do
+              local p = \(settleArity) * (e - 1)
+              local lease = ARGV[p + 1]
+              local at, reserved = tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
+              local prompt, completion, cost = tonumber(ARGV[p + 4]), tonumber(ARGV[p + 5]), tonumber(ARGV[p + 6])
+              if not (at and reserved and prompt and completion and cost) then \(badArgumentsReply) end
+              if at == 0 then
+                if not now then now = server_now() end
+                at = now
+              end
+              local lkey = KEYS[e]
+              local c = callers[lkey]
+              if not c then
+                c = {leases = {}, deltas = {}, usage = {}, slots = {}}
+                callers[lkey] = c
+                order[#order + 1] = lkey
+              end
+              if lease ~= '' then c.leases[#c.leases + 1] = lease end
+              local delta = prompt + completion - reserved
+              if delta ~= 0 then
+                for j, w in ipairs(token_windows) do
+                  local d = c.deltas[j] or {}
+                  c.deltas[j] = d
+                  local x = math.floor(at / w[1])
+                  d[x] = (d[x] or 0) + delta
+                end
+              end
+              local days = math.floor(at / day_us)
+              add(c, days, 'd:', days, retention_us, prompt, completion, cost, quota_day and reserved or 0)
+              if monthly then
+                local _, _, month = periods(at)
+                add(c, -1 - month, 'm:', month, retention_us + 31 * day_us, prompt, completion, cost, quota_month and reserved or 0)
+              end
+            end
+            for _, lkey in ipairs(order) do
+              local c = callers[lkey]
+              local released = 0
+              if #c.leases > 0 then released = redis.call('HDEL', lkey, unpack(c.leases)) end
+              if released > 0 or next(c.deltas) then
+                local s = redis.call('HMGET', lkey, unpack(limiter_fields))
+                local sets = {}
+                if released > 0 and s[1] then
+                  sets[1], sets[2] = 'cn', int(math.max(0, tonumber(s[1]) - released))
+                end
+                for j, w in ipairs(token_windows) do
+                  local d, si = c.deltas[j], tonumber(s[3 * j - 1])
+                  if d and si and (d[si] or d[si - 1]) then
+                    sets[#sets + 1] = w[2]
+                    sets[#sets + 1] = int((tonumber(s[3 * j]) or 0) + (d[si] or 0))
+                    sets[#sets + 1] = w[3]
+                    sets[#sets + 1] = int((tonumber(s[3 * j + 1]) or 0) + (d[si - 1] or 0))
+                  end
+                end
+                if #sets > 0 then redis.call('HSET', lkey, unpack(sets)) end
+              end
+              local base = string.sub(lkey, 1, -2)
+              for _, slot in ipairs(c.slots) do
+                local u = c.usage[slot]
+                local key = base .. u.prefix .. int(u.index)
+                local stored = redis.call('HMGET', key, unpack(usage_fields))
+                local sets = {'requests', int((tonumber(stored[1]) or 0) + u[1])}
+                for j = 2, 5 do
+                  if u[j] ~= 0 then
+                    sets[#sets + 1] = usage_fields[j]
+                    sets[#sets + 1] = int((tonumber(stored[j]) or 0) + u[j])
+                  end
+                end
+                redis.call('HSET', key, unpack(sets))
+                if not stored[1] then redis.call('PEXPIRE', key, int(math.ceil(u.ttl / 1000))) end
+              end
+            end
+            return n
+
+            """
+    }
+
+    /// Whole milliseconds, rounded up.
+    static func millis(_ micros: Int64) -> Int64 { (micros + 999) / 1_000 }
+}

@@ -1,0 +1,208 @@
+import GatewayCore
+
+/// The native twins of a plan's scripts, over the memory store: the Lua of
+/// `LimitScripts+Lua.swift` step for step, with the limiter values (`SlidingWindow`,
+/// `TokenBucket`, `ConcurrencyLimit`, `CalendarQuota`) deciding.
+extension LimitScripts {
+    static func admitNative(_ shape: Shape, _ storage: any ScriptStorage, _ keys: [String], _ arguments: [StoreValue])
+        throws(StoreError) -> StoreValue
+    {
+        guard keys.count == 1, arguments.count == 2, let reserve = arguments[1].integer else { throw badArguments }
+        let limiter = keys[0]
+        let lease = string(arguments[0])
+        let now = storage.now.totalMicroseconds
+        var reply: [Int64] = [1, 0, 0, now]
+        var available: [Int64] = []
+        // What to write if every limit admits, applied after the loop (all or nothing).
+        var sets: [(String, Int64)] = []
+        var reservations: [String] = []
+        for (offset, entry) in shape.entries.enumerated() {
+            let limit = entry.limit
+            let decision: LimitDecision
+            switch limit.kind {
+            case .requests, .tokens:
+                let cost = limit.kind == .tokens ? reserve : 1
+                let window = SlidingWindow(limit: limit.limit, windowMicros: limit.parameter)
+                let position = window.position(now: now)
+                let (current, previous) = roll(storage, limiter, stem: entry.stem, index: position.index)
+                decision = window.decide(previous: previous, current: current, cost: cost, left: position.left)
+                sets += [(entry.stem + "i", position.index), (entry.stem + "c", current + cost), (entry.stem + "p", previous)]
+            case .burst:
+                let bucket = TokenBucket(capacity: limit.limit, perMinute: limit.parameter)
+                var state: TokenBucket.State?
+                if let tokens = storage.hashGet(limiter, field: "bt") {
+                    state = TokenBucket.State(tokens: counter(tokens), at: counter(storage.hashGet(limiter, field: "ba")))
+                }
+                let (answer, next) = bucket.decide(state, now: now)
+                decision = answer
+                sets += [("bt", next.tokens), ("ba", now)]
+            case .concurrency:
+                var live = counter(storage.hashGet(limiter, field: "cn"))
+                if live >= limit.limit { live = lapse(storage, limiter, now: now, live: live) }
+                decision = ConcurrencyLimit(limit: limit.limit).decide(live: live)
+                sets += [("cn", live + 1), (lease, now + shape.leaseMicros)]
+            case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
+                let daily = limit.kind == .dailyTokens || limit.kind == .dailyCost
+                let period = daily ? CalendarPeriod.day(now: now) : CalendarPeriod.month(now: now)
+                let key = String(limiter.dropLast()) + (daily ? "d:" : "m:") + String(period.index)
+                let countsTokens = limit.kind == .dailyTokens || limit.kind == .monthlyTokens
+                let used = countsTokens
+                    ? counter(storage.hashGet(key, field: "prompt_tokens")) + counter(storage.hashGet(key, field: "completion_tokens"))
+                        + counter(storage.hashGet(key, field: "reserved_tokens"))
+                    : counter(storage.hashGet(key, field: "cost_nanos"))
+                let cost = countsTokens ? reserve : 0
+                decision = CalendarQuota(limit: limit.limit).decide(used: used, cost: cost, periodLeftMicros: period.left)
+                if countsTokens { reservations.append(key) }
+            }
+            reply += [decision.remaining, decision.resetMicros]
+            available.append(decision.available)
+            if !decision.admitted {
+                reply[0] = 0
+                let retry = decision.retryMicros
+                if reply[1] == 0 || (retry == -1 && reply[2] != -1) || (reply[2] != -1 && retry > reply[2]) {
+                    reply[1] = Int64(offset + 1)
+                    reply[2] = retry
+                }
+            }
+        }
+        guard reply[0] == 1 else {
+            // Nothing was counted: every limit reports what it had before this request.
+            for (i, units) in available.enumerated() { reply[4 + 2 * i] = units }
+            return .array(reply.map { .integer($0) })
+        }
+        if !sets.isEmpty {
+            for (field, value) in sets { storage.hashSet(limiter, field: field, DecimalBytes.render(value)) }
+            storage.expire(limiter, ttlMicros: (millis(shape.keepMicros) + 1) * 1_000)
+        }
+        if reserve > 0 {
+            for key in reservations {
+                _ = storage.hashIncrement(key, field: "reserved_tokens", by: reserve)
+                storage.expire(key, ttlMicros: millis(shape.retentionMicros) * 1_000)
+            }
+        }
+        return .array(reply.map { .integer($0) })
+    }
+
+    /// A stored window rolled to window `index`: (current, previous).
+    static func roll(_ storage: any ScriptStorage, _ limiter: String, stem: String, index: Int64) -> (Int64, Int64) {
+        guard let stored = storage.hashGet(limiter, field: stem + "i").flatMap(DecimalBytes.parse) else { return (0, 0) }
+        let current = counter(storage.hashGet(limiter, field: stem + "c"))
+        if stored == index { return (current, counter(storage.hashGet(limiter, field: stem + "p"))) }
+        return stored == index - 1 ? (0, current) : (0, 0)
+    }
+
+    static func lapse(_ storage: any ScriptStorage, _ limiter: String, now: Int64, live: Int64) -> Int64 {
+        var removed: Int64 = 0
+        for (field, expiry) in storage.hashGetAll(limiter) where field.utf8.first == UInt8(ascii: "L") && counter(expiry) <= now {
+            if storage.hashDelete(limiter, field: field) { removed += 1 }
+        }
+        guard removed > 0 else { return live }
+        let left = max(0, live - removed)
+        storage.hashSet(limiter, field: "cn", DecimalBytes.render(left))
+        return left
+    }
+
+    static func settleNative(_ shape: Shape, _ storage: any ScriptStorage, _ keys: [String], _ arguments: [StoreValue])
+        throws(StoreError) -> StoreValue
+    {
+        guard !keys.isEmpty, arguments.count == settleArity * keys.count else { throw badArguments }
+        struct Usage {
+            var prefix: String
+            var index: Int64
+            var ttl: Int64
+            var sums: [Int64] = [0, 0, 0, 0, 0]
+        }
+        struct Caller {
+            var leases: [String] = []
+            /// Per token window (in `shape.tokenStems` order): window index → token delta.
+            var deltas: [[Int64: Int64]]
+            var usage: [Int64: Usage] = [:]
+            var slots: [Int64] = []
+
+            mutating func add(slot: Int64, _ fresh: @autoclosure () -> Usage, _ values: [Int64]) {
+                if usage[slot] == nil {
+                    usage[slot] = fresh()
+                    slots.append(slot)
+                }
+                for i in 0..<5 { usage[slot]!.sums[i] += values[i] }
+            }
+        }
+        var now: Int64?
+        var callers: [String: Caller] = [:]
+        var order: [String] = []
+        for (e, limiter) in keys.enumerated() {
+            let p = settleArity * e
+            guard var at = arguments[p + 1].integer, let reserved = arguments[p + 2].integer, let prompt = arguments[p + 3].integer,
+                let completion = arguments[p + 4].integer, let cost = arguments[p + 5].integer
+            else { throw badArguments }
+            if at == 0 {
+                if now == nil { now = storage.now.totalMicroseconds }
+                at = now!
+            }
+            if callers[limiter] == nil {
+                callers[limiter] = Caller(deltas: Array(repeating: [:], count: shape.tokenStems.count))
+                order.append(limiter)
+            }
+            let lease = string(arguments[p])
+            if !lease.isEmpty { callers[limiter]!.leases.append(lease) }
+            let delta = prompt + completion - reserved
+            if delta != 0 {
+                for (j, window) in shape.tokenStems.enumerated() {
+                    let index = SlidingWindow(limit: 0, windowMicros: window.window).position(now: at).index
+                    callers[limiter]!.deltas[j][index, default: 0] += delta
+                }
+            }
+            let day = CalendarPeriod.day(now: at).index
+            callers[limiter]!.add(slot: day, Usage(prefix: "d:", index: day, ttl: shape.retentionMicros),
+                                  [1, prompt, completion, cost, shape.quotaDay ? -reserved : 0])
+            if shape.monthly {
+                let month = CalendarPeriod.month(now: at).index
+                callers[limiter]!.add(slot: -1 - month,
+                                      Usage(prefix: "m:", index: month, ttl: shape.retentionMicros + 31 * CalendarPeriod.dayMicros),
+                                      [1, prompt, completion, cost, shape.quotaMonth ? -reserved : 0])
+            }
+        }
+        for limiter in order {
+            let caller = callers[limiter]!
+            var released: Int64 = 0
+            for lease in caller.leases where storage.hashDelete(limiter, field: lease) { released += 1 }
+            if released > 0, let live = storage.hashGet(limiter, field: "cn") {
+                storage.hashSet(limiter, field: "cn", DecimalBytes.render(max(0, counter(live) - released)))
+            }
+            for (j, window) in shape.tokenStems.enumerated() {
+                let deltas = caller.deltas[j]
+                guard let stored = storage.hashGet(limiter, field: window.stem + "i").flatMap(DecimalBytes.parse),
+                    deltas[stored] != nil || deltas[stored - 1] != nil
+                else { continue }
+                let current = counter(storage.hashGet(limiter, field: window.stem + "c")) + (deltas[stored] ?? 0)
+                let previous = counter(storage.hashGet(limiter, field: window.stem + "p")) + (deltas[stored - 1] ?? 0)
+                storage.hashSet(limiter, field: window.stem + "c", DecimalBytes.render(current))
+                storage.hashSet(limiter, field: window.stem + "p", DecimalBytes.render(previous))
+            }
+            let base = String(limiter.dropLast())
+            for slot in caller.slots {
+                let usage = caller.usage[slot]!
+                let key = base + usage.prefix + String(usage.index)
+                let fresh = storage.hashGet(key, field: usageFields[0]) == nil
+                for (j, field) in usageFields.enumerated() where j == 0 || usage.sums[j] != 0 {
+                    _ = storage.hashIncrement(key, field: field, by: usage.sums[j])
+                }
+                if fresh { storage.expire(key, ttlMicros: millis(usage.ttl) * 1_000) }
+            }
+        }
+        return .integer(Int64(keys.count))
+    }
+
+    static let usageFields = ["requests", "prompt_tokens", "completion_tokens", "cost_nanos", "reserved_tokens"]
+
+    /// Lua's `tonumber(x) or 0` for a stored integer.
+    static func counter(_ bytes: [UInt8]?) -> Int64 {
+        bytes.flatMap(DecimalBytes.parse) ?? 0
+    }
+
+    static func string(_ value: StoreValue) -> String {
+        if case .bytes(let bytes) = value { return String(decoding: bytes, as: UTF8.self) }
+        if case .integer(let number) = value { return String(number) }
+        return ""
+    }
+}
