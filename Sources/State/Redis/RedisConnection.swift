@@ -4,7 +4,7 @@ import GatewayCore
 import Reactor
 
 /// One hiredis async connection driven by a worker's reactor: its socket on the same epoll,
-/// connect timeout and per-command deadlines on the reactor's timers, reconnection with
+/// connect timeout and command deadlines on the reactor's timers, reconnection with
 /// exponential backoff and jitter. hiredis pipelines by itself: commands issued in one turn
 /// leave in one write.
 ///
@@ -50,20 +50,63 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
     /// connection is being (re)established the command waits for it within that deadline;
     /// when Redis is known to be down it fails at once with `.unavailable`.
     func send(_ arguments: [[UInt8]]) async throws(StoreError) -> StoreValue {
+        try await send(RESPCommand(arguments))
+    }
+
+    func send(_ command: RESPCommand) async throws(StoreError) -> StoreValue {
         if phase == .idle { connect() }
         if phase == .waitingToReconnect {
             throw StoreError.unavailable(lastError ?? "redis is reconnecting")
         }
-        let pending = PendingCommand(arguments: arguments)
-        let result: Result<StoreValue, StoreError> = await withCheckedContinuation { continuation in
+        let pending = PendingCommand(command: command, deadline: monotonicNanos() &+ options.commandTimeout)
+        let result: Result<StoreValue, StoreError> = await withUnsafeContinuation { continuation in
             pending.continuation = continuation
-            pending.timer = reactor.schedule(after: options.commandTimeout) { [weak self] in
-                self?.counters.timeouts.add(1, ordering: .relaxed)
-                pending.finish(.failure(.timeout))
-            }
+            track(pending)
             if phase == .ready { issue(pending) } else { waitingForReady.append(pending) }
         }
         return try result.get()
+    }
+
+    // MARK: Deadlines
+
+    /// Every command under a deadline, oldest first. Deadlines are `commandTimeout` after the
+    /// send, so they are in order too: one timer, armed for the oldest unfinished command,
+    /// stands for all of them (a timer per command cost a heap insert, a removal and a
+    /// `timerfd_settime` per command).
+    private var deadlines: [PendingCommand] = []
+    private var deadlinesHead = 0
+    private lazy var deadlineTimer = ReactorTimer { [unowned self] in self.expireOverdue() }
+
+    private func track(_ pending: PendingCommand) {
+        deadlines.append(pending)
+        if !deadlineTimer.isArmed { reactor.arm(deadlineTimer, at: pending.deadline) }
+    }
+
+    /// Drops finished commands from the front of `deadlines`.
+    private func dropFinished() {
+        while deadlinesHead < deadlines.count, deadlines[deadlinesHead].isFinished { deadlinesHead += 1 }
+        if deadlinesHead == deadlines.count {
+            deadlines.removeAll(keepingCapacity: true)
+            deadlinesHead = 0
+        } else if deadlinesHead >= 1024, deadlinesHead * 2 >= deadlines.count {
+            deadlines.removeFirst(deadlinesHead)
+            deadlinesHead = 0
+        }
+    }
+
+    private func expireOverdue() {
+        let now = monotonicNanos()
+        dropFinished()
+        while deadlinesHead < deadlines.count, deadlines[deadlinesHead].deadline <= now {
+            let overdue = deadlines[deadlinesHead]
+            deadlinesHead += 1
+            if !overdue.isFinished {
+                counters.timeouts.add(1, ordering: .relaxed)
+                overdue.finish(.failure(.timeout))
+            }
+            dropFinished()
+        }
+        if deadlinesHead < deadlines.count { reactor.arm(deadlineTimer, at: deadlines[deadlinesHead].deadline) }
     }
 
     private func issue(_ pending: PendingCommand) {
@@ -71,16 +114,14 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
             pending.finish(.failure(.unavailable("not connected")))
             return
         }
-        let argc = Int32(pending.arguments.count)
-        let lengths = pending.arguments.map(\.count)
         let privdata = Unmanaged.passRetained(pending).toOpaque()
-        // hiredis copies the arguments into its output buffer before returning.
-        let rc = withArgumentPointers(pending.arguments) { argv in
-            lengths.withUnsafeBufferPointer { lens in
-                redisAsyncCommandArgv(context, { ac, reply, privdata in
+        // hiredis copies the command into its output buffer before returning.
+        let rc = pending.command.bytes.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { chars in
+                redisAsyncFormattedCommand(context, { ac, reply, privdata in
                     let pending = Unmanaged<PendingCommand>.fromOpaque(privdata!).takeRetainedValue()
                     pending.finish(RedisReply.decode(reply?.assumingMemoryBound(to: redisReply.self)))
-                }, privdata, argc, argv, lens.baseAddress)
+                }, privdata, chars.baseAddress, chars.count)
             }
         }
         if rc != REDIS_OK {
@@ -107,6 +148,7 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
         closed = true
         reactor.disarm(reconnectTimer)
         reactor.disarm(connectTimer)
+        reactor.disarm(deadlineTimer)
         if let context { redisAsyncFree(context) }
         if context != nil { contextFreed() }
         phase = .idle
@@ -175,10 +217,10 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
             var auth = [Array("AUTH".utf8)]
             if let username = options.endpoint.username { auth.append(Array(username.utf8)) }
             auth.append(Array(password.utf8))
-            issue(PendingCommand(arguments: auth, onFailure: { [weak self] in self?.lastError = "AUTH failed: \($0)" }))
+            issue(PendingCommand(command: RESPCommand(auth), onFailure: { [weak self] in self?.lastError = "AUTH failed: \($0)" }))
         }
         if options.endpoint.database != 0 {
-            issue(PendingCommand(arguments: [Array("SELECT".utf8), Array(String(options.endpoint.database).utf8)],
+            issue(PendingCommand(command: RESPCommand("SELECT", String(options.endpoint.database)),
                                  onFailure: { [weak self] in self?.lastError = "SELECT failed: \($0)" }))
         }
     }
@@ -252,7 +294,10 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
     }
 
     func reactorEvent(_ events: UInt32) {
-        if events & (Reactor.readable | Reactor.hangup) != 0, let context { redisAsyncHandleRead(context) }
+        if events & (Reactor.readable | Reactor.hangup) != 0, let context {
+            redisAsyncHandleRead(context)
+            dropFinished()  // the replies just read finished their commands
+        }
         if events & Reactor.writable != 0, let context { redisAsyncHandleWrite(context) }
     }
 
@@ -267,22 +312,22 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
 
 /// One command in flight: resumed exactly once, by its reply, its deadline or a disconnect.
 final class PendingCommand: @unchecked Sendable {
-    let arguments: [[UInt8]]
-    var continuation: CheckedContinuation<Result<StoreValue, StoreError>, Never>?
-    var timer: ReactorTimer?
+    let command: RESPCommand
+    /// Monotonic ns after which it fails with `.timeout`; 0 for the handshake's own commands.
+    let deadline: UInt64
+    var continuation: UnsafeContinuation<Result<StoreValue, StoreError>, Never>?
     private let onFailure: ((StoreError) -> Void)?
     private(set) var isFinished = false
 
-    init(arguments: [[UInt8]], onFailure: ((StoreError) -> Void)? = nil) {
-        self.arguments = arguments
+    init(command: RESPCommand, deadline: UInt64 = 0, onFailure: ((StoreError) -> Void)? = nil) {
+        self.command = command
+        self.deadline = deadline
         self.onFailure = onFailure
     }
 
     func finish(_ result: Result<StoreValue, StoreError>) {
         guard !isFinished else { return }
         isFinished = true
-        if let timer, timer.isArmed, let reactor = Reactor.current { reactor.disarm(timer) }
-        timer = nil  // the timer's action holds this command: break the cycle
         if case .failure(let error) = result { onFailure?(error) }
         continuation?.resume(returning: result)
         continuation = nil

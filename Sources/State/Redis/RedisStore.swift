@@ -37,9 +37,13 @@ public final class RedisStore: StateStore, @unchecked Sendable {
 
     /// Runs one command on this worker's connection.
     public func command(_ parts: [[UInt8]]) async throws(StoreError) -> StoreValue {
+        try await send(RESPCommand(parts))
+    }
+
+    private func send(_ command: RESPCommand) async throws(StoreError) -> StoreValue {
         let connection = try connection()
         do {
-            return try await connection.send(parts)
+            return try await connection.send(command)
         } catch {
             if case .server = error {} else { counters.errors.add(1, ordering: .relaxed) }
             throw error
@@ -144,11 +148,16 @@ public final class RedisStore: StateStore, @unchecked Sendable {
     }
 
     public func run(_ script: StoreScript, keys: [String], arguments: [StoreValue]) async throws(StoreError) -> StoreValue {
-        let tail: [[UInt8]] = [Array(String(keys.count).utf8)] + keys.map { Array($0.utf8) } + arguments.map(Self.bytes)
         for attempt in 0..<2 {
             let sha = try await scriptHash(script, reload: attempt > 0)
+            var command = RESPCommand(count: 3 + keys.count + arguments.count, capacity: 96 + 48 * (keys.count + arguments.count))
+            command.append(Self.evalsha)
+            command.append(sha)
+            command.append(Int64(keys.count))
+            for key in keys { command.append(key) }
+            for argument in arguments { command.append(argument) }
             do {
-                return try await command([Array("EVALSHA".utf8), sha] + tail)
+                return try await send(command)
             } catch {
                 // The server lost its script cache (restart, SCRIPT FLUSH): load it again once.
                 if case .server(let message) = error, message.hasPrefix("NOSCRIPT"), attempt == 0 { continue }
@@ -157,6 +166,8 @@ public final class RedisStore: StateStore, @unchecked Sendable {
         }
         throw StoreError.server("NOSCRIPT after reload")
     }
+
+    private static let evalsha = Array("EVALSHA".utf8)
 
     private func scriptHash(_ script: StoreScript, reload: Bool) async throws(StoreError) -> [UInt8] {
         if !reload, let known = scriptHashes.withLock({ $0[script.name] }) { return known }
