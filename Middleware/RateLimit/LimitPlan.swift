@@ -33,17 +33,22 @@ public struct LimitPlan: Sendable, Equatable {
             public var isQuota: Bool { errorType == "insufficient_quota" }
         }
 
-        public var kind: Kind
-        public var limit: Int64
-        public var parameter: Int64
+        public let kind: Kind
+        public let limit: Int64
+        public let parameter: Int64
         /// Short policy name for headers and messages: "rpm", "rph", "tpm", "burst", "concurrency", "tpd", …
-        public var name: String
+        public let name: String
+        /// `limit` and `"name"` as the headers print them, rendered once.
+        let limitText: String
+        let quotedName: String
 
         public init(_ kind: Kind, limit: Int64, parameter: Int64 = 0, name: String) {
             self.kind = kind
             self.limit = limit
             self.parameter = parameter
             self.name = name
+            self.limitText = String(limit)
+            self.quotedName = "\"" + name + "\""
         }
 
         /// The window in seconds, for the windowed kinds.

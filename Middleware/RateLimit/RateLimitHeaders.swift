@@ -36,9 +36,14 @@ public struct RateLimitSnapshot: Sendable, Equatable {
     }
 
     /// The request limit clients watch (`X-RateLimit-*`, `x-ratelimit-*-requests`): the one
-    /// with the fewest requests left, preferring windows over the burst bucket on ties.
+    /// with the fewest requests left, the first in plan order on ties (windows come before the
+    /// burst bucket).
     var requestEntry: Entry? {
-        entries.filter { $0.limit.kind == .requests || $0.limit.kind == .burst }.min { $0.remaining < $1.remaining }
+        var best: Entry?
+        for entry in entries where entry.limit.kind == .requests || entry.limit.kind == .burst {
+            if best == nil || entry.remaining < best!.remaining { best = entry }
+        }
+        return best
     }
 
     var tokenEntry: Entry? { entries.first { $0.limit.kind == .tokens } }
@@ -50,27 +55,37 @@ public struct RateLimitSnapshot: Sendable, Equatable {
 public enum RateLimitHeaders {
     public static func apply(_ snapshot: RateLimitSnapshot, to headers: inout HTTPFields) {
         // Appended, not assigned: none of these is set before this stage, and assignment would
-        // search the fields for each name first.
-        if let primary = snapshot.requestEntry ?? snapshot.tokenEntry ?? snapshot.entries.first {
-            headers.append(HTTPField(name: Names.limit, value: String(primary.limit.limit)))
-            headers.append(HTTPField(name: Names.remaining, value: String(primary.remaining)))
+        // search the fields for each name first. The request entry is usually also the primary
+        // one, so its remaining count is rendered once for both conventions.
+        let requests = snapshot.requestEntry
+        let tokens = snapshot.tokenEntry
+        if let primary = requests ?? tokens ?? snapshot.entries.first {
+            let remaining = String(primary.remaining)
+            headers.append(HTTPField(name: Names.limit, value: primary.limit.limitText))
+            headers.append(HTTPField(name: Names.remaining, value: remaining))
             headers.append(HTTPField(name: Names.reset, value: String(seconds(primary.resetMicros))))
+            if let requests {
+                let same = requests.limit == primary.limit
+                headers.append(HTTPField(name: Names.limitRequests, value: requests.limit.limitText))
+                headers.append(HTTPField(name: Names.remainingRequests, value: same ? remaining : String(requests.remaining)))
+                headers.append(HTTPField(name: Names.resetRequests, value: duration(requests.resetMicros)))
+            }
         }
-        if let requests = snapshot.requestEntry {
-            headers.append(HTTPField(name: Names.limitRequests, value: String(requests.limit.limit)))
-            headers.append(HTTPField(name: Names.remainingRequests, value: String(requests.remaining)))
-            headers.append(HTTPField(name: Names.resetRequests, value: duration(requests.resetMicros)))
-        }
-        if let tokens = snapshot.tokenEntry {
-            headers.append(HTTPField(name: Names.limitTokens, value: String(tokens.limit.limit)))
+        if let tokens {
+            headers.append(HTTPField(name: Names.limitTokens, value: tokens.limit.limitText))
             headers.append(HTTPField(name: Names.remainingTokens, value: String(tokens.remaining)))
             headers.append(HTTPField(name: Names.resetTokens, value: duration(tokens.resetMicros)))
         }
         guard !snapshot.entries.isEmpty else { return }
         var state = ""
+        state.reserveCapacity(snapshot.entries.count * 40)
         for entry in snapshot.entries {
             if !state.isEmpty { state += ", " }
-            state += "\"\(entry.limit.name)\";r=\(entry.remaining);t=\(seconds(entry.resetMicros))"
+            state += entry.limit.quotedName
+            state += ";r="
+            state += String(entry.remaining)
+            state += ";t="
+            state += String(seconds(entry.resetMicros))
         }
         headers.append(HTTPField(name: Names.policy, value: snapshot.policy))
         headers.append(HTTPField(name: Names.state, value: state))
@@ -100,12 +115,13 @@ public enum RateLimitHeaders {
 
     /// OpenAI's reset format: "20ms" below a second, else "1s", "6m0s", "1h2m3s".
     public static func duration(_ micros: Int64) -> String {
-        if micros < 1_000_000 { return "\(max(0, (micros + 999) / 1_000))ms" }
+        if micros < 1_000_000 { return String(max(0, (micros + 999) / 1_000)) + "ms" }
         let total = seconds(micros)
         let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)
-        if hours > 0 { return "\(hours)h\(minutes)m\(secs)s" }
-        if minutes > 0 { return "\(minutes)m\(secs)s" }
-        return "\(secs)s"
+        var text = ""
+        if hours > 0 { text += String(hours) + "h" }
+        if hours > 0 || minutes > 0 { text += String(minutes) + "m" }
+        return text + String(secs) + "s"
     }
 
     /// "$1.50" for 1.5e9 nano-dollars.

@@ -38,7 +38,7 @@ public struct UsageMeter: Sendable {
     /// is absent, as for embeddings). Looks for an unescaped key, so quoted text in content
     /// (`\"usage\":`) never matches.
     static func usage(in bytes: [UInt8]) -> (prompt: Int64, completion: Int64)? {
-        let key = Array(#""usage""#.utf8)
+        let key = usageKey
         guard bytes.count > key.count else { return nil }
         var start = bytes.count - key.count
         while start >= 0 {
@@ -65,7 +65,8 @@ public struct UsageMeter: Sendable {
         var i = objectStart
         var inString = false
         var keyStart = -1
-        var lastKey: ArraySlice<UInt8> = []
+        // The last top-level key, as a range of `bytes` (no slice, no retain per key).
+        var lastKey = 0..<0
         while i < bytes.count {
             let byte = bytes[i]
             if inString {
@@ -75,7 +76,7 @@ public struct UsageMeter: Sendable {
                 }
                 if byte == UInt8(ascii: "\"") {
                     inString = false
-                    if depth == 1 { lastKey = bytes[keyStart..<i] }
+                    if depth == 1 { lastKey = keyStart..<i }
                 }
                 i += 1
                 continue
@@ -95,8 +96,8 @@ public struct UsageMeter: Sendable {
                     value = value * 10 + Int64(bytes[i] - UInt8(ascii: "0"))
                     i += 1
                 }
-                if lastKey.elementsEqual("prompt_tokens".utf8) { prompt = value }
-                if lastKey.elementsEqual("completion_tokens".utf8) { completion = value }
+                if equals(bytes, lastKey, promptKey) { prompt = value }
+                if equals(bytes, lastKey, completionKey) { completion = value }
                 continue
             default:
                 break
@@ -104,6 +105,14 @@ public struct UsageMeter: Sendable {
             i += 1
         }
         return (prompt, completion)
+    }
+
+    private static let usageKey = Array(#""usage""#.utf8)
+    private static let promptKey = Array("prompt_tokens".utf8)
+    private static let completionKey = Array("completion_tokens".utf8)
+
+    private static func equals(_ bytes: [UInt8], _ range: Range<Int>, _ word: [UInt8]) -> Bool {
+        range.count == word.count && matches(bytes, word, at: range.lowerBound)
     }
 
     private static func skipSpace(_ bytes: [UInt8], _ i: inout Int) {
