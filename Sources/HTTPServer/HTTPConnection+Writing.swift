@@ -79,7 +79,7 @@ extension HTTPConnection {
     /// them does not make the buffer grow (one allocation per response, not two).
     private func serializeHead(_ response: ServerResponse, contentLength: Int?, room: Int = 0) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + response.headers.count * 48 + room)
+        out.reserveCapacity(256 + response.headers.count * 48 + response.serializedHeaders.count + room)
         ResponseHead.appendStatusLine(response.status, to: &out)
         for field in response.headers {
             let name = field.name
@@ -89,6 +89,7 @@ extension HTTPConnection {
             Self.append(field.value, to: &out)
             out.append(contentsOf: "\r\n".utf8)
         }
+        out.append(contentsOf: response.serializedHeaders)
         out.append(contentsOf: "date: ".utf8)
         out.append(contentsOf: server.dateCache.current())
         if let contentLength {

@@ -45,11 +45,17 @@ public enum ServerBody: Sendable {
 public struct ServerResponse: Sendable {
     public var status: Int
     public var headers: HTTPFields
+    /// Header lines already serialised (`name: value\r\n` each), written after `headers`. For
+    /// headers stamped on every response (the gateway's request id, provider, overhead): writing
+    /// their bytes once costs less than adding fields to a copy of `headers`. The caller
+    /// guarantees each line is a valid field and that no name repeats one in `headers`.
+    public var serializedHeaders: [UInt8]
     public var body: ServerBody
 
-    public init(status: Int, headers: HTTPFields = [:], body: ServerBody) {
+    public init(status: Int, headers: HTTPFields = [:], serializedHeaders: [UInt8] = [], body: ServerBody) {
         self.status = status
         self.headers = headers
+        self.serializedHeaders = serializedHeaders
         self.body = body
     }
 }
