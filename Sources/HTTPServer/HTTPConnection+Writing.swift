@@ -162,7 +162,7 @@ extension HTTPConnection {
             writeWaiter = nil
             waiter.resume(returning: true)
         }
-        if resumeParsingAfterFlush && pendingOutput <= Self.highWater / 2 && state == .handling && task == nil {
+        if resumeParsingAfterFlush && pendingOutput <= Self.highWater / 2 && state == .handling && !responding {
             resumeParsingAfterFlush = false
             state = .awaitingHead
             processInput()

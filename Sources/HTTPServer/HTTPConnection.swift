@@ -35,7 +35,18 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     var closeAfterFlush = false
     var keepAlive = true
     var draining = false
-    var task: Task<Void, Never>?
+    /// A response is being produced or written (from dispatch until `finishResponse`).
+    var responding = false
+    /// Serves this connection's requests one after another: started by the first request and
+    /// parked between requests, so a request costs a continuation resume instead of creating,
+    /// enqueueing and destroying a task with its executor preference record.
+    private var serving: Task<Void, Never>?
+    /// The serving task, parked until the next request (nil when the connection closes).
+    private var requestWaiter: UnsafeContinuation<ServerRequest?, Never>?
+    /// A request dispatched while the serving task was still finishing the previous response.
+    private var pendingRequest: ServerRequest?
+    /// Writes the answer to a request the parser refused.
+    private var errorTask: Task<Void, Never>?
     var currentStream: (any ServerStream)?
 
     /// When the current phase times out (monotonic ns, 0 = never). Checked by the server's
@@ -176,11 +187,39 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         keepAlive = head.keepAlive && !draining
         let request = ServerRequest(head: head, body: body, receivedAt: headStartedAt, peerHost: peerHost)
         body = []
-        let handler = server.handler
-        task = Task(executorPreference: reactor) {
-            let response = await handler.handle(request)
-            await self.write(response)
+        responding = true
+        if let waiter = requestWaiter {
+            requestWaiter = nil
+            waiter.resume(returning: request)
+        } else if serving == nil {
+            serving = Task(executorPreference: reactor) { await self.serve(request) }
+        } else {
+            pendingRequest = request  // the serving task takes it once its response is written
         }
+    }
+
+    /// The serving task's loop. The handler is read per request: the server may swap it.
+    private func serve(_ first: ServerRequest) async {
+        var request = first
+        while true {
+            let response = await server.handler.handle(request)
+            await write(response)
+            guard let next = await nextRequest() else { return }
+            request = next
+        }
+    }
+
+    /// The request dispatched while the last response was written, or the next one to come;
+    /// nil once the connection is closed.
+    private func nextRequest() async -> ServerRequest? {
+        if let pending = pendingRequest {
+            pendingRequest = nil
+            return pending
+        }
+        guard state != .closed else { return nil }
+        // Unsafe rather than checked: a checked continuation allocates per wait; `dispatch` and
+        // `close` are the two places it is resumed, each after clearing `requestWaiter`.
+        return await withUnsafeContinuation { requestWaiter = $0 }
     }
 
     /// Called after a task's response was handed to the socket: next request or close.
@@ -193,7 +232,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     /// Back to reading the next request, or closing (after `Connection: close`, once flushed:
     /// nothing pipelined after such a request is parsed).
     private func finishResponse() {
-        task = nil
+        responding = false
         currentStream = nil
         guard state == .handling else { return }
         if !keepAlive {
@@ -214,7 +253,8 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         keepAlive = false
         disarmTimer()
         let response = server.configuration.errorResponse(status, reason)
-        task = Task(executorPreference: reactor) { await self.write(response) }
+        responding = true
+        errorTask = Task(executorPreference: reactor) { await self.write(response) }
     }
 
     // MARK: Timers and closing
@@ -247,7 +287,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
             close()
         case .awaitingHead, .readingBody:
             respondToBadRequest(status: 408, reason: "the request took too long to arrive")
-        case .handling where task == nil:
+        case .handling where !responding:
             close()  // a finished answer the client has not read within the idle timeout
         case .handling, .closed:
             break
@@ -279,8 +319,15 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         FileDescriptor.close(fd)
         currentStream?.cancel()
         currentStream = nil
-        task?.cancel()
-        task = nil
+        serving?.cancel()
+        serving = nil
+        errorTask?.cancel()
+        errorTask = nil
+        pendingRequest = nil
+        if let waiter = requestWaiter {
+            requestWaiter = nil
+            waiter.resume(returning: nil)
+        }
         if let waiter = writeWaiter {
             writeWaiter = nil
             waiter.resume(returning: false)
