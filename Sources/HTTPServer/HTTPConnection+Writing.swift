@@ -9,14 +9,23 @@ extension HTTPConnection {
 
     var pendingOutput: Int { output.count - outputStart }
 
+    /// Writes a complete response (head and body in one buffer, one send); no suspension.
+    func write(_ response: ServerResponse, _ bytes: [UInt8]) {
+        guard state != .closed else { return }
+        var out = serializeHead(response, contentLength: bytes.count, room: bytes.count)
+        out.append(contentsOf: bytes)
+        enqueueOutput(out)
+        flush()
+        guard state != .closed else { return }
+        responseFinished()
+    }
+
     func write(_ response: ServerResponse) async {
         guard state != .closed else { return }
         switch response.body {
         case .bytes(let bytes):
-            var out = serializeHead(response, contentLength: bytes.count, room: bytes.count)
-            out.append(contentsOf: bytes)
-            enqueueOutput(out)
-            flush()
+            write(response, bytes)
+            return
         case .stream(let stream):
             currentStream = stream
             enqueueOutput(serializeHead(response, contentLength: nil))

@@ -49,7 +49,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     private var errorTask: Task<Void, Never>?
     var currentStream: (any ServerStream)?
 
-    /// When the current phase times out (monotonic ns, 0 = never). Checked by the server's
+    /// When the current phase times out (coarse monotonic ns, 0 = never). Checked by the server's
     /// periodic sweep, so a request costs two stores here instead of four timer-heap moves.
     private var deadline: UInt64 = 0
     private var timerKind = TimerKind.idle
@@ -199,27 +199,29 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     }
 
     /// The serving task's loop. The handler is read per request: the server may swap it.
+    /// Every `await` here costs a hop check against the task's executor preference (a lock in
+    /// the runtime), so a complete body is written without one and the wait is inline.
     private func serve(_ first: ServerRequest) async {
         var request = first
         while true {
             let response = await server.handler.handle(request)
-            await write(response)
-            guard let next = await nextRequest() else { return }
+            if case .bytes(let bytes) = response.body {
+                write(response, bytes)
+            } else {
+                await write(response)
+            }
+            if let pending = pendingRequest {
+                // Dispatched while the response was written.
+                pendingRequest = nil
+                request = pending
+                continue
+            }
+            guard state != .closed else { return }
+            // Unsafe rather than checked: a checked continuation allocates per wait; `dispatch`
+            // and `close` are the two places it is resumed, each after clearing `requestWaiter`.
+            guard let next = await withUnsafeContinuation({ requestWaiter = $0 }) else { return }
             request = next
         }
-    }
-
-    /// The request dispatched while the last response was written, or the next one to come;
-    /// nil once the connection is closed.
-    private func nextRequest() async -> ServerRequest? {
-        if let pending = pendingRequest {
-            pendingRequest = nil
-            return pending
-        }
-        guard state != .closed else { return nil }
-        // Unsafe rather than checked: a checked continuation allocates per wait; `dispatch` and
-        // `close` are the two places it is resumed, each after clearing `requestWaiter`.
-        return await withUnsafeContinuation { requestWaiter = $0 }
     }
 
     /// Called after a task's response was handed to the socket: next request or close.
@@ -267,7 +269,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         case .header: configuration.headerTimeout
         case .body: configuration.bodyTimeout
         }
-        deadline = monotonicNanos() &+ after
+        deadline = coarseMonotonicNanos() &+ after
     }
 
     private func disarmTimer() {
