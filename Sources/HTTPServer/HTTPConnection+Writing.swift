@@ -11,13 +11,18 @@ extension HTTPConnection {
 
     /// Writes a complete response (head and body in one buffer, one send); no suspension.
     func write(_ response: ServerResponse, _ bytes: [UInt8]) {
+        writeComplete(response, bytes)
+        guard state != .closed else { return }
+        responseFinished()
+    }
+
+    /// Head and body of a complete response, handed to the socket.
+    func writeComplete(_ response: ServerResponse, _ bytes: [UInt8]) {
         guard state != .closed else { return }
         var out = serializeHead(response, contentLength: bytes.count, room: bytes.count)
         out.append(contentsOf: bytes)
         enqueueOutput(out)
         flush()
-        guard state != .closed else { return }
-        responseFinished()
     }
 
     func write(_ response: ServerResponse) async {

@@ -188,6 +188,13 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         let request = ServerRequest(head: head, body: body, receivedAt: headStartedAt, peerHost: peerHost)
         body = []
         responding = true
+        if let response = server.handler.immediateResponse(to: request), case .bytes(let bytes) = response.body {
+            // Written now; the caller's parse loop goes on with the next request (no recursion
+            // through `responseFinished`, however many requests are pipelined).
+            writeComplete(response, bytes)
+            finishResponse()
+            return
+        }
         if let waiter = requestWaiter {
             requestWaiter = nil
             waiter.resume(returning: request)
@@ -233,7 +240,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
 
     /// Back to reading the next request, or closing (after `Connection: close`, once flushed:
     /// nothing pipelined after such a request is parsed).
-    private func finishResponse() {
+    func finishResponse() {
         responding = false
         currentStream = nil
         guard state == .handling else { return }

@@ -63,6 +63,16 @@ public struct ServerResponse: Sendable {
 /// What the server calls for each complete request. Runs as a task on the connection's reactor.
 public protocol HTTPRequestHandler: Sendable {
     func handle(_ request: ServerRequest) async -> ServerResponse
+
+    /// A complete answer that needs no waiting, made right where the request was parsed: no
+    /// task, no continuation, no executor hop. nil (the default) sends the request to `handle`.
+    /// Only `.bytes` bodies are taken here; return nil for anything that streams or waits.
+    /// Runs on the connection's reactor, synchronously, so it must be cheap and never block.
+    func immediateResponse(to request: ServerRequest) -> ServerResponse?
+}
+
+extension HTTPRequestHandler {
+    public func immediateResponse(to request: ServerRequest) -> ServerResponse? { nil }
 }
 
 /// Limits and timeouts of the HTTP server (nanoseconds). Slow clients cannot hold a worker:
