@@ -24,7 +24,9 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
 
     public func handle(_ request: ServerRequest) async -> ServerResponse {
         let target = request.head.target
-        let path = target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target
+        // Searched as bytes: `firstIndex(of: Character)` walks grapheme clusters, a measurable
+        // cost on every request.
+        let path = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(target[..<$0]) } ?? target
         let method = request.head.method
         switch path {
         case "/v1/chat/completions": return await proxy(.chatCompletions, request, path: path)
@@ -68,12 +70,12 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
             return local(.malformedJSON(error.description), request, path)
         }
         if let problem = Self.validate(endpoint, fields) { return local(problem, request, path) }
-        let snapshot = self.snapshot
         let context = RequestContext(requestID: requestID(request), receivedAt: request.receivedAt, clientAddress: request.peerHost)
         let gatewayRequest = GatewayRequest(endpoint: endpoint, headers: request.head.headers, body: request.body, fields: fields)
-        var response = await snapshot.pipeline.handle(gatewayRequest, context: context)
+        var response = await self.snapshot.pipeline.handle(gatewayRequest, context: context)
         let overhead = overheadNanos(context)
-        stamp(&response, context: context, overhead: overhead)
+        let stamped = Self.serializedStamp(response.headers, context: context, overhead: overhead)
+        if stamped.isEmpty { stamp(&response, context: context, overhead: overhead) }
         var entry = AccessLog.Entry(
             requestID: context.requestID, method: request.head.method.rawValue, path: path, model: fields.model,
             provider: context.deployment?.providerName, status: response.status, upstreamNanos: context.upstreamNanos,
@@ -82,7 +84,7 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         case .bytes(let bytes):
             entry.bytesOut = bytes.count
             accessLog.record(entry, receivedAt: request.receivedAt)
-            return ServerResponse(status: response.status, headers: response.headers, body: .bytes(bytes))
+            return ServerResponse(status: response.status, headers: response.headers, serializedHeaders: stamped, body: .bytes(bytes))
         case .stream(let stream):
             let accessLog = self.accessLog
             let observed = ObservedStream(stream) { outcome, bytes in
@@ -92,7 +94,8 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
                 if case .cancelled = outcome { entry.streamError = "client_disconnected" }
                 accessLog.record(entry, receivedAt: request.receivedAt)
             }
-            return ServerResponse(status: response.status, headers: response.headers, body: .stream(EdgeStream(observed)))
+            return ServerResponse(status: response.status, headers: response.headers, serializedHeaders: stamped,
+                                  body: .stream(EdgeStream(observed)))
         }
     }
 
@@ -130,6 +133,49 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         return total > context.upstreamNanos ? total - context.upstreamNanos : 0
     }
 
+    /// The stamped headers as serialised lines, written by the server after the pipeline's
+    /// fields: one small buffer instead of a copy of the fields plus four insertions. Empty when
+    /// the pipeline's answer already carries one of these names or a value would need HTTPTypes'
+    /// legalising (then `stamp` replaces them in the fields, as ever).
+    static func serializedStamp(_ headers: HTTPFields, context: RequestContext, overhead: UInt64) -> [UInt8] {
+        for field in headers {
+            let name = field.name
+            if name == .xRequestID || name == .xSwitchyardProvider || name == .xSwitchyardModel
+                || name == .xSwitchyardOverheadMs
+            {
+                return []
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(192)
+        guard appendLine("x-request-id: ", context.requestID, to: &out) else { return [] }
+        if let deployment = context.deployment {
+            guard appendLine("x-switchyard-provider: ", deployment.providerName, to: &out),
+                appendLine("x-switchyard-model: ", deployment.model, to: &out)
+            else { return [] }
+        }
+        out.append(contentsOf: "x-switchyard-overhead-ms: ".utf8)
+        appendMilliseconds(overhead, to: &out)
+        out.append(contentsOf: "\r\n".utf8)
+        return out
+    }
+
+    /// Appends `prefix value CRLF` when `value` is non-empty visible ASCII with inner spaces only
+    /// (what HTTPTypes would keep unchanged); false otherwise.
+    private static func appendLine(_ prefix: StaticString, _ value: String, to out: inout [UInt8]) -> Bool {
+        var value = value
+        return value.withUTF8 { bytes in
+            guard let first = bytes.first, let last = bytes.last, first != 0x20, last != 0x20,
+                bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
+            else { return false }
+            out.append(contentsOf: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+            out.append(contentsOf: bytes)
+            out.append(0x0D)
+            out.append(0x0A)
+            return true
+        }
+    }
+
     private func stamp(_ response: inout GatewayResponse, context: RequestContext, overhead: UInt64) {
         response.headers[.xRequestID] = context.requestID
         if let deployment = context.deployment {
@@ -141,10 +187,37 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
 
     /// "0.042" — milliseconds with microsecond resolution.
     static func milliseconds(_ nanos: UInt64) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        appendMilliseconds(nanos, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `milliseconds` written as digits straight into `out` (no String on the way).
+    static func appendMilliseconds(_ nanos: UInt64, to out: inout [UInt8]) {
         let micros = nanos / 1_000
+        var whole = micros / 1_000
         let fraction = micros % 1_000
-        let pad = fraction < 10 ? "00" : (fraction < 100 ? "0" : "")
-        return "\(micros / 1_000).\(pad)\(fraction)"
+        var digits: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                     UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { raw in
+            let buffer = raw.bindMemory(to: UInt8.self)
+            repeat {
+                buffer[count] = UInt8(truncatingIfNeeded: whole % 10) &+ 0x30
+                whole /= 10
+                count += 1
+            } while whole > 0
+            while count > 0 {
+                count -= 1
+                out.append(buffer[count])
+            }
+        }
+        out.append(UInt8(ascii: "."))
+        out.append(UInt8(truncatingIfNeeded: fraction / 100) &+ 0x30)
+        out.append(UInt8(truncatingIfNeeded: fraction / 10 % 10) &+ 0x30)
+        out.append(UInt8(truncatingIfNeeded: fraction % 10) &+ 0x30)
     }
 
     // MARK: Answers of the gateway itself

@@ -9,14 +9,28 @@ extension HTTPConnection {
 
     var pendingOutput: Int { output.count - outputStart }
 
+    /// Writes a complete response (head and body in one buffer, one send); no suspension.
+    func write(_ response: ServerResponse, _ bytes: [UInt8]) {
+        writeComplete(response, bytes)
+        guard state != .closed else { return }
+        responseFinished()
+    }
+
+    /// Head and body of a complete response, handed to the socket.
+    func writeComplete(_ response: ServerResponse, _ bytes: [UInt8]) {
+        guard state != .closed else { return }
+        var out = serializeHead(response, contentLength: bytes.count, room: bytes.count)
+        out.append(contentsOf: bytes)
+        enqueueOutput(out)
+        flush()
+    }
+
     func write(_ response: ServerResponse) async {
         guard state != .closed else { return }
         switch response.body {
         case .bytes(let bytes):
-            var out = serializeHead(response, contentLength: bytes.count, room: bytes.count)
-            out.append(contentsOf: bytes)
-            enqueueOutput(out)
-            flush()
+            write(response, bytes)
+            return
         case .stream(let stream):
             currentStream = stream
             enqueueOutput(serializeHead(response, contentLength: nil))
@@ -79,7 +93,7 @@ extension HTTPConnection {
     /// them does not make the buffer grow (one allocation per response, not two).
     private func serializeHead(_ response: ServerResponse, contentLength: Int?, room: Int = 0) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + response.headers.count * 48 + room)
+        out.reserveCapacity(256 + response.headers.count * 48 + response.serializedHeaders.count + room)
         ResponseHead.appendStatusLine(response.status, to: &out)
         for field in response.headers {
             let name = field.name
@@ -89,6 +103,7 @@ extension HTTPConnection {
             Self.append(field.value, to: &out)
             out.append(contentsOf: "\r\n".utf8)
         }
+        out.append(contentsOf: response.serializedHeaders)
         out.append(contentsOf: "date: ".utf8)
         out.append(contentsOf: server.dateCache.current())
         if let contentLength {
@@ -161,7 +176,7 @@ extension HTTPConnection {
             writeWaiter = nil
             waiter.resume(returning: true)
         }
-        if resumeParsingAfterFlush && pendingOutput <= Self.highWater / 2 && state == .handling && task == nil {
+        if resumeParsingAfterFlush && pendingOutput <= Self.highWater / 2 && state == .handling && !responding {
             resumeParsingAfterFlush = false
             state = .awaitingHead
             processInput()

@@ -35,10 +35,21 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     var closeAfterFlush = false
     var keepAlive = true
     var draining = false
-    var task: Task<Void, Never>?
+    /// A response is being produced or written (from dispatch until `finishResponse`).
+    var responding = false
+    /// Serves this connection's requests one after another: started by the first request and
+    /// parked between requests, so a request costs a continuation resume instead of creating,
+    /// enqueueing and destroying a task with its executor preference record.
+    private var serving: Task<Void, Never>?
+    /// The serving task, parked until the next request (nil when the connection closes).
+    private var requestWaiter: UnsafeContinuation<ServerRequest?, Never>?
+    /// A request dispatched while the serving task was still finishing the previous response.
+    private var pendingRequest: ServerRequest?
+    /// Writes the answer to a request the parser refused.
+    private var errorTask: Task<Void, Never>?
     var currentStream: (any ServerStream)?
 
-    /// When the current phase times out (monotonic ns, 0 = never). Checked by the server's
+    /// When the current phase times out (coarse monotonic ns, 0 = never). Checked by the server's
     /// periodic sweep, so a request costs two stores here instead of four timer-heap moves.
     private var deadline: UInt64 = 0
     private var timerKind = TimerKind.idle
@@ -176,10 +187,47 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         keepAlive = head.keepAlive && !draining
         let request = ServerRequest(head: head, body: body, receivedAt: headStartedAt, peerHost: peerHost)
         body = []
-        let handler = server.handler
-        task = Task(executorPreference: reactor) {
-            let response = await handler.handle(request)
-            await self.write(response)
+        responding = true
+        if let response = server.handler.immediateResponse(to: request), case .bytes(let bytes) = response.body {
+            // Written now; the caller's parse loop goes on with the next request (no recursion
+            // through `responseFinished`, however many requests are pipelined).
+            writeComplete(response, bytes)
+            finishResponse()
+            return
+        }
+        if let waiter = requestWaiter {
+            requestWaiter = nil
+            waiter.resume(returning: request)
+        } else if serving == nil {
+            serving = Task(executorPreference: reactor) { await self.serve(request) }
+        } else {
+            pendingRequest = request  // the serving task takes it once its response is written
+        }
+    }
+
+    /// The serving task's loop. The handler is read per request: the server may swap it.
+    /// Every `await` here costs a hop check against the task's executor preference (a lock in
+    /// the runtime), so a complete body is written without one and the wait is inline.
+    private func serve(_ first: ServerRequest) async {
+        var request = first
+        while true {
+            let response = await server.handler.handle(request)
+            if case .bytes(let bytes) = response.body {
+                write(response, bytes)
+            } else {
+                await write(response)
+            }
+            if let pending = pendingRequest {
+                // Dispatched while the response was written.
+                pendingRequest = nil
+                request = pending
+                continue
+            }
+            guard state != .closed else { return }
+            // Unsafe rather than checked: a checked continuation allocates per wait; `dispatch`
+            // and `close` are the two places it is resumed, each after clearing `requestWaiter`.
+            guard let next = await withUnsafeContinuation({ requestWaiter = $0 }) else { return }
+            request = next
         }
     }
 
@@ -192,8 +240,8 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
 
     /// Back to reading the next request, or closing (after `Connection: close`, once flushed:
     /// nothing pipelined after such a request is parsed).
-    private func finishResponse() {
-        task = nil
+    func finishResponse() {
+        responding = false
         currentStream = nil
         guard state == .handling else { return }
         if !keepAlive {
@@ -214,7 +262,8 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         keepAlive = false
         disarmTimer()
         let response = server.configuration.errorResponse(status, reason)
-        task = Task(executorPreference: reactor) { await self.write(response) }
+        responding = true
+        errorTask = Task(executorPreference: reactor) { await self.write(response) }
     }
 
     // MARK: Timers and closing
@@ -227,7 +276,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         case .header: configuration.headerTimeout
         case .body: configuration.bodyTimeout
         }
-        deadline = monotonicNanos() &+ after
+        deadline = coarseMonotonicNanos() &+ after
     }
 
     private func disarmTimer() {
@@ -247,7 +296,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
             close()
         case .awaitingHead, .readingBody:
             respondToBadRequest(status: 408, reason: "the request took too long to arrive")
-        case .handling where task == nil:
+        case .handling where !responding:
             close()  // a finished answer the client has not read within the idle timeout
         case .handling, .closed:
             break
@@ -279,8 +328,15 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         FileDescriptor.close(fd)
         currentStream?.cancel()
         currentStream = nil
-        task?.cancel()
-        task = nil
+        serving?.cancel()
+        serving = nil
+        errorTask?.cancel()
+        errorTask = nil
+        pendingRequest = nil
+        if let waiter = requestWaiter {
+            requestWaiter = nil
+            waiter.resume(returning: nil)
+        }
         if let waiter = writeWaiter {
             writeWaiter = nil
             waiter.resume(returning: false)

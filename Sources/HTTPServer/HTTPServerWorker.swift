@@ -54,7 +54,7 @@ public final class HTTPServerWorker: @unchecked Sendable {
     }
 
     private func sweep() {
-        let now = monotonicNanos()
+        let now = coarseMonotonicNanos()  // the clock `HTTPConnection.armTimer` uses
         for connection in Array(connections.values) { connection.checkDeadline(now) }
         if !connections.isEmpty { reactor.arm(sweepTimer, after: sweepInterval) }
     }

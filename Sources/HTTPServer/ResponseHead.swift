@@ -76,7 +76,7 @@ final class DateCache: @unchecked Sendable {
     private(set) var value: [UInt8] = []
 
     func current() -> [UInt8] {
-        let now = Int(wallClockNanos() / 1_000_000_000)
+        let now = Int(coarseWallClockNanos() / 1_000_000_000)
         if now != second {
             second = now
             value = Self.format(now)

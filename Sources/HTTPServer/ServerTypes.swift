@@ -45,11 +45,17 @@ public enum ServerBody: Sendable {
 public struct ServerResponse: Sendable {
     public var status: Int
     public var headers: HTTPFields
+    /// Header lines already serialised (`name: value\r\n` each), written after `headers`. For
+    /// headers stamped on every response (the gateway's request id, provider, overhead): writing
+    /// their bytes once costs less than adding fields to a copy of `headers`. The caller
+    /// guarantees each line is a valid field and that no name repeats one in `headers`.
+    public var serializedHeaders: [UInt8]
     public var body: ServerBody
 
-    public init(status: Int, headers: HTTPFields = [:], body: ServerBody) {
+    public init(status: Int, headers: HTTPFields = [:], serializedHeaders: [UInt8] = [], body: ServerBody) {
         self.status = status
         self.headers = headers
+        self.serializedHeaders = serializedHeaders
         self.body = body
     }
 }
@@ -57,6 +63,16 @@ public struct ServerResponse: Sendable {
 /// What the server calls for each complete request. Runs as a task on the connection's reactor.
 public protocol HTTPRequestHandler: Sendable {
     func handle(_ request: ServerRequest) async -> ServerResponse
+
+    /// A complete answer that needs no waiting, made right where the request was parsed: no
+    /// task, no continuation, no executor hop. nil (the default) sends the request to `handle`.
+    /// Only `.bytes` bodies are taken here; return nil for anything that streams or waits.
+    /// Runs on the connection's reactor, synchronously, so it must be cheap and never block.
+    func immediateResponse(to request: ServerRequest) -> ServerResponse?
+}
+
+extension HTTPRequestHandler {
+    public func immediateResponse(to request: ServerRequest) -> ServerResponse? { nil }
 }
 
 /// Limits and timeouts of the HTTP server (nanoseconds). Slow clients cannot hold a worker:

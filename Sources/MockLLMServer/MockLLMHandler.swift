@@ -30,6 +30,14 @@ public final class MockLLMHandler: HTTPRequestHandler, @unchecked Sendable {
                            body: request.body)
     }
 
+    /// Replies without injected latency and with a whole body are written at once, without a
+    /// task; the rest (latency, SSE pacing) go through `handle`.
+    public func immediateResponse(to request: ServerRequest) -> ServerResponse? {
+        let reply = reply(to: request)
+        guard reply.faults.latencyMs <= 0, case .full(let bytes) = reply.body else { return nil }
+        return ServerResponse(status: reply.status, headers: fields(for: reply.headers), body: .bytes(bytes))
+    }
+
     public func handle(_ request: ServerRequest) async -> ServerResponse {
         let reply = reply(to: request)
         if reply.faults.latencyMs > 0 {

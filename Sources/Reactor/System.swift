@@ -73,5 +73,22 @@ public func monotonicNanos() -> UInt64 { sy_monotonic_ns() }
 @inline(__always)
 public func wallClockNanos() -> UInt64 { sy_realtime_ns() }
 
+/// CLOCK_MONOTONIC_COARSE in nanoseconds: the time of the last tick (a few ms resolution),
+/// read without touching the clock source. For deadlines measured in seconds, set on every
+/// request and checked by a periodic sweep that reads the same clock.
+@inline(__always)
+public func coarseMonotonicNanos() -> UInt64 { coarseNanos(CLOCK_MONOTONIC_COARSE) }
+
+/// CLOCK_REALTIME_COARSE in nanoseconds since the Unix epoch (a few ms behind the wall clock).
+@inline(__always)
+public func coarseWallClockNanos() -> UInt64 { coarseNanos(CLOCK_REALTIME_COARSE) }
+
+@inline(__always)
+private func coarseNanos(_ clock: clockid_t) -> UInt64 {
+    var now = timespec()
+    clock_gettime(clock, &now)
+    return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+}
+
 /// Online CPUs, for `workers: auto`.
 public func onlineCPUCount() -> Int { Int(sy_cpu_count()) }

@@ -1,0 +1,53 @@
+import GatewayCore
+import HTTPTypes
+import Testing
+
+@testable import Gateway
+
+/// The headers the edge stamps on every proxied answer, written as bytes without HTTPFields.
+@Suite struct EdgeHeaderTests {
+    @Test func millisecondsHaveMicrosecondResolution() {
+        #expect(GatewayEdge.milliseconds(0) == "0.000")
+        #expect(GatewayEdge.milliseconds(42_000) == "0.042")
+        #expect(GatewayEdge.milliseconds(42_999) == "0.042")
+        #expect(GatewayEdge.milliseconds(12_000_000) == "12.000")
+        #expect(GatewayEdge.milliseconds(1_234_567_890) == "1234.567")
+        #expect(GatewayEdge.milliseconds(UInt64.max) == "18446744073709.551")
+    }
+
+    @Test func requestIDsShareAPrefixAndCountInHex() {
+        let generator = RequestIDGenerator()
+        var ids: [String] = []
+        for _ in 0..<17 { ids.append(generator.next()) }
+        let prefix = ids[0].dropLast()
+        #expect(ids[0].hasPrefix("req_") && ids[0].hasSuffix("_1"))
+        #expect(ids[9] == prefix + "a")
+        #expect(ids[15] == prefix + "10")
+        #expect(ids[16] == prefix + "11")
+        #expect(ids.allSatisfy(RequestIDGenerator.isAcceptable))
+    }
+
+    @Test func stampedLinesMatchWhatTheFieldsWouldSay() {
+        let context = RequestContext(requestID: "req_1", receivedAt: 0)
+        context.deployment = ResolvedDeployment(providerName: "up", model: "mock-gpt", index: 0)
+        let lines = GatewayEdge.serializedStamp([.contentType: "application/json"], context: context, overhead: 65_000)
+        #expect(String(decoding: lines, as: UTF8.self) == """
+            x-request-id: req_1\r
+            x-switchyard-provider: up\r
+            x-switchyard-model: mock-gpt\r
+            x-switchyard-overhead-ms: 0.065\r
+
+            """)
+    }
+
+    @Test func stampedLinesStepAsideForFieldsThatNeedTheSlowPath() {
+        let context = RequestContext(requestID: "req_1", receivedAt: 0)
+        // The pipeline's answer already names one of the stamped headers: it is replaced in the fields.
+        #expect(GatewayEdge.serializedStamp([.xRequestID: "cached"], context: context, overhead: 0).isEmpty)
+        // A value HTTPTypes would legalise (here, trailing whitespace) goes through the fields too.
+        context.deployment = ResolvedDeployment(providerName: "up ", model: "m", index: 0)
+        #expect(GatewayEdge.serializedStamp([:], context: context, overhead: 0).isEmpty)
+        context.deployment = ResolvedDeployment(providerName: "up", model: "m", index: 0)
+        #expect(!GatewayEdge.serializedStamp([:], context: context, overhead: 0).isEmpty)
+    }
+}
