@@ -54,7 +54,7 @@ public struct OpenAIAdapter: ProviderAdapter {
 
     public func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse {
         let started = monotonicNanos()
-        let transfer = start(request, body: request.body(forModel: deployment.model))
+        let transfer = start(request, model: deployment.model)
         do {
             if !request.isStreaming {
                 let answer = try await transfer.response()
@@ -78,22 +78,29 @@ public struct OpenAIAdapter: ProviderAdapter {
 
     /// Starts the upstream transfer on this provider's client; the request leaves now when a
     /// connection is free.
-    private func start(_ request: GatewayRequest, body: [UInt8]) -> UpstreamTransfer {
+    private func start(_ request: GatewayRequest, model: String) -> UpstreamTransfer {
         var relayed: [String] = []
         for name in Self.relayedRequestHeaders {
             if let value = request.headers[name] { relayed.append("\(name.rawName): \(value)") }
         }
         switch transport {
         case .native(let pool, let origin, let basePath, let json, let sse):
+            // The model id goes straight into the request bytes when it needs no escaping: one
+            // copy of the body instead of two (what `body(forModel:)` would build, then this).
+            let fields = request.fields
+            let splice = fields.modelValueRange.flatMap { range in
+                fields.model != model && HTTP1Request.isPlainJSONString(model) ? (range, model) : nil
+            }
             let http = HTTP1Request(origin: origin.origin, pathPrefix: basePath, path: request.endpoint.path,
-                                    headers: request.isStreaming ? sse : json, extraLines: relayed, body: body,
-                                    streaming: request.isStreaming, timeouts: timeouts)
+                                    headers: request.isStreaming ? sse : json, extraLines: relayed,
+                                    body: splice == nil ? request.body(forModel: model) : request.body,
+                                    replacingString: splice, streaming: request.isStreaming, timeouts: timeouts)
             return .native(HTTP1Transfer(http, originPool: origin, pool: pool))
         case .curl(let multi, let json, let sse):
             let accept = request.isStreaming ? "Accept: text/event-stream" : "Accept: application/json"
             let headers = relayed.isEmpty ? (request.isStreaming ? sse : json) : CurlHeaderList(headerLines + [accept] + relayed)
             return .curl(CurlTransfer(
-                UpstreamHTTPRequest(url: baseURL + request.endpoint.path, headers: headers, body: body,
+                UpstreamHTTPRequest(url: baseURL + request.endpoint.path, headers: headers, body: request.body(forModel: model),
                                     streaming: request.isStreaming, timeouts: timeouts),
                 multi: multi))
         }

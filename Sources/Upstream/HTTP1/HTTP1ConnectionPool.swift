@@ -28,6 +28,9 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
     static let readSize = 64 * 1024
     /// Made on first use (and only then: deinit must not create one capturing a dying self).
     private var idleTimer: ReactorTimer?
+    /// Deadline timers of ended transfers, for the next ones: a fresh timer per transfer is two
+    /// allocations (the timer and its action's context). At most as many as ever ran at once.
+    private var spareDeadlines: [TransferDeadline] = []
 
     /// Connections opened so far (for tests: reuse shows as few opens for many requests).
     public private(set) var connectionsOpened = 0
@@ -71,6 +74,19 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
     public func openConnections(to origin: HTTP1Origin) -> Int { origins[origin]?.open ?? 0 }
     public func idleConnections(to origin: HTTP1Origin) -> Int { origins[origin]?.idle.count ?? 0 }
     public func waitingTransfers(for origin: HTTP1Origin) -> Int { origins[origin]?.waiterCount ?? 0 }
+
+    // MARK: Transfer deadlines
+
+    func takeDeadline() -> TransferDeadline {
+        spareDeadlines.popLast() ?? TransferDeadline()
+    }
+
+    /// Disarms `slot` and keeps it for the next transfer; its transfer must not use it again.
+    func giveBack(_ slot: TransferDeadline) {
+        reactor.disarm(slot.timer)
+        slot.transfer = nil
+        spareDeadlines.append(slot)
+    }
 
     // MARK: Leasing
 

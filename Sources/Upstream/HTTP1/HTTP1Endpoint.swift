@@ -95,12 +95,17 @@ public struct HTTP1Request: Sendable {
 
     /// The request target is `pathPrefix + path` (origin-form: the base URL's path, then the
     /// endpoint's). `extraLines` are per-request "Name: value" lines (relayed client headers)
-    /// after the prebuilt block.
+    /// after the prebuilt block. `replacingString` puts `"value"` in place of `body[range]` as
+    /// the body is copied in (the deployment's model id over the client's token), so no
+    /// rewritten body is built first; the caller has checked that `value` needs no JSON escaping.
     public init(origin: HTTP1Origin, method: String = "POST", pathPrefix: String = "", path: String,
-                headers: HTTP1HeaderBlock, extraLines: [String] = [], body: [UInt8], streaming: Bool,
-                timeouts: UpstreamTimeouts) {
+                headers: HTTP1HeaderBlock, extraLines: [String] = [], body: [UInt8],
+                replacingString: (range: Range<Int>, value: String)? = nil, streaming: Bool, timeouts: UpstreamTimeouts) {
+        var value = replacingString?.value ?? ""
+        let splice = replacingString?.range
+        let bodyCount = splice.map { body.count - $0.count + value.utf8.count + 2 } ?? body.count
         var out: [UInt8] = []
-        out.reserveCapacity(method.utf8.count + pathPrefix.utf8.count + path.utf8.count + headers.bytes.count + body.count + 64)
+        out.reserveCapacity(method.utf8.count + pathPrefix.utf8.count + path.utf8.count + headers.bytes.count + bodyCount + 64)
         out.append(contentsOf: method.utf8)
         out.append(UInt8(ascii: " "))
         out.append(contentsOf: pathPrefix.utf8)
@@ -111,17 +116,30 @@ public struct HTTP1Request: Sendable {
             out.append(contentsOf: line.utf8)
             out.append(contentsOf: "\r\n".utf8)
         }
-        if !body.isEmpty || method == "POST" || method == "PUT" || method == "PATCH" {
+        if bodyCount > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
             out.append(contentsOf: "Content-Length: ".utf8)
-            Self.appendDecimal(body.count, to: &out)
+            Self.appendDecimal(bodyCount, to: &out)
             out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)
-        out.append(contentsOf: body)
+        if let splice {
+            out.append(contentsOf: body[..<splice.lowerBound])
+            out.append(UInt8(ascii: "\""))
+            value.withUTF8 { out.append(contentsOf: $0) }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: body[splice.upperBound...])
+        } else {
+            out.append(contentsOf: body)
+        }
         self.origin = origin
         self.bytes = out
         self.streaming = streaming
         self.timeouts = timeouts
+    }
+
+    /// True when `text` goes into a JSON string as it is (no quote, backslash or control byte).
+    public static func isPlainJSONString(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
     }
 
     static func appendDecimal(_ value: Int, to out: inout [UInt8]) {

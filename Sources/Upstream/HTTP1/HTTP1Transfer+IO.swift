@@ -193,7 +193,7 @@ extension HTTP1Transfer {
         guard !done else { return }
         done = true
         pool.activeTransfers -= 1
-        pool.reactor.disarm(deadlineTimer)
+        pool.giveBack(deadlineSlot)
         if let connection {
             self.connection = nil
             pool.release(connection, reusable: reusable)
@@ -207,7 +207,7 @@ extension HTTP1Transfer {
         done = true
         failure = error
         pool.activeTransfers -= 1
-        pool.reactor.disarm(deadlineTimer)
+        pool.giveBack(deadlineSlot)
         if let connection {
             self.connection = nil
             pool.release(connection, reusable: false)

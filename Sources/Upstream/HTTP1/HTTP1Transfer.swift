@@ -43,7 +43,9 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
     var connectDeadline: UInt64 = 0
     var firstByteDeadline: UInt64
     let totalDeadline: UInt64
-    lazy var deadlineTimer = ReactorTimer { [unowned self] in self.deadlineReached() }
+    /// Borrowed from the pool for the transfer's life and handed back when it ends.
+    let deadlineSlot: TransferDeadline
+    var deadlineTimer: ReactorTimer { deadlineSlot.timer }
 
     static let maxQueued = 64 * 1024
 
@@ -60,6 +62,8 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
         let now = monotonicNanos()
         firstByteDeadline = now &+ request.timeouts.firstByte
         totalDeadline = now &+ request.timeouts.total
+        deadlineSlot = pool.takeDeadline()
+        deadlineSlot.transfer = self
         pool.activeTransfers += 1
         pool.reactor.arm(deadlineTimer, at: min(firstByteDeadline, totalDeadline))
         pool.lease(for: self)
@@ -69,7 +73,7 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
         // Dropped before its end (a stream nobody read to the end): the connection cannot be reused.
         guard !done else { return }
         pool.activeTransfers -= 1
-        pool.reactor.disarm(deadlineTimer)
+        pool.giveBack(deadlineSlot)
         if let connection { pool.release(connection, reusable: false) }
     }
 
@@ -86,10 +90,11 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
 
     /// Moves the timer earlier when `deadline` is before what it is armed for.
     func armDeadline(_ deadline: UInt64) {
+        guard !done else { return }  // the slot went back to the pool
         if !deadlineTimer.isArmed || deadline < deadlineTimer.deadline { pool.reactor.arm(deadlineTimer, at: deadline) }
     }
 
-    private func deadlineReached() {
+    func deadlineReached() {
         guard !done else { return }
         let now = monotonicNanos()
         let timeouts = request.timeouts
@@ -106,4 +111,12 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
             pool.reactor.arm(deadlineTimer, at: next)
         }
     }
+}
+
+/// A transfer's deadline timer, reused by the pool's transfers one after another. The timer is
+/// armed only while `transfer` holds the slot (it is disarmed when handed back), so the
+/// reference does not need to be counted. Reactor-thread confined.
+final class TransferDeadline {
+    unowned(unsafe) var transfer: HTTP1Transfer?
+    private(set) lazy var timer = ReactorTimer { [unowned self] in self.transfer?.deadlineReached() }
 }

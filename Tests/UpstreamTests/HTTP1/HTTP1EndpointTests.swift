@@ -38,4 +38,17 @@ import Testing
                                timeouts: UpstreamTimeouts())
         #expect(!String(decoding: get.bytes, as: UTF8.self).contains("Content-Length"))
     }
+
+    @Test func theModelIdIsSplicedIntoTheBodyAsItIsCopied() {
+        let origin = HTTP1Origin(host: "h", port: 80)
+        let block = HTTP1HeaderBlock(origin: origin, lines: [])
+        let body = Array(#"{"model":"bench","n":1}"#.utf8)
+        let request = HTTP1Request(origin: origin, path: "/x", headers: block, body: body,
+                                   replacingString: (9..<16, "mock-gpt-longer"), streaming: false, timeouts: UpstreamTimeouts())
+        #expect(String(decoding: request.bytes, as: UTF8.self) == """
+            POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 33\r\n\r\n{"model":"mock-gpt-longer","n":1}
+            """)
+        #expect(HTTP1Request.isPlainJSONString("mock-gpt+interval=1"))
+        #expect(!HTTP1Request.isPlainJSONString("a\"b") && !HTTP1Request.isPlainJSONString("a\\b") && !HTTP1Request.isPlainJSONString("a\nb"))
+    }
 }
