@@ -23,8 +23,12 @@ public final class MockLLMHandler: HTTPRequestHandler, @unchecked Sendable {
 
     private func reply(to request: ServerRequest) -> MockReply {
         let headers = request.head.headers
-        // Fault headers are rare: skip seven header lookups when none is present.
-        let hasFaultHeaders = headers.contains { $0.name.canonicalName.hasPrefix("x-mock-") }
+        // Fault headers are rare: skip seven header lookups when none is present. The prefix is
+        // compared as bytes (`String.hasPrefix` compares Unicode-canonically).
+        let hasFaultHeaders = headers.contains { field in
+            var name = field.name.canonicalName
+            return name.withUTF8 { $0.starts(with: "x-mock-".utf8) }
+        }
         return cache.reply(method: request.head.method.rawValue, path: request.head.target,
                            header: { name in hasFaultHeaders ? HTTPField.Name(name).flatMap { headers[$0] } : nil },
                            body: request.body)

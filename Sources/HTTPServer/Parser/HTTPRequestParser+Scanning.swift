@@ -100,18 +100,44 @@ extension HTTPRequestParser {
         return true
     }
 
-    /// ASCII case-insensitive comparison with a lowercase literal.
+    /// ASCII case-insensitive comparison with a lowercase literal, eight bytes at a time (field
+    /// names are matched against the known-name table on every line).
     static func equalsIgnoringCase(
         _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ literal: StaticString
     ) -> Bool {
-        guard range.count == literal.utf8CodeUnitCount else { return false }
-        let chars = literal.utf8Start
-        var offset = 0
-        for index in range {
-            if Byte.lowercased(bytes[index]) != chars[offset] { return false }
-            offset += 1
+        let count = literal.utf8CodeUnitCount
+        guard range.count == count, let base = bytes.baseAddress else { return false }
+        let text = UnsafeRawPointer(base + range.lowerBound)
+        let chars = UnsafeRawPointer(literal.utf8Start)
+        if count < 8 {
+            for offset in 0..<count where Byte.lowercased(text.load(fromByteOffset: offset, as: UInt8.self))
+                != chars.load(fromByteOffset: offset, as: UInt8.self)
+            {
+                return false
+            }
+            return true
         }
-        return true
+        var offset = 0
+        while true {
+            // The last word overlaps the one before it when the length is not a multiple of 8.
+            let at = min(offset, count - 8)
+            let word = text.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+            if lowercasedWord(word) != chars.loadUnaligned(fromByteOffset: at, as: UInt64.self) { return false }
+            if at == count - 8 { return true }
+            offset += 8
+        }
+    }
+
+    /// ASCII `A`-`Z` lowered in all eight bytes at once; every other byte is left as it is.
+    @inline(__always)
+    static func lowercasedWord(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let low7 = word & ~highs
+        let atLeastA = low7 &+ ones &* (0x80 - 0x41)  // high bit set where the byte is >= 'A'
+        let aboveZ = low7 &+ ones &* (0x7F - 0x5A)  // high bit set where the byte is > 'Z'
+        let upper = atLeastA & ~aboveZ & ~word & highs
+        return word | upper >> 2
     }
 
     static func hasPrefixIgnoringCase(
