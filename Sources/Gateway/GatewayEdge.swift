@@ -24,9 +24,7 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
 
     public func handle(_ request: ServerRequest) async -> ServerResponse {
         let target = request.head.target
-        // Searched as bytes: `firstIndex(of: Character)` walks grapheme clusters, a measurable
-        // cost on every request.
-        let path = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(target[..<$0]) } ?? target
+        let path = Self.pathOfTarget(target)
         let method = request.head.method
         switch path {
         case "/v1/chat/completions": return await proxy(.chatCompletions, request, path: path)
@@ -111,6 +109,16 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         }
     }
 
+    /// The target without its query. Searched in the contiguous UTF-8: `firstIndex(of:)` on a
+    /// Character walks grapheme clusters, and on the UTF8View goes through generic indexing.
+    static func pathOfTarget(_ target: String) -> String {
+        var bytes = target
+        let path = bytes.withUTF8 { utf8 in
+            utf8.firstIndex(of: UInt8(ascii: "?")).map { String(decoding: UnsafeBufferPointer(rebasing: utf8[..<$0]), as: UTF8.self) }
+        }
+        return path ?? target
+    }
+
     /// The query string's parameters (no percent-decoding beyond `+`; the admin API's values are plain).
     static func query(_ target: String) -> [String: String] {
         guard let mark = target.firstIndex(of: "?") else { return [:] }
@@ -154,9 +162,9 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
                 appendLine("x-switchyard-model: ", deployment.model, to: &out)
             else { return [] }
         }
-        out.append(contentsOf: "x-switchyard-overhead-ms: ".utf8)
+        out.appendUTF8("x-switchyard-overhead-ms: ")
         appendMilliseconds(overhead, to: &out)
-        out.append(contentsOf: "\r\n".utf8)
+        out.appendUTF8("\r\n")
         return out
     }
 

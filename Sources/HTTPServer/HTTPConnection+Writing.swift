@@ -46,9 +46,9 @@ extension HTTPConnection {
         var framed: [UInt8] = []
         framed.reserveCapacity(bytes.count + 12)
         ResponseHead.appendHex(bytes.count, to: &framed)
-        framed.append(contentsOf: "\r\n".utf8)
+        framed.appendUTF8("\r\n")
         framed.append(contentsOf: bytes)
-        framed.append(contentsOf: "\r\n".utf8)
+        framed.appendUTF8("\r\n")
         return framed
     }
 
@@ -79,7 +79,7 @@ extension HTTPConnection {
                 return
             case .fail(let finalChunk):
                 var framed = finalChunk.isEmpty ? [] : Self.chunk(finalChunk)
-                framed.append(contentsOf: "0\r\n\r\n".utf8)
+                framed.appendUTF8("0\r\n\r\n")
                 // The body still ends with a proper last-chunk, so the connection stays usable:
                 // closing it would break a pooled client's next, unrelated request.
                 enqueueOutput(framed)
@@ -98,22 +98,22 @@ extension HTTPConnection {
         for field in response.headers {
             let name = field.name
             if Self.isFramingField(name) { continue }
-            Self.append(name.rawName, to: &out)
-            out.append(contentsOf: ": ".utf8)
-            Self.append(field.value, to: &out)
-            out.append(contentsOf: "\r\n".utf8)
+            out.appendUTF8(name.rawName)
+            out.appendUTF8(": ")
+            out.appendUTF8(field.value)
+            out.appendUTF8("\r\n")
         }
         out.append(contentsOf: response.serializedHeaders)
-        out.append(contentsOf: "date: ".utf8)
+        out.appendUTF8("date: ")
         out.append(contentsOf: server.dateCache.current())
         if let contentLength {
-            out.append(contentsOf: "\r\ncontent-length: ".utf8)
+            out.appendUTF8("\r\ncontent-length: ")
             ResponseHead.appendDecimal(contentLength, to: &out)
         } else {
-            out.append(contentsOf: "\r\ntransfer-encoding: chunked".utf8)
+            out.appendUTF8("\r\ntransfer-encoding: chunked")
         }
-        if !keepAlive { out.append(contentsOf: "\r\nconnection: close".utf8) }
-        out.append(contentsOf: "\r\n\r\n".utf8)
+        if !keepAlive { out.appendUTF8("\r\nconnection: close") }
+        out.appendUTF8("\r\n\r\n")
         return out
     }
 
@@ -127,13 +127,6 @@ extension HTTPConnection {
         case 10: name == .connection
         default: false
         }
-    }
-
-    /// Appends a string's UTF-8 in one copy (the generic `append(contentsOf: s.utf8)` is slower).
-    @inline(__always)
-    static func append(_ text: String, to out: inout [UInt8]) {
-        var text = text
-        text.withUTF8 { out.append(contentsOf: $0) }
     }
 
     func enqueueOutput(_ bytes: [UInt8]) {

@@ -36,11 +36,11 @@ enum ResponseHead {
     }
 
     static func appendStatusLine(_ status: Int, to out: inout [UInt8]) {
-        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.appendUTF8("HTTP/1.1 ")
         appendDecimal(status, to: &out)
         out.append(0x20)
-        out.append(contentsOf: reason(status).utf8)
-        out.append(contentsOf: "\r\n".utf8)
+        out.appendUTF8(reason(status))
+        out.appendUTF8("\r\n")
     }
 
     static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
@@ -60,7 +60,7 @@ enum ResponseHead {
     }
 
     static func appendHex(_ value: Int, to out: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        let hex = ("0123456789abcdef" as StaticString).utf8Start  // no array per chunk
         var shift = (Int.bitWidth - value.leadingZeroBitCount + 3) / 4 * 4
         if shift == 0 { out.append(0x30); return }
         while shift > 0 {

@@ -15,6 +15,13 @@ import Testing
         #expect(GatewayEdge.milliseconds(UInt64.max) == "18446744073709.551")
     }
 
+    @Test func thePathIsTheTargetWithoutItsQuery() {
+        #expect(GatewayEdge.pathOfTarget("/v1/chat/completions") == "/v1/chat/completions")
+        #expect(GatewayEdge.pathOfTarget("/admin/keys?limit=5&x=?") == "/admin/keys")
+        #expect(GatewayEdge.pathOfTarget("/caf\u{E9}?q") == "/caf\u{E9}")
+        #expect(GatewayEdge.pathOfTarget("?") == "")
+    }
+
     @Test func requestIDsShareAPrefixAndCountInHex() {
         let generator = RequestIDGenerator()
         var ids: [String] = []

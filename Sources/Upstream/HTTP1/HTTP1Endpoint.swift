@@ -1,3 +1,5 @@
+import Reactor
+
 /// Where native HTTP/1.1 connections go: one pool of connections per origin and worker.
 public struct HTTP1Origin: Hashable, Sendable, CustomStringConvertible {
     /// A name or a literal address; an IPv6 literal without its brackets.
@@ -101,31 +103,31 @@ public struct HTTP1Request: Sendable {
     public init(origin: HTTP1Origin, method: String = "POST", pathPrefix: String = "", path: String,
                 headers: HTTP1HeaderBlock, extraLines: [String] = [], body: [UInt8],
                 replacingString: (range: Range<Int>, value: String)? = nil, streaming: Bool, timeouts: UpstreamTimeouts) {
-        var value = replacingString?.value ?? ""
+        let value = replacingString?.value ?? ""
         let splice = replacingString?.range
         let bodyCount = splice.map { body.count - $0.count + value.utf8.count + 2 } ?? body.count
         var out: [UInt8] = []
         out.reserveCapacity(method.utf8.count + pathPrefix.utf8.count + path.utf8.count + headers.bytes.count + bodyCount + 64)
-        out.append(contentsOf: method.utf8)
+        out.appendUTF8(method)
         out.append(UInt8(ascii: " "))
-        out.append(contentsOf: pathPrefix.utf8)
-        out.append(contentsOf: path.utf8)
-        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        out.appendUTF8(pathPrefix)
+        out.appendUTF8(path)
+        out.appendUTF8(" HTTP/1.1\r\n")
         out.append(contentsOf: headers.bytes)
         for line in extraLines {
-            out.append(contentsOf: line.utf8)
-            out.append(contentsOf: "\r\n".utf8)
+            out.appendUTF8(line)
+            out.appendUTF8("\r\n")
         }
         if bodyCount > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
-            out.append(contentsOf: "Content-Length: ".utf8)
+            out.appendUTF8("Content-Length: ")
             Self.appendDecimal(bodyCount, to: &out)
-            out.append(contentsOf: "\r\n".utf8)
+            out.appendUTF8("\r\n")
         }
-        out.append(contentsOf: "\r\n".utf8)
+        out.appendUTF8("\r\n")
         if let splice {
             out.append(contentsOf: body[..<splice.lowerBound])
             out.append(UInt8(ascii: "\""))
-            value.withUTF8 { out.append(contentsOf: $0) }
+            out.appendUTF8(value)
             out.append(UInt8(ascii: "\""))
             out.append(contentsOf: body[splice.upperBound...])
         } else {
@@ -139,7 +141,10 @@ public struct HTTP1Request: Sendable {
 
     /// True when `text` goes into a JSON string as it is (no quote, backslash or control byte).
     public static func isPlainJSONString(_ text: String) -> Bool {
-        text.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        var text = text
+        return text.withUTF8 { bytes in
+            bytes.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        }
     }
 
     static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
