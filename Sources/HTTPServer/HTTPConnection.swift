@@ -197,6 +197,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         }
         if let waiter = requestWaiter {
             requestWaiter = nil
+            server.parkedServingTasks -= 1
             waiter.resume(returning: request)
         } else if serving == nil {
             serving = Task(executorPreference: reactor) { await self.serve(request) }
@@ -224,8 +225,16 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
                 continue
             }
             guard state != .closed else { return }
+            // A parked task keeps the allocator slabs its request used (about 20 KB): past a
+            // bound per worker, an idle connection's task ends and its next request starts one.
+            guard server.parkedServingTasks < HTTPServerWorker.maxParkedServingTasks else {
+                serving = nil
+                return
+            }
+            server.parkedServingTasks += 1
             // Unsafe rather than checked: a checked continuation allocates per wait; `dispatch`
-            // and `close` are the two places it is resumed, each after clearing `requestWaiter`.
+            // and `close` are the two places it is resumed, each after clearing `requestWaiter`
+            // and counting it out of `parkedServingTasks`.
             guard let next = await withUnsafeContinuation({ requestWaiter = $0 }) else { return }
             request = next
         }
@@ -335,6 +344,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         pendingRequest = nil
         if let waiter = requestWaiter {
             requestWaiter = nil
+            server.parkedServingTasks -= 1
             waiter.resume(returning: nil)
         }
         if let waiter = writeWaiter {

@@ -11,6 +11,11 @@ public final class HTTPServerWorker: @unchecked Sendable {
     private(set) var draining = false
     private var onDrained: (() -> Void)?
     let dateCache = DateCache()
+    /// Connections whose serving task is parked waiting for their next request. Bounded by
+    /// `maxParkedServingTasks` so idle keep-alive connections cost little memory (beyond the
+    /// bound their tasks end between requests, as a task per request did before).
+    var parkedServingTasks = 0
+    static let maxParkedServingTasks = 256
     private lazy var sweepTimer = ReactorTimer { [unowned self] in self.sweep() }
 
     public init(reactor: Reactor, configuration: HTTPServerConfiguration, handler: any HTTPRequestHandler) {

@@ -1,4 +1,4 @@
-import HTTPServer
+@testable import HTTPServer
 import HTTPTypes
 import Testing
 import TestSupport
@@ -41,6 +41,24 @@ private struct ImmediateHandler: HTTPRequestHandler {
         for i in 0..<count { batch += "GET /now/\(i) HTTP/1.1\r\nHost: t\r\n\r\n" }
         client.send(batch)
         for i in 0..<count { #expect(try client.readResponse().bodyText == "now /now/\(i)") }
+    }
+
+    @Test func connectionsPastTheParkedTaskBoundAreStillServed() throws {
+        let server = try TestServer(handler: ImmediateHandler())
+        defer { server.stop() }
+        let count = HTTPServerWorker.maxParkedServingTasks + 20
+        var clients: [RawHTTPClient] = []
+        for i in 0..<count {
+            let client = try RawHTTPClient(port: server.port)
+            client.send("GET /later/\(i) HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try client.readResponse().bodyText == "later /later/\(i)")
+            clients.append(client)
+        }
+        #expect(server.onReactor { server.worker.parkedServingTasks } == HTTPServerWorker.maxParkedServingTasks)
+        for (i, client) in clients.enumerated() {
+            client.send("GET /later/again-\(i) HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try client.readResponse().bodyText == "later /later/again-\(i)")
+        }
     }
 
     @Test func connectionCloseEndsAfterAnImmediateAnswer() throws {
