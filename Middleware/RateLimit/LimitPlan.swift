@@ -56,14 +56,24 @@ public struct LimitPlan: Sendable, Equatable {
     }
 
     public var limits: [Limit] {
-        didSet { policyHeader = RateLimitHeaders.policy(limits) }
+        didSet { (policyHeader, countsTokens, holdsLease) = Self.derived(limits) }
     }
     /// `RateLimit-Policy`, rendered once.
     private(set) var policyHeader: String
+    /// Whether any limit counts tokens (so the request reserves its estimate).
+    public private(set) var countsTokens: Bool
+    /// Whether a concurrency lease is taken (and must be released when the answer ends).
+    public private(set) var holdsLease: Bool
 
     public init(limits: [Limit]) {
         self.limits = limits
-        self.policyHeader = RateLimitHeaders.policy(limits)
+        (policyHeader, countsTokens, holdsLease) = Self.derived(limits)
+    }
+
+    /// What the stage asks of a plan on every request, worked out once per plan.
+    private static func derived(_ limits: [Limit]) -> (policy: String, countsTokens: Bool, holdsLease: Bool) {
+        (RateLimitHeaders.policy(limits), limits.contains { [.tokens, .dailyTokens, .monthlyTokens].contains($0.kind) },
+         limits.contains { $0.kind == .concurrency })
     }
 
     static let minute: Int64 = 60_000_000
@@ -95,12 +105,6 @@ public struct LimitPlan: Sendable, Equatable {
     }
 
     public var isEmpty: Bool { limits.isEmpty }
-
-    /// Whether any limit counts tokens (so the request reserves its estimate).
-    public var countsTokens: Bool { limits.contains { [.tokens, .dailyTokens, .monthlyTokens].contains($0.kind) } }
-
-    /// Whether a concurrency lease is taken (and must be released when the answer ends).
-    public var holdsLease: Bool { limits.contains { $0.kind == .concurrency } }
 }
 
 /// Store keys of one caller: every key shares the caller's hash tag, so one script may touch

@@ -29,13 +29,8 @@ public final class LimitScripts: Sendable {
     /// - Reply: the entry count.
     public let settle: StoreScript
 
-    let leaseMicros: Int64
-    let retentionMicros: Int64
-
     public init(plan: LimitPlan, leaseMicros: Int64, retentionMicros: Int64) {
         self.plan = plan
-        self.leaseMicros = leaseMicros
-        self.retentionMicros = retentionMicros
         let shape = Shape(plan: plan, leaseMicros: leaseMicros, retentionMicros: retentionMicros)
         let admitLua = Self.admitLua(shape)
         let settleLua = Self.settleLua(shape)
@@ -48,9 +43,9 @@ public final class LimitScripts: Sendable {
         }
     }
 
-    /// ARGV of `admit`.
-    public func admitArguments(lease: String, reserve: Int64) -> [StoreValue] {
-        [.string(plan.holdsLease ? LimiterFields.lease(lease) : ""), .integer(reserve)]
+    /// ARGV of `admit`: the lease field (`LimiterFields.lease`, "" without a concurrency limit).
+    public static func admitArguments(lease: String, reserve: Int64) -> [StoreValue] {
+        [.string(lease), .integer(reserve)]
     }
 
     /// ARGV of `settle` for one entry (a batch concatenates entries).

@@ -25,10 +25,8 @@ public struct RateLimitStage: Middleware {
                 background: BackgroundWork, anonymous: @escaping @Sendable (RequestContext) -> Caller? = { _ in nil }) {
         self.store = store
         self.settings = settings
-        let (lease, retention) = (settings.concurrencyLease.nanoseconds / 1_000, settings.usageRetention.nanoseconds / 1_000)
-        self.tiers = Dictionary(tiers.map { ($0.name, LimitScripts(plan: LimitPlan(tier: $0), leaseMicros: lease, retentionMicros: retention)) },
-                                uniquingKeysWith: { first, _ in first })
-        self.accountingOnly = LimitScripts(plan: LimitPlan(limits: []), leaseMicros: lease, retentionMicros: retention)
+        self.tiers = Dictionary(tiers.map { ($0.name, Self.compile(LimitPlan(tier: $0), settings)) }, uniquingKeysWith: { first, _ in first })
+        self.accountingOnly = Self.compile(LimitPlan(limits: []), settings)
         self.anonymous = anonymous
         self.gauge = gauge
         self.shedding = settings.overloadInFlight.map(LoadShedding.init(watermark:))
@@ -40,17 +38,18 @@ public struct RateLimitStage: Middleware {
         if let shedding, shedding.sheds(caller.tier, inFlight: gauge.current) {
             return GatewayResponse(error: .overloaded(tier: caller.tier.name))
         }
-        let scripts = tiers[caller.tier.name] ?? LimitScripts(
-            plan: LimitPlan(tier: caller.tier), leaseMicros: micros(settings.concurrencyLease),
-            retentionMicros: micros(settings.usageRetention))
+        // Auth resolves callers' tiers from the same configuration, so the fallback (a script
+        // compiled for this request) is for a caller another stage made up.
+        let scripts = tiers[caller.tier.name] ?? Self.compile(LimitPlan(tier: caller.tier), settings)
         let plan = scripts.plan
+        let lease = plan.holdsLease ? LimiterFields.lease(context.requestID) : ""
         let promptEstimate = Int64(request.body.count / 4)
         let reserve = plan.countsTokens ? promptEstimate + completionEstimate(request) : 0
         let limiter = CallerKeys.limiter(caller.id)
 
         var snapshot: RateLimitSnapshot?
         if !plan.isEmpty {
-            let arguments = scripts.admitArguments(lease: context.requestID, reserve: reserve)
+            let arguments = LimitScripts.admitArguments(lease: lease, reserve: reserve)
             let outcome = await settings.onStoreError.apply { () async throws(StoreError) -> StoreValue in
                 try await store.run(scripts.admit, keys: [limiter], arguments: arguments)
             }
@@ -73,7 +72,7 @@ public struct RateLimitStage: Middleware {
         }
 
         var settlement = Settlement(
-            limiter: limiter, lease: snapshot != nil && plan.holdsLease ? LimiterFields.lease(context.requestID) : "",
+            limiter: limiter, lease: snapshot == nil ? "" : lease,
             admittedAt: snapshot?.decidedAt ?? 0, reserved: snapshot == nil ? 0 : reserve, promptTokens: 0,
             completionTokens: 0, costNanos: 0, scripts: snapshot == nil ? accountingOnly : scripts)
         gauge.enter()
@@ -120,5 +119,8 @@ public struct RateLimitStage: Middleware {
         }
     }
 
-    func micros(_ span: TimeSpan) -> Int64 { span.nanoseconds / 1_000 }
+    static func compile(_ plan: LimitPlan, _ settings: PipelineConfig.RateLimit) -> LimitScripts {
+        LimitScripts(plan: plan, leaseMicros: settings.concurrencyLease.nanoseconds / 1_000,
+                     retentionMicros: settings.usageRetention.nanoseconds / 1_000)
+    }
 }

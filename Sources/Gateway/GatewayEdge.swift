@@ -204,24 +204,8 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
     /// `milliseconds` written as digits straight into `out` (no String on the way).
     static func appendMilliseconds(_ nanos: UInt64, to out: inout [UInt8]) {
         let micros = nanos / 1_000
-        var whole = micros / 1_000
         let fraction = micros % 1_000
-        var digits: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-                     UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { raw in
-            let buffer = raw.bindMemory(to: UInt8.self)
-            repeat {
-                buffer[count] = UInt8(truncatingIfNeeded: whole % 10) &+ 0x30
-                whole /= 10
-                count += 1
-            } while whole > 0
-            while count > 0 {
-                count -= 1
-                out.append(buffer[count])
-            }
-        }
+        out.appendDecimal(Int(micros / 1_000))
         out.append(UInt8(ascii: "."))
         out.append(UInt8(truncatingIfNeeded: fraction / 100) &+ 0x30)
         out.append(UInt8(truncatingIfNeeded: fraction / 10 % 10) &+ 0x30)

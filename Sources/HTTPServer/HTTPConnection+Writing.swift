@@ -108,7 +108,7 @@ extension HTTPConnection {
         out.append(contentsOf: server.dateCache.current())
         if let contentLength {
             out.appendUTF8("\r\ncontent-length: ")
-            ResponseHead.appendDecimal(contentLength, to: &out)
+            out.appendDecimal(contentLength)
         } else {
             out.appendUTF8("\r\ntransfer-encoding: chunked")
         }

@@ -37,26 +37,10 @@ enum ResponseHead {
 
     static func appendStatusLine(_ status: Int, to out: inout [UInt8]) {
         out.appendUTF8("HTTP/1.1 ")
-        appendDecimal(status, to: &out)
+        out.appendDecimal(status)
         out.append(0x20)
         out.appendUTF8(reason(status))
         out.appendUTF8("\r\n")
-    }
-
-    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value == 0 { out.append(0x30); return }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var v = value
-        var n = 0
-        withUnsafeMutableBytes(of: &digits) { buf in
-            while v > 0 && n < 20 {
-                buf[19 - n] = UInt8(0x30 + v % 10)
-                v /= 10
-                n += 1
-            }
-            out.append(contentsOf: buf[(20 - n)...])
-        }
     }
 
     static func appendHex(_ value: Int, to out: inout [UInt8]) {

@@ -30,7 +30,8 @@ extension StateStoreContract {
     {
         let scripts = compiled(plan)
         let reply = try await env.store.run(scripts.admit, keys: [base + "l"],
-                                            arguments: scripts.admitArguments(lease: lease, reserve: reserve))
+                                            arguments: LimitScripts.admitArguments(
+                                                lease: lease.isEmpty ? "" : LimiterFields.lease(lease), reserve: reserve))
         let values = (reply.array ?? []).compactMap(\.integer)
         try #require(values.count == 4 + 2 * plan.limits.count, "reply \(reply)")
         return RateReply(admitted: values[0] == 1, refusedBy: Int(values[1]), retry: values[2], now: values[3],

@@ -1,4 +1,5 @@
 import GatewayCore
+import Reactor
 
 /// One Redis command encoded as RESP (`*N\r\n$len\r\narg\r\n…`), built in one buffer and handed
 /// to hiredis as it is (`redisAsyncFormattedCommand`): no array per argument, no argv, no
@@ -11,8 +12,8 @@ struct RESPCommand: Sendable {
         bytes = []
         bytes.reserveCapacity(capacity)
         bytes.append(UInt8(ascii: "*"))
-        Self.appendDecimal(Int64(count), to: &bytes)
-        bytes += Self.crlf
+        bytes.appendDecimal(count)
+        bytes.appendUTF8("\r\n")
     }
 
     init(_ parts: [[UInt8]]) {
@@ -20,14 +21,19 @@ struct RESPCommand: Sendable {
         for part in parts { append(part) }
     }
 
+    init(_ parts: [String]) {
+        self.init(count: parts.count, capacity: parts.reduce(16) { $0 + $1.utf8.count + 16 })
+        for part in parts { append(part) }
+    }
+
     init(_ parts: String...) {
-        self.init(parts.map { Array($0.utf8) })
+        self.init(parts)
     }
 
     mutating func append(_ argument: [UInt8]) {
         bulkHeader(argument.count)
         bytes += argument
-        bytes += Self.crlf
+        bytes.appendUTF8("\r\n")
     }
 
     mutating func append(_ argument: String) {
@@ -36,16 +42,13 @@ struct RESPCommand: Sendable {
             bulkHeader(utf8.count)
             bytes.append(contentsOf: utf8)
         }
-        bytes += Self.crlf
+        bytes.appendUTF8("\r\n")
     }
 
     mutating func append(_ number: Int64) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            let count = Self.render(number, into: digits)
-            bulkHeader(count)
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - count)...]))
-        }
-        bytes += Self.crlf
+        bulkHeader([UInt8].decimalCount(Int(number)))
+        bytes.appendDecimal(Int(number))
+        bytes.appendUTF8("\r\n")
     }
 
     /// Strings and integers as Redis reads them (`RedisStore.bytes`).
@@ -59,32 +62,8 @@ struct RESPCommand: Sendable {
 
     private mutating func bulkHeader(_ length: Int) {
         bytes.append(UInt8(ascii: "$"))
-        Self.appendDecimal(Int64(length), to: &bytes)
-        bytes += Self.crlf
+        bytes.appendDecimal(length)
+        bytes.appendUTF8("\r\n")
     }
 
-    private static let crlf: [UInt8] = [13, 10]
-
-    private static func appendDecimal(_ number: Int64, to bytes: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            let count = render(number, into: digits)
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - count)...]))
-        }
-    }
-
-    /// Writes `number`'s decimal digits right-aligned at the end of `digits` (20 bytes); returns their count.
-    private static func render(_ number: Int64, into digits: UnsafeMutableBufferPointer<UInt8>) -> Int {
-        var magnitude = number.magnitude
-        var at = 20
-        repeat {
-            at -= 1
-            digits[at] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-            magnitude /= 10
-        } while magnitude > 0
-        if number < 0 {
-            at -= 1
-            digits[at] = UInt8(ascii: "-")
-        }
-        return 20 - at
-    }
 }

@@ -24,7 +24,7 @@ final class RedisSubscription: @unchecked Sendable {
     private func subscribe() {
         guard !cancelled else { return }
         let me = Unmanaged.passUnretained(self).toOpaque()
-        connection.issueRaw([Array("SUBSCRIBE".utf8), Array(channel.utf8)], privdata: me) { _, reply, privdata in
+        connection.issueRaw(RESPCommand("SUBSCRIBE", channel), privdata: me) { _, reply, privdata in
             guard let privdata, let reply = reply?.assumingMemoryBound(to: redisReply.self) else { return }
             let me = Unmanaged<RedisSubscription>.fromOpaque(privdata).takeUnretainedValue()
             // ["message", channel, payload]; the first reply is ["subscribe", channel, count].

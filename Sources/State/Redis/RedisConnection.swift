@@ -53,10 +53,6 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
     /// Sends one command and waits for its reply, at most `commandTimeout`. While the
     /// connection is being (re)established the command waits for it within that deadline;
     /// when Redis is known to be down it fails at once with `.unavailable`.
-    func send(_ arguments: [[UInt8]]) async throws(StoreError) -> StoreValue {
-        try await send(RESPCommand(arguments))
-    }
-
     func send(_ command: RESPCommand) async throws(StoreError) -> StoreValue {
         if phase == .idle { connect() }
         if phase == .waitingToReconnect {
@@ -119,14 +115,9 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
             return
         }
         let privdata = Unmanaged.passRetained(pending).toOpaque()
-        // hiredis copies the command into its output buffer before returning.
-        let rc = pending.command.bytes.withUnsafeBufferPointer { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { chars in
-                redisAsyncFormattedCommand(context, { ac, reply, privdata in
-                    let pending = Unmanaged<PendingCommand>.fromOpaque(privdata!).takeRetainedValue()
-                    pending.finish(RedisReply.decode(reply?.assumingMemoryBound(to: redisReply.self)))
-                }, privdata, chars.baseAddress, chars.count)
-            }
+        let rc = submit(pending.command, to: context, privdata: privdata) { ac, reply, privdata in
+            let pending = Unmanaged<PendingCommand>.fromOpaque(privdata!).takeRetainedValue()
+            pending.finish(RedisReply.decode(reply?.assumingMemoryBound(to: redisReply.self)))
         }
         if rc != REDIS_OK {
             Unmanaged<PendingCommand>.fromOpaque(privdata).release()
@@ -136,14 +127,21 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
 
     /// Sends a command whose callback hiredis keeps for every reply (SUBSCRIBE); the caller
     /// owns `privdata`'s lifetime.
-    func issueRaw(
-        _ arguments: [[UInt8]], privdata: UnsafeMutableRawPointer,
-        callback: @escaping @convention(c) (UnsafeMutablePointer<redisAsyncContext>?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void
-    ) {
+    func issueRaw(_ command: RESPCommand, privdata: UnsafeMutableRawPointer, callback: @escaping RedisCallback) {
         guard let context else { return }
-        let lengths = arguments.map(\.count)
-        _ = withArgumentPointers(arguments) { argv in
-            lengths.withUnsafeBufferPointer { redisAsyncCommandArgv(context, callback, privdata, Int32(arguments.count), argv, $0.baseAddress) }
+        _ = submit(command, to: context, privdata: privdata, callback: callback)
+    }
+
+    typealias RedisCallback = @convention(c) (UnsafeMutablePointer<redisAsyncContext>?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void
+
+    /// Hands an encoded command to hiredis, which copies it into its output buffer before
+    /// returning (and recognises SUBSCRIBE in it as it would in an argv).
+    private func submit(_ command: RESPCommand, to context: UnsafeMutablePointer<redisAsyncContext>,
+                        privdata: UnsafeMutableRawPointer, callback: @escaping RedisCallback) -> Int32 {
+        command.bytes.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { chars in
+                redisAsyncFormattedCommand(context, callback, privdata, chars.baseAddress, chars.count)
+            }
         }
     }
 
@@ -360,24 +358,4 @@ final class PendingCommand: @unchecked Sendable {
         continuation?.resume(returning: result)
         continuation = nil
     }
-}
-
-/// Calls `body` with a C `argv` pointing into `arguments` (valid only during the call).
-private func withArgumentPointers<R>(_ arguments: [[UInt8]], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>) -> R) -> R {
-    let count = arguments.count
-    let argv = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: max(count, 1))
-    defer { argv.deallocate() }
-    // Copy into one contiguous block so the pointers stay valid for the whole call.
-    let total = arguments.reduce(0) { $0 + $1.count }
-    let block = UnsafeMutablePointer<CChar>.allocate(capacity: max(total, 1))
-    defer { block.deallocate() }
-    var offset = 0
-    for (i, argument) in arguments.enumerated() {
-        argument.withUnsafeBytes { raw in
-            if raw.count > 0 { (block + offset).withMemoryRebound(to: UInt8.self, capacity: raw.count) { $0.update(from: raw.bindMemory(to: UInt8.self).baseAddress!, count: raw.count) } }
-        }
-        argv[i] = UnsafePointer(block + offset)
-        offset += argument.count
-    }
-    return body(argv)
 }

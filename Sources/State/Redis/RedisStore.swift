@@ -51,7 +51,7 @@ public final class RedisStore: StateStore, @unchecked Sendable {
     }
 
     private func command(_ parts: String...) async throws(StoreError) -> StoreValue {
-        try await command(parts.map { Array($0.utf8) })
+        try await send(RESPCommand(parts))
     }
 
     public func get(_ key: String) async throws(StoreError) -> [UInt8]? {

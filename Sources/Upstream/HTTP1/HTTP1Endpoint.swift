@@ -120,7 +120,7 @@ public struct HTTP1Request: Sendable {
         }
         if bodyCount > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
             out.appendUTF8("Content-Length: ")
-            Self.appendDecimal(bodyCount, to: &out)
+            out.appendDecimal(bodyCount)
             out.appendUTF8("\r\n")
         }
         out.appendUTF8("\r\n")
@@ -145,10 +145,5 @@ public struct HTTP1Request: Sendable {
         return text.withUTF8 { bytes in
             bytes.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
         }
-    }
-
-    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value >= 10 { appendDecimal(value / 10, to: &out) }
-        out.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 }
