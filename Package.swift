@@ -26,13 +26,15 @@ let package = Package(
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "Reactor", dependencies: ["CLinux"]),
+        // Appending text and decimals to byte buffers: shared by the wire writers and GatewayCore.
+        .target(name: "Bytes"),
+        .target(name: "Reactor", dependencies: ["CLinux", "Bytes"]),
         .target(
             name: "HTTPServer",
             dependencies: ["CLinux", "Reactor", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .target(
             name: "GatewayCore",
-            dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")]),
+            dependencies: ["Bytes", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .target(name: "MockProvider", dependencies: ["GatewayCore"]),
         .target(
             name: "Upstream",
@@ -40,7 +42,7 @@ let package = Package(
         .target(name: "State", dependencies: ["Reactor", "CHiredis", "GatewayCore"]),
         .target(
             name: "Middleware",
-            dependencies: ["GatewayCore", .product(name: "HTTPTypes", package: "swift-http-types")], path: "Middleware"),
+            dependencies: ["GatewayCore", "Bytes", .product(name: "HTTPTypes", package: "swift-http-types")], path: "Middleware"),
         .target(
             name: "Gateway",
             dependencies: [
@@ -63,6 +65,7 @@ let package = Package(
             ]),
 
         .target(name: "TestSupport", dependencies: ["CLinux", "HTTPServer", "Reactor"], path: "Tests/TestSupport"),
+        .testTarget(name: "BytesTests", dependencies: ["Bytes"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport"]),
         .testTarget(name: "StateTests", dependencies: ["State", "Reactor", "GatewayCore", "Middleware", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Reactor", "TestSupport"]),
@@ -75,7 +78,9 @@ let package = Package(
             name: "UpstreamTests", dependencies: ["Upstream", "Reactor", "GatewayCore", "HTTPServer", "MockProvider", "TestSupport"]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "GatewayCore", "Reactor", "HTTPServer", "MockProvider", "MockLLMServer", "TestSupport"]),
+            dependencies: [
+                "Gateway", "GatewayCore", "Middleware", "State", "Reactor", "HTTPServer", "MockProvider", "MockLLMServer", "TestSupport",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,6 +22,8 @@ public struct AuthStage: Middleware {
     let wallClock: @Sendable () -> Int64
     /// Monotonic ns (cache lifetimes); injected.
     let monotonic: @Sendable () -> UInt64
+    /// Digests of the keys that identified a caller on this worker.
+    let digests = KeyDigests()
 
     public init(settings: PipelineConfig.Auth, keys: [KeyConfig], tiers: [TierConfig], store: any StateStore,
                 directory: KeyDirectory, wallClock: @escaping @Sendable () -> Int64,
@@ -59,8 +61,16 @@ public struct AuthStage: Middleware {
             guard !settings.required, let tier = tiers[settings.anonymousTier] else { return .failure(.missingAPIKey) }
             return .success(Self.anonymous(address: context.clientAddress, tier: tier))
         }
+        if let known = digests.known(key) { return await identify(digest: known.digest, digestHex: known.hex) }
         let digest = SHA256.digest(key.utf8)
         let digestHex = Hex.encode(digest)
+        let identified = await identify(digest: digest, digestHex: digestHex)
+        if case .success = identified { digests.remember(key, digest: digest, hex: digestHex) }
+        return identified
+    }
+
+    /// The caller whose key has this SHA-256, or the error to answer.
+    private func identify(digest: [UInt8], digestHex: String) async -> Result<Caller, GatewayError> {
         if let configKey = configKeys[digestHex], Hex.constantTimeEqual(configKey.digest, digest) {
             if let expires = configKey.key.expires, Int64(expires.timeIntervalSince1970) <= wallClock() {
                 return .failure(.expiredAPIKey)

@@ -38,17 +38,15 @@ public struct LimitPlan: Sendable, Equatable {
         public let parameter: Int64
         /// Short policy name for headers and messages: "rpm", "rph", "tpm", "burst", "concurrency", "tpd", …
         public let name: String
-        /// `limit` and `"name"` as the headers print them, rendered once.
-        let limitText: String
-        let quotedName: String
+        /// The header lines naming this limit, rendered once (`RateLimitHeaders`).
+        let lines: RateLimitHeaders.LimitLines
 
         public init(_ kind: Kind, limit: Int64, parameter: Int64 = 0, name: String) {
             self.kind = kind
             self.limit = limit
             self.parameter = parameter
             self.name = name
-            self.limitText = String(limit)
-            self.quotedName = "\"" + name + "\""
+            self.lines = RateLimitHeaders.LimitLines(limit: limit, name: name)
         }
 
         /// The window in seconds, for the windowed kinds.
@@ -56,10 +54,10 @@ public struct LimitPlan: Sendable, Equatable {
     }
 
     public var limits: [Limit] {
-        didSet { (policyHeader, countsTokens, holdsLease) = Self.derived(limits) }
+        didSet { (policyLine, countsTokens, holdsLease) = Self.derived(limits) }
     }
-    /// `RateLimit-Policy`, rendered once.
-    private(set) var policyHeader: String
+    /// The `RateLimit-Policy` line, rendered once.
+    private(set) var policyLine: [UInt8]
     /// Whether any limit counts tokens (so the request reserves its estimate).
     public private(set) var countsTokens: Bool
     /// Whether a concurrency lease is taken (and must be released when the answer ends).
@@ -67,12 +65,12 @@ public struct LimitPlan: Sendable, Equatable {
 
     public init(limits: [Limit]) {
         self.limits = limits
-        (policyHeader, countsTokens, holdsLease) = Self.derived(limits)
+        (policyLine, countsTokens, holdsLease) = Self.derived(limits)
     }
 
     /// What the stage asks of a plan on every request, worked out once per plan.
-    private static func derived(_ limits: [Limit]) -> (policy: String, countsTokens: Bool, holdsLease: Bool) {
-        (RateLimitHeaders.policy(limits), limits.contains { [.tokens, .dailyTokens, .monthlyTokens].contains($0.kind) },
+    private static func derived(_ limits: [Limit]) -> (policy: [UInt8], countsTokens: Bool, holdsLease: Bool) {
+        (limits.isEmpty ? [] : HeaderLines.line("RateLimit-Policy", RateLimitHeaders.policy(limits)), limits.contains { [.tokens, .dailyTokens, .monthlyTokens].contains($0.kind) },
          limits.contains { $0.kind == .concurrency })
     }
 

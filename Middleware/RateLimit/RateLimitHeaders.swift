@@ -1,5 +1,4 @@
 import GatewayCore
-import HTTPTypes
 
 /// The admission script's answer for one request, per limit of the caller's plan: what the
 /// headers are rendered from, and which limit refused. A plain value.
@@ -18,8 +17,8 @@ public struct RateLimitSnapshot: Sendable, Equatable {
     public var retryMicros: Int64
     /// The store's time at the decision (µs), which settlement reconciles against.
     public var decidedAt: Int64
-    /// The plan's `RateLimit-Policy` value.
-    public var policy: String
+    /// The plan's `RateLimit-Policy` line.
+    public var policyLine: [UInt8]
 
     /// Reads the `LimitScripts.admit` reply; nil when it is not shaped as documented.
     public init?(plan: LimitPlan, reply: StoreValue) {
@@ -28,7 +27,7 @@ public struct RateLimitSnapshot: Sendable, Equatable {
         refusedBy = values[1] > 0 ? Int(values[1]) - 1 : nil
         retryMicros = values[2]
         decidedAt = values[3]
-        policy = plan.policyHeader
+        policyLine = plan.policyLine
         entries = plan.limits.enumerated().map { i, limit in
             Entry(limit: limit, remaining: values[4 + 2 * i], resetMicros: values[5 + 2 * i])
         }
@@ -53,42 +52,60 @@ public struct RateLimitSnapshot: Sendable, Equatable {
 /// clients read: `X-RateLimit-*` (seconds), OpenAI's `x-ratelimit-*-{requests,tokens}` (reset as
 /// a duration like `6m0s`), and the IETF `RateLimit-Policy` / `RateLimit` fields.
 public enum RateLimitHeaders {
-    public static func apply(_ snapshot: RateLimitSnapshot, to headers: inout HTTPFields) {
-        // Appended, not assigned: none of these is set before this stage, and assignment would
-        // search the fields for each name first. The request entry is usually also the primary
-        // one, so its remaining count is rendered once for both conventions.
+    /// Rendered into wire-form lines (`HeaderLines`), not `HTTPField`s: every answer to a limited
+    /// caller carries eleven of them, and as fields they cost more than the admission itself.
+    public static func apply(_ snapshot: RateLimitSnapshot, to lines: inout HeaderLines) {
         let requests = snapshot.requestEntry
         let tokens = snapshot.tokenEntry
+        lines.reserve(lines: 11 + snapshot.entries.count)
         if let primary = requests ?? tokens ?? snapshot.entries.first {
-            let remaining = String(primary.remaining)
-            headers.append(HTTPField(name: Names.limit, value: primary.limit.limitText))
-            headers.append(HTTPField(name: Names.remaining, value: remaining))
-            headers.append(HTTPField(name: Names.reset, value: String(seconds(primary.resetMicros))))
+            lines.append(lines: primary.limit.lines.limit)
+            lines.append("X-RateLimit-Remaining", decimal: primary.remaining)
+            lines.append("X-RateLimit-Reset", decimal: seconds(primary.resetMicros))
             if let requests {
-                let same = requests.limit == primary.limit
-                headers.append(HTTPField(name: Names.limitRequests, value: requests.limit.limitText))
-                headers.append(HTTPField(name: Names.remainingRequests, value: same ? remaining : String(requests.remaining)))
-                headers.append(HTTPField(name: Names.resetRequests, value: duration(requests.resetMicros)))
+                lines.append(lines: requests.limit.lines.limitRequests)
+                lines.append("x-ratelimit-remaining-requests", decimal: requests.remaining)
+                lines.begin("x-ratelimit-reset-requests")
+                appendDuration(requests.resetMicros, to: &lines)
+                lines.end()
             }
         }
         if let tokens {
-            headers.append(HTTPField(name: Names.limitTokens, value: tokens.limit.limitText))
-            headers.append(HTTPField(name: Names.remainingTokens, value: String(tokens.remaining)))
-            headers.append(HTTPField(name: Names.resetTokens, value: duration(tokens.resetMicros)))
+            lines.append(lines: tokens.limit.lines.limitTokens)
+            lines.append("x-ratelimit-remaining-tokens", decimal: tokens.remaining)
+            lines.begin("x-ratelimit-reset-tokens")
+            appendDuration(tokens.resetMicros, to: &lines)
+            lines.end()
         }
         guard !snapshot.entries.isEmpty else { return }
-        var state = ""
-        state.reserveCapacity(snapshot.entries.count * 40)
-        for entry in snapshot.entries {
-            if !state.isEmpty { state += ", " }
-            state += entry.limit.quotedName
-            state += ";r="
-            state += String(entry.remaining)
-            state += ";t="
-            state += String(seconds(entry.resetMicros))
+        lines.append(lines: snapshot.policyLine)
+        lines.begin("RateLimit")
+        for (i, entry) in snapshot.entries.enumerated() {
+            if i > 0 { lines.value(", ") }
+            lines.value(entry.limit.lines.stateItem)
+            lines.value(decimal: entry.remaining)
+            lines.value(";t=")
+            lines.value(decimal: seconds(entry.resetMicros))
         }
-        headers.append(HTTPField(name: Names.policy, value: snapshot.policy))
-        headers.append(HTTPField(name: Names.state, value: state))
+        lines.end()
+    }
+
+    /// What one limit contributes to the headers that never changes, rendered with its plan.
+    struct LimitLines: Sendable, Equatable {
+        /// `X-RateLimit-Limit: N`, `x-ratelimit-limit-requests: N`, `x-ratelimit-limit-tokens: N` lines.
+        let limit: [UInt8]
+        let limitRequests: [UInt8]
+        let limitTokens: [UInt8]
+        /// `"name";r=`, the start of its item in the `RateLimit` field.
+        let stateItem: [UInt8]
+
+        init(limit: Int64, name: String) {
+            let text = String(limit)
+            self.limit = HeaderLines.line("X-RateLimit-Limit", text)
+            self.limitRequests = HeaderLines.line("x-ratelimit-limit-requests", text)
+            self.limitTokens = HeaderLines.line("x-ratelimit-limit-tokens", text)
+            self.stateItem = Array("\"\(name)\";r=".utf8)
+        }
     }
 
     /// `RateLimit-Policy` for a plan: constant per tier, rendered once with the plan.
@@ -115,13 +132,29 @@ public enum RateLimitHeaders {
 
     /// OpenAI's reset format: "20ms" below a second, else "1s", "6m0s", "1h2m3s".
     public static func duration(_ micros: Int64) -> String {
-        if micros < 1_000_000 { return String(max(0, (micros + 999) / 1_000)) + "ms" }
+        var lines = HeaderLines()
+        appendDuration(micros, to: &lines)
+        return String(decoding: lines.bytes, as: UTF8.self)
+    }
+
+    static func appendDuration(_ micros: Int64, to lines: inout HeaderLines) {
+        if micros < 1_000_000 {
+            lines.value(decimal: max(0, (micros + 999) / 1_000))
+            lines.value("ms")
+            return
+        }
         let total = seconds(micros)
         let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)
-        var text = ""
-        if hours > 0 { text += String(hours) + "h" }
-        if hours > 0 || minutes > 0 { text += String(minutes) + "m" }
-        return text + String(secs) + "s"
+        if hours > 0 {
+            lines.value(decimal: hours)
+            lines.value("h")
+        }
+        if hours > 0 || minutes > 0 {
+            lines.value(decimal: minutes)
+            lines.value("m")
+        }
+        lines.value(decimal: secs)
+        lines.value("s")
     }
 
     /// "$1.50" for 1.5e9 nano-dollars.
@@ -129,20 +162,6 @@ public enum RateLimitHeaders {
         let cents = (nanos + 5_000_000) / 10_000_000
         let fraction = cents % 100
         return "$\(cents / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-    }
-
-    enum Names {
-        static let limit = HTTPField.Name("X-RateLimit-Limit")!
-        static let remaining = HTTPField.Name("X-RateLimit-Remaining")!
-        static let reset = HTTPField.Name("X-RateLimit-Reset")!
-        static let limitRequests = HTTPField.Name("x-ratelimit-limit-requests")!
-        static let remainingRequests = HTTPField.Name("x-ratelimit-remaining-requests")!
-        static let resetRequests = HTTPField.Name("x-ratelimit-reset-requests")!
-        static let limitTokens = HTTPField.Name("x-ratelimit-limit-tokens")!
-        static let remainingTokens = HTTPField.Name("x-ratelimit-remaining-tokens")!
-        static let resetTokens = HTTPField.Name("x-ratelimit-reset-tokens")!
-        static let policy = HTTPField.Name("RateLimit-Policy")!
-        static let state = HTTPField.Name("RateLimit")!
     }
 }
 

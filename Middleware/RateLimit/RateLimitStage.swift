@@ -3,7 +3,8 @@ import GatewayCore
 /// `rate_limit`: enforces the caller's tier (set by `auth`) with one atomic admission script
 /// per request, stamps the rate-limit headers on every answer to a limited caller, sheds lower
 /// tiers under overload, and settles usage (tokens reconciled, lease released, per-day usage
-/// recorded) when the answer has ended — streams included, cut short or not.
+/// recorded) when the answer has ended — streams included, cut short or not. Settlements wait
+/// up to `settle_linger` to share the worker's next admission round trip (`SettlementQueue`).
 ///
 /// One instance per worker and configuration (its settlement queue is the worker's); runs on
 /// that worker's reactor.
@@ -30,7 +31,8 @@ public struct RateLimitStage: Middleware {
         self.anonymous = anonymous
         self.gauge = gauge
         self.shedding = settings.overloadInFlight.map(LoadShedding.init(watermark:))
-        self.settlements = SettlementQueue(store: store, background: background)
+        self.settlements = SettlementQueue(store: store, background: background,
+                                           linger: UInt64(max(0, settings.settleLinger.nanoseconds)))
     }
 
     public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
@@ -50,6 +52,8 @@ public struct RateLimitStage: Middleware {
         var snapshot: RateLimitSnapshot?
         if !plan.isEmpty {
             let arguments = LimitScripts.admitArguments(lease: lease, reserve: reserve)
+            // Settlements waiting on this worker go first, in the same write: one round trip.
+            settlements.send()
             let outcome = await settings.onStoreError.apply { () async throws(StoreError) -> StoreValue in
                 try await store.run(scripts.admit, keys: [limiter], arguments: arguments)
             }
@@ -60,7 +64,7 @@ public struct RateLimitStage: Middleware {
                 }
                 if !decided.admitted {
                     var refusal = GatewayResponse(error: .rateLimited(decided))
-                    RateLimitHeaders.apply(decided, to: &refusal.headers)
+                    RateLimitHeaders.apply(decided, to: &refusal.headerLines)
                     return refusal
                 }
                 snapshot = decided
@@ -77,7 +81,7 @@ public struct RateLimitStage: Middleware {
             completionTokens: 0, costNanos: 0, scripts: snapshot == nil ? accountingOnly : scripts)
         gauge.enter()
         var response = await next(request, context)
-        if let snapshot { RateLimitHeaders.apply(snapshot, to: &response.headers) }
+        if let snapshot { RateLimitHeaders.apply(snapshot, to: &response.headerLines) }
 
         let settlements = self.settlements
         let gauge = self.gauge
@@ -99,6 +103,11 @@ public struct RateLimitStage: Middleware {
             })
         }
         return response
+    }
+
+    /// Sends the settlements still lingering and waits for the store to take them (drain).
+    public func flush() async {
+        await settlements.flush()
     }
 
     /// Completion tokens the request may produce: `max_tokens` (or `max_completion_tokens`), else

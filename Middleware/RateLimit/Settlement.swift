@@ -21,35 +21,50 @@ struct Settlement: Sendable {
     }
 }
 
-/// One worker's settlements, sent as one `settle` script per tier and batch: everything that
-/// ended before the flush task runs (the rest of the current reactor turn) goes in one round
-/// trip per tier, and the script folds a caller's entries into one write per counter.
+/// One worker's settlements, sent as one `settle` script per tier and batch, without waiting
+/// for the answer (`StateStore.start`). A settlement waits at most `linger` to ride with the
+/// worker's next admission: the stage calls `send()` just before it issues one, so the batch
+/// leaves in the same write and the store applies it first — a caller's next request on this
+/// worker always sees its last one settled, and a steady stream of requests costs one round
+/// trip each, settlements included. The script folds a caller's entries into one write per counter.
 /// Reactor-confined, hence `@unchecked Sendable`.
 final class SettlementQueue: @unchecked Sendable {
     private let store: any StateStore
     private let background: BackgroundWork
+    private let linger: UInt64
     private var pending: [Settlement] = []
-    private var flushScheduled = false
+    private var lingering = false
+    /// Batches sent and not answered yet, and who waits for them to reach zero (`flush`).
+    private var unanswered = 0
+    private var drained: [UnsafeContinuation<Void, Never>] = []
     /// Batches the store refused (the usage they carried is lost; leases lapse at their expiry).
     private(set) var failedBatches = 0
 
     /// Entries per script call, so one call's argument list stays small.
     static let maxBatch = 128
 
-    init(store: any StateStore, background: BackgroundWork) {
+    init(store: any StateStore, background: BackgroundWork, linger: UInt64) {
         self.store = store
         self.background = background
+        self.linger = linger
     }
 
     func add(_ settlement: Settlement) {
         pending.append(settlement)
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        background.start { [self] in await self.flush() }
+        if pending.count >= Self.maxBatch {
+            send()
+            return
+        }
+        guard !lingering else { return }
+        lingering = true
+        background.after(linger) { [self] in
+            lingering = false
+            send()
+        }
     }
 
-    func flush() async {
-        flushScheduled = false
+    /// Issues everything pending now, one script call per tier and `maxBatch` entries.
+    func send() {
         while !pending.isEmpty {
             // One batch: the oldest entry's tier, up to `maxBatch` of its entries.
             let scripts = pending[0].scripts
@@ -65,11 +80,23 @@ final class SettlementQueue: @unchecked Sendable {
                 }
             }
             pending = rest
-            do {
-                _ = try await store.run(scripts.settle, keys: keys, arguments: arguments)
-            } catch {
-                failedBatches += 1
+            unanswered += 1
+            store.start(scripts.settle, keys: keys, arguments: arguments) { [self] result in
+                if case .failure = result { failedBatches += 1 }
+                unanswered -= 1
+                if unanswered == 0 {
+                    let waiting = drained
+                    drained = []
+                    for waiter in waiting { waiter.resume() }
+                }
             }
         }
+    }
+
+    /// Sends what is pending and returns once the store has answered every batch sent so far.
+    func flush() async {
+        send()
+        guard unanswered > 0 else { return }
+        await withUnsafeContinuation { drained.append($0) }
     }
 }

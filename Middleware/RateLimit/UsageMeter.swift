@@ -36,31 +36,38 @@ public struct UsageMeter: Sendable {
 
     /// The last `"usage": {…}` object's `prompt_tokens` and `completion_tokens` (0 when a member
     /// is absent, as for embeddings). Looks for an unescaped key, so quoted text in content
-    /// (`\"usage\":`) never matches.
+    /// (`\"usage\":`) never matches. Scans from the end (usage comes last, or nearly) over the
+    /// raw buffer: this runs on every answer to a limited caller.
     static func usage(in bytes: [UInt8]) -> (prompt: Int64, completion: Int64)? {
-        let key = usageKey
-        guard bytes.count > key.count else { return nil }
-        var start = bytes.count - key.count
-        while start >= 0 {
-            if bytes[start] == UInt8(ascii: "\""), matches(bytes, key, at: start), start == 0 || bytes[start - 1] != UInt8(ascii: "\\") {
-                var i = start + key.count
-                skipSpace(bytes, &i)
-                if i < bytes.count, bytes[i] == UInt8(ascii: ":") {
-                    i += 1
+        bytes.withUnsafeBufferPointer { bytes in
+            let key = usageKey
+            guard bytes.count > key.count else { return nil }
+            var start = bytes.count - key.count
+            while start >= 0 {
+                // `"usage"` ends in `e"`: test its last byte first, the rarest cheap filter.
+                if bytes[start + 6] == UInt8(ascii: "\""), bytes[start] == UInt8(ascii: "\""), matches(bytes, key, at: start),
+                    start == 0 || bytes[start - 1] != UInt8(ascii: "\\")
+                {
+                    var i = start + key.count
                     skipSpace(bytes, &i)
-                    if i < bytes.count, bytes[i] == UInt8(ascii: "{") { return members(bytes, objectStart: i) }
-                    return nil  // "usage": null
+                    if i < bytes.count, bytes[i] == UInt8(ascii: ":") {
+                        i += 1
+                        skipSpace(bytes, &i)
+                        if i < bytes.count, bytes[i] == UInt8(ascii: "{") { return members(bytes, objectStart: i) }
+                        return nil  // "usage": null
+                    }
                 }
+                start -= 1
             }
-            start -= 1
+            return nil
         }
-        return nil
     }
 
-    /// Top-level integer members of the object at `objectStart` (nested objects are skipped).
-    private static func members(_ bytes: [UInt8], objectStart: Int) -> (prompt: Int64, completion: Int64) {
-        var prompt: Int64 = 0
-        var completion: Int64 = 0
+    /// Top-level integer members of the object at `objectStart` (nested objects are skipped);
+    /// stops once both counts are read (they come first in every OpenAI-shaped usage).
+    private static func members(_ bytes: UnsafeBufferPointer<UInt8>, objectStart: Int) -> (prompt: Int64, completion: Int64) {
+        var prompt: Int64?
+        var completion: Int64?
         var depth = 0
         var i = objectStart
         var inString = false
@@ -89,7 +96,7 @@ public struct UsageMeter: Sendable {
                 depth += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1
-                if depth == 0 { return (prompt, completion) }
+                if depth == 0 { return (prompt ?? 0, completion ?? 0) }
             case UInt8(ascii: "0")...UInt8(ascii: "9") where depth == 1:
                 var value: Int64 = 0
                 while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9"), value < Int64.max / 10 - 9 {
@@ -98,28 +105,29 @@ public struct UsageMeter: Sendable {
                 }
                 if equals(bytes, lastKey, promptKey) { prompt = value }
                 if equals(bytes, lastKey, completionKey) { completion = value }
+                if let prompt, let completion { return (prompt, completion) }
                 continue
             default:
                 break
             }
             i += 1
         }
-        return (prompt, completion)
+        return (prompt ?? 0, completion ?? 0)
     }
 
     private static let usageKey = Array(#""usage""#.utf8)
     private static let promptKey = Array("prompt_tokens".utf8)
     private static let completionKey = Array("completion_tokens".utf8)
 
-    private static func equals(_ bytes: [UInt8], _ range: Range<Int>, _ word: [UInt8]) -> Bool {
+    private static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ word: [UInt8]) -> Bool {
         range.count == word.count && matches(bytes, word, at: range.lowerBound)
     }
 
-    private static func skipSpace(_ bytes: [UInt8], _ i: inout Int) {
+    private static func skipSpace(_ bytes: UnsafeBufferPointer<UInt8>, _ i: inout Int) {
         while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0a || bytes[i] == 0x0d || bytes[i] == 0x09 { i += 1 }
     }
 
-    private static func matches(_ bytes: [UInt8], _ pattern: [UInt8], at start: Int) -> Bool {
+    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ pattern: [UInt8], at start: Int) -> Bool {
         guard start + pattern.count <= bytes.count else { return false }
         for j in 0..<pattern.count where bytes[start + j] != pattern[j] { return false }
         return true
@@ -130,9 +138,11 @@ public struct UsageMeter: Sendable {
     private static func hasNonEmptyString(_ bytes: [UInt8], _ prefix: String) -> Bool {
         let pattern = Array(prefix.utf8)
         guard bytes.count > pattern.count else { return false }
-        for start in 0..<(bytes.count - pattern.count) where bytes[start] == pattern[0] && matches(bytes, pattern, at: start) {
-            if bytes[start + pattern.count] != UInt8(ascii: "\"") { return true }
+        return bytes.withUnsafeBufferPointer { bytes in
+            for start in 0..<(bytes.count - pattern.count) where bytes[start] == pattern[0] && matches(bytes, pattern, at: start) {
+                if bytes[start + pattern.count] != UInt8(ascii: "\"") { return true }
+            }
+            return false
         }
-        return false
     }
 }

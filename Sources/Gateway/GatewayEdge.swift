@@ -72,7 +72,7 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         let gatewayRequest = GatewayRequest(endpoint: endpoint, headers: request.head.headers, body: request.body, fields: fields)
         var response = await self.snapshot.pipeline.handle(gatewayRequest, context: context)
         let overhead = overheadNanos(context)
-        let stamped = Self.serializedStamp(response.headers, context: context, overhead: overhead)
+        let stamped = Self.serializedStamp(response, context: context, overhead: overhead)
         if stamped.isEmpty { stamp(&response, context: context, overhead: overhead) }
         var entry = AccessLog.Entry(
             requestID: context.requestID, method: request.head.method.rawValue, path: path, model: fields.model,
@@ -141,12 +141,13 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         return total > context.upstreamNanos ? total - context.upstreamNanos : 0
     }
 
-    /// The stamped headers as serialised lines, written by the server after the pipeline's
-    /// fields: one small buffer instead of a copy of the fields plus four insertions. Empty when
-    /// the pipeline's answer already carries one of these names or a value would need HTTPTypes'
-    /// legalising (then `stamp` replaces them in the fields, as ever).
-    static func serializedStamp(_ headers: HTTPFields, context: RequestContext, overhead: UInt64) -> [UInt8] {
-        for field in headers {
+    /// The stamped headers as serialised lines, followed by the pipeline's own `headerLines`,
+    /// written by the server after the pipeline's fields: one small buffer instead of a copy of
+    /// the fields plus four insertions. Empty when the pipeline's answer already carries one of
+    /// these names or a value would need HTTPTypes' legalising (then `stamp` replaces them in
+    /// the fields, as ever, and moves the lines into the fields too).
+    static func serializedStamp(_ response: GatewayResponse, context: RequestContext, overhead: UInt64) -> [UInt8] {
+        for field in response.headers {
             let name = field.name
             if name == .xRequestID || name == .xSwitchyardProvider || name == .xSwitchyardModel
                 || name == .xSwitchyardOverheadMs
@@ -155,7 +156,7 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
             }
         }
         var out: [UInt8] = []
-        out.reserveCapacity(192)
+        out.reserveCapacity(192 + response.headerLines.bytes.count)
         guard appendLine("x-request-id: ", context.requestID, to: &out) else { return [] }
         if let deployment = context.deployment {
             guard appendLine("x-switchyard-provider: ", deployment.providerName, to: &out),
@@ -165,6 +166,7 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         out.appendUTF8("x-switchyard-overhead-ms: ")
         appendMilliseconds(overhead, to: &out)
         out.appendUTF8("\r\n")
+        out.append(contentsOf: response.headerLines.bytes)
         return out
     }
 
@@ -185,6 +187,8 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
     }
 
     private func stamp(_ response: inout GatewayResponse, context: RequestContext, overhead: UInt64) {
+        response.headers.append(contentsOf: response.headerLines.fields)
+        response.headerLines = HeaderLines()
         response.headers[.xRequestID] = context.requestID
         if let deployment = context.deployment {
             response.headers[.xSwitchyardProvider] = deployment.providerName

@@ -141,9 +141,28 @@ public final class GatewayServer: @unchecked Sendable {
             logger.warning("drain timeout passed; closing remaining connections")
             for worker in workers { onReactor(worker.reactor) { worker.server.closeAll() } }
         }
+        flushPipelines(until: monotonicNanos() &+ 2_000_000_000)
         group.stopAndJoin()
         workers.removeAll()
         sink.flush()
+    }
+
+    /// Sends what the stages hold back (settlements waiting to share a round trip) and waits for
+    /// the store's answers, at most until `deadline` (the store's own deadlines end it sooner).
+    private func flushPipelines(until deadline: UInt64) {
+        let flushed = Semaphore()
+        for worker in workers {
+            worker.reactor.execute {
+                let pipeline = worker.edge.snapshot.pipeline
+                Task(executorPreference: worker.reactor) {
+                    await pipeline.flush()
+                    flushed.signal()
+                }
+            }
+        }
+        if !DrainWaiter(count: workers.count, semaphore: flushed, sink: sink).wait(until: deadline) {
+            logger.warning("the state store did not take every settlement before exit")
+        }
     }
 
     /// Connections open across workers (for tests).

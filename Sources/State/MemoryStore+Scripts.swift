@@ -16,6 +16,12 @@ extension MemoryStore {
             return reply
         }
     }
+
+    /// Runs at once (under the lock, like `run`), then hands the outcome to `completion`.
+    public func start(_ script: StoreScript, keys: [String], arguments: [StoreValue],
+                      completion: @escaping @Sendable (Result<StoreValue, StoreError>) -> Void) {
+        completion(Result { () throws(StoreError) -> StoreValue in try run(script, keys: keys, arguments: arguments) })
+    }
 }
 
 /// What a native script body sees: the locked keyspace with Redis command semantics.

@@ -1,6 +1,8 @@
 import Foundation
 import Gateway
 import GatewayCore
+import Middleware
+import State
 import TestSupport
 import Testing
 
@@ -9,7 +11,8 @@ import Testing
     static let clientKey = "sk-test-client-key"
     static let adminKey = "sk-test-admin-key"
 
-    static func yaml(auth: String = "required: true, admin_key_sha256: \"\(SHA256.hex(adminKey.utf8))\"") -> String {
+    static func yaml(auth: String = "required: true, admin_key_sha256: \"\(SHA256.hex(adminKey.utf8))\"",
+                     rateLimit: String = "") -> String {
         """
         server: { listen: "127.0.0.1:0", workers: 2 }
         providers: { mock: { type: mock } }
@@ -23,7 +26,7 @@ import Testing
           - { name: demo, key_sha256: "\(SHA256.hex(clientKey.utf8))", tier: free }
         pipeline:
           auth: { \(auth) }
-          rate_limit: {}
+          rate_limit: { \(rateLimit) }
           router: {}
         log: { access_log: false }
         """
@@ -119,6 +122,26 @@ import Testing
         #expect(try c.readResponse().status == 200)
         c.post("/v1/chat/completions", json: Self.chat, headers: ["Authorization: Bearer \(key)"])
         #expect(try c.readResponse().status == 401)
+    }
+
+    /// A settlement lingering for its round trip when the gateway is told to stop is sent and
+    /// answered before the process would exit: the usage it carries is not lost.
+    @Test func settlementsStillLingeringAreSentOnShutdown() throws {
+        let gateway = try GatewayHarness(yaml: Self.yaml(rateLimit: "settle_linger: 1h"))
+        do {
+            let c = try RawHTTPClient(port: gateway.port)
+            for _ in 0..<2 {
+                c.post("/v1/chat/completions", json: Self.chat, headers: ["Authorization: Bearer \(Self.clientKey)"])
+                #expect(try c.readResponse().status == 200)
+            }
+        }
+        let store = try #require(gateway.server.store as? MemoryStore)
+        let day = CalendarPeriod.day(now: store.serverTime().totalMicroseconds).index
+        let usage = CallerKeys.day(RuntimeKeys.callerID(digestHex: SHA256.hex(Self.clientKey.utf8)), index: day)
+        // The second request's admission carried the first one's settlement; the second's lingers.
+        #expect(try store.hashGetAll(usage)["requests"] == Array("1".utf8))
+        gateway.stop()
+        #expect(try store.hashGetAll(usage)["requests"] == Array("2".utf8))
     }
 
     @Test func withoutAnAdminKeyTheAdminAPIIsOff() throws {

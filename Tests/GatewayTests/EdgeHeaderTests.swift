@@ -37,24 +37,44 @@ import Testing
     @Test func stampedLinesMatchWhatTheFieldsWouldSay() {
         let context = RequestContext(requestID: "req_1", receivedAt: 0)
         context.deployment = ResolvedDeployment(providerName: "up", model: "mock-gpt", index: 0)
-        let lines = GatewayEdge.serializedStamp([.contentType: "application/json"], context: context, overhead: 65_000)
+        var response = GatewayResponse(status: 200, headers: [.contentType: "application/json"], body: .bytes([]))
+        response.headerLines.append("X-RateLimit-Remaining", decimal: 9)
+        let lines = GatewayEdge.serializedStamp(response, context: context, overhead: 65_000)
         #expect(String(decoding: lines, as: UTF8.self) == """
             x-request-id: req_1\r
             x-switchyard-provider: up\r
             x-switchyard-model: mock-gpt\r
             x-switchyard-overhead-ms: 0.065\r
+            X-RateLimit-Remaining: 9\r
 
             """)
+    }
+
+    @Test func headerLinesReadBackAsFields() {
+        var lines = HeaderLines()
+        lines.append("X-RateLimit-Limit", decimal: 100)
+        lines.begin("RateLimit")
+        lines.value("\"rpm\";r=")
+        lines.value(decimal: 99)
+        lines.end()
+        #expect(lines["x-ratelimit-limit"] == "100")
+        #expect(lines["ratelimit"] == "\"rpm\";r=99")
+        #expect(lines.fields[HTTPField.Name("X-RateLimit-Limit")!] == "100")
+        #expect(lines.pairs.count == 2)
     }
 
     @Test func stampedLinesStepAsideForFieldsThatNeedTheSlowPath() {
         let context = RequestContext(requestID: "req_1", receivedAt: 0)
         // The pipeline's answer already names one of the stamped headers: it is replaced in the fields.
-        #expect(GatewayEdge.serializedStamp([.xRequestID: "cached"], context: context, overhead: 0).isEmpty)
+        #expect(GatewayEdge.serializedStamp(Self.answer([.xRequestID: "cached"]), context: context, overhead: 0).isEmpty)
         // A value HTTPTypes would legalise (here, trailing whitespace) goes through the fields too.
         context.deployment = ResolvedDeployment(providerName: "up ", model: "m", index: 0)
-        #expect(GatewayEdge.serializedStamp([:], context: context, overhead: 0).isEmpty)
+        #expect(GatewayEdge.serializedStamp(Self.answer([:]), context: context, overhead: 0).isEmpty)
         context.deployment = ResolvedDeployment(providerName: "up", model: "m", index: 0)
-        #expect(!GatewayEdge.serializedStamp([:], context: context, overhead: 0).isEmpty)
+        #expect(!GatewayEdge.serializedStamp(Self.answer([:]), context: context, overhead: 0).isEmpty)
+    }
+
+    static func answer(_ headers: HTTPFields) -> GatewayResponse {
+        GatewayResponse(status: 200, headers: headers, body: .bytes([]))
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 import Reactor
 import State
 import TestSupport
+import Synchronization
 import Testing
 
 func endpoint(_ server: RedisServerProcess) -> StateConfig.RedisEndpoint {
@@ -37,6 +38,30 @@ struct RedisStoreTests {
             await #expect(throws: StoreError.self) { try await store.increment("sy:{t}:h", by: 1, ttl: nil) }
         }
         #expect(store.health == .ready)
+    }
+
+    /// `start` issues at once and in order: a script started and not awaited is applied before
+    /// a command sent after it, whether its hash was known (EVALSHA), not yet (EVAL), or lost
+    /// by the server (NOSCRIPT, run again with EVAL).
+    @Test func startedScriptsRunAheadOfLaterCommands() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let store = RedisStore(endpoint: endpoint(server))
+        let add = StoreScript(name: "add", lua: "return redis.call('INCRBY', KEYS[1], ARGV[1])", native: { _, _, _ in .null })
+        let outcomes = Mutex<[Result<StoreValue, StoreError>]>([])
+        try await onWorker { _ in
+            _ = try await store.get("sy:{s}:warm")  // connected, so `start` issues at once
+            for round in 1...3 {
+                if round == 3 { _ = try await store.command([Array("SCRIPT".utf8), Array("FLUSH".utf8)]) }
+                store.start(add, keys: ["sy:{s}:n"], arguments: [.integer(10)]) { result in outcomes.withLock { $0.append(result) } }
+                // Sent after the script, answered after it: the increment is already there.
+                let seen = try await store.get("sy:{s}:n").map { String(decoding: $0, as: UTF8.self) }
+                #expect(round == 3 || seen == String(10 * round))
+            }
+            _ = try await store.get("sy:{s}:n")
+        }
+        // The NOSCRIPT round ran again with EVAL, after the read that followed it.
+        #expect(outcomes.withLock { $0 } == [.success(.integer(10)), .success(.integer(20)), .success(.integer(30))])
     }
 
     @Test func manyConcurrentCommandsArePipelinedOnOneConnection() async throws {

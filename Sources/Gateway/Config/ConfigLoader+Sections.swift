@@ -137,11 +137,12 @@ extension ConfigAssembly {
     func rateLimit(_ value: ConfigValue) throws(ConfigError) -> PipelineConfig.RateLimit {
         var limit = PipelineConfig.RateLimit()
         let fields = try reader.fields(
-            value, allowed: ["on_store_error", "completion_estimate", "concurrency_lease", "usage_retention", "overload"])
+            value, allowed: ["on_store_error", "completion_estimate", "concurrency_lease", "usage_retention", "overload", "settle_linger"])
         if let v = fields["on_store_error"] { limit.onStoreError = try reader.choice(v, PipelineConfig.StoreErrorPolicy.self) }
         if let v = fields["completion_estimate"] { limit.completionEstimate = try reader.int(v, atLeast: 0) }
         if let v = fields["concurrency_lease"] { limit.concurrencyLease = try reader.timeSpan(v) }
         if let v = fields["usage_retention"] { limit.usageRetention = try reader.timeSpan(v) }
+        if let v = fields["settle_linger"] { limit.settleLinger = try reader.timeSpan(v, positive: false) }
         if let v = fields["overload"] {
             let f = try reader.fields(v, allowed: ["in_flight"])
             if let n = f["in_flight"] { limit.overloadInFlight = try reader.int(n, atLeast: 1) }

@@ -146,7 +146,7 @@ public enum ConfigRenderer {
             let r = p.rateLimit
             var pairs = [
                 ("completion_estimate", plain(r.completionEstimate)), ("concurrency_lease", plain(r.concurrencyLease.description)),
-                ("usage_retention", plain(r.usageRetention.description)),
+                ("usage_retention", plain(r.usageRetention.description)), ("settle_linger", plain(r.settleLinger.description)),
             ]
             if let inFlight = r.overloadInFlight { pairs.append(("overload", flow([("in_flight", plain(inFlight))]))) }
             pairs.append(("on_store_error", plain(r.onStoreError.rawValue)))

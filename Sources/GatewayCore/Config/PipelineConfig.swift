@@ -74,15 +74,20 @@ public struct PipelineConfig: Sendable, Equatable {
         /// Requests in flight on one instance above which tiers are shed (each at its
         /// `shed_factor` times this); nil turns shedding off.
         public var overloadInFlight: Int?
+        /// How long a finished request's settlement (lease release, token reconciliation, usage)
+        /// may wait to ride with the worker's next admission, so both share one round trip.
+        /// The worker's own next request always sees it; other workers and instances within this.
+        public var settleLinger: TimeSpan
 
         public init(onStoreError: StoreErrorPolicy = .failOpen, completionEstimate: Int = 1_024,
                     concurrencyLease: TimeSpan = .seconds(600), usageRetention: TimeSpan = .seconds(90 * 86_400),
-                    overloadInFlight: Int? = nil) {
+                    overloadInFlight: Int? = nil, settleLinger: TimeSpan = .milliseconds(2)) {
             self.onStoreError = onStoreError
             self.completionEstimate = completionEstimate
             self.concurrencyLease = concurrencyLease
             self.usageRetention = usageRetention
             self.overloadInFlight = overloadInFlight
+            self.settleLinger = settleLinger
         }
     }
 

@@ -21,12 +21,21 @@ public protocol ResponseStream: AnyObject, Sendable {
 public struct GatewayResponse: Sendable {
     public var status: Int
     public var headers: HTTPFields
+    /// Lines a stage rendered in wire form, written after `headers` (see `HeaderLines`).
+    public var headerLines: HeaderLines
     public var body: ResponseBody
 
-    public init(status: Int, headers: HTTPFields = [:], body: ResponseBody) {
+    public init(status: Int, headers: HTTPFields = [:], headerLines: HeaderLines = HeaderLines(), body: ResponseBody) {
         self.status = status
         self.headers = headers
+        self.headerLines = headerLines
         self.body = body
+    }
+
+    /// The value of `name` in `headers` or else in `headerLines` (tests, readers off the hot path).
+    public func headerValue(_ name: String) -> String? {
+        if let field = HTTPField.Name(name), let value = headers[field] { return value }
+        return headerLines[name]
     }
 
     /// A JSON response with `content-type: application/json`.

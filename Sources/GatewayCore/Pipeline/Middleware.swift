@@ -10,6 +10,14 @@ public protocol Middleware: Sendable {
     /// The stage's name as written under `pipeline:` in config.yaml.
     var name: String { get }
     func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse
+    /// Sends whatever the stage holds back for batching (settlements) and returns when the store
+    /// has answered: the worker calls it when it drains, so nothing accepted is lost on exit.
+    func flush() async
+}
+
+extension Middleware {
+    /// Most stages hold nothing back.
+    public func flush() async {}
 }
 
 /// Sends a request to one provider. Implementations live in `Upstream` (one file per provider
@@ -18,14 +26,15 @@ public protocol ProviderAdapter: Sendable {
     func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse
 }
 
-/// Starts work that must outlive the stage call that needs it (settling usage after a stream
-/// has ended) as a task on the current worker's reactor. Injected so tests can run it inline.
+/// Runs work that must outlive the stage call that needs it (sending settlements that waited
+/// to share a round trip) on the current worker's reactor, later. Injected so tests decide when.
 public struct BackgroundWork: Sendable {
-    private let starter: @Sendable (@escaping @Sendable () async -> Void) -> Void
+    private let delayer: @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void
 
-    public init(_ starter: @escaping @Sendable (@escaping @Sendable () async -> Void) -> Void) {
-        self.starter = starter
+    /// `delayer` runs work on the worker's reactor after a delay in nanoseconds (0: on a later turn).
+    public init(after delayer: @escaping @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void) {
+        self.delayer = delayer
     }
 
-    public func start(_ work: @escaping @Sendable () async -> Void) { starter(work) }
+    public func after(_ nanoseconds: UInt64, _ work: @escaping @Sendable () -> Void) { delayer(nanoseconds, work) }
 }

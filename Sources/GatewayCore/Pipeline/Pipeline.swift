@@ -24,4 +24,9 @@ public struct Pipeline: Sendable {
     }
 
     public var stageNames: [String] { stages.map(\.name) }
+
+    /// Every stage's `flush`, in order.
+    public func flush() async {
+        for stage in stages { await stage.flush() }
+    }
 }

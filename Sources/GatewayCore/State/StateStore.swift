@@ -33,6 +33,12 @@ public protocol StateStore: AnyObject, Sendable {
     /// Runs an atomic script: Lua by `EVALSHA` on Redis (loaded once, `NOSCRIPT` reloads it),
     /// its Swift twin under the store's lock in memory. Both see the same server time.
     func run(_ script: StoreScript, keys: [String], arguments: [StoreValue]) async throws(StoreError) -> StoreValue
+    /// Runs a script like `run` without waiting for it: it is issued before this returns, so the
+    /// store applies it before anything this worker sends afterwards, and `completion` gets the
+    /// outcome on this worker's reactor (the memory store runs it at once). For work nobody
+    /// waits on, which may then ride in the same round trip as the next request's command.
+    func start(_ script: StoreScript, keys: [String], arguments: [StoreValue],
+               completion: @escaping @Sendable (Result<StoreValue, StoreError>) -> Void)
     /// Publishes on a cross-instance channel (breaker and cache events).
     func publish(_ channel: String, _ message: [UInt8]) async throws(StoreError)
     /// Subscribes to a channel; `handler` runs on the subscribing worker's reactor for each message.

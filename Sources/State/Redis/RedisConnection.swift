@@ -67,6 +67,21 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
         return try result.get()
     }
 
+    /// Issues one command now, without waiting: it leaves ahead of anything issued after it on
+    /// this connection, and `completion` runs on the reactor with its outcome (within the same
+    /// deadline as `send`). For work whose answer nobody waits on (settlements).
+    func start(_ command: RESPCommand, completion: @escaping (Result<StoreValue, StoreError>) -> Void) {
+        if phase == .idle { connect() }
+        if phase == .waitingToReconnect {
+            completion(.failure(.unavailable(lastError ?? "redis is reconnecting")))
+            return
+        }
+        let pending = PendingCommand(command: command, deadline: monotonicNanos() &+ options.commandTimeout)
+        pending.completion = completion
+        track(pending)
+        if phase == .ready { issue(pending) } else { waitingForReady.append(pending) }
+    }
+
     // MARK: Deadlines
 
     /// Every command under a deadline, oldest first. Deadlines are `commandTimeout` after the
@@ -342,6 +357,8 @@ final class PendingCommand: @unchecked Sendable {
     /// Monotonic ns after which it fails with `.timeout`; 0 for the handshake's own commands.
     let deadline: UInt64
     var continuation: UnsafeContinuation<Result<StoreValue, StoreError>, Never>?
+    /// Called instead of resuming a task, for commands started without waiting (`start`).
+    var completion: ((Result<StoreValue, StoreError>) -> Void)?
     private let onFailure: ((StoreError) -> Void)?
     private(set) var isFinished = false
 
@@ -357,5 +374,7 @@ final class PendingCommand: @unchecked Sendable {
         if case .failure(let error) = result { onFailure?(error) }
         continuation?.resume(returning: result)
         continuation = nil
+        completion?(result)
+        completion = nil
     }
 }

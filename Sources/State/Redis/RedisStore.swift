@@ -150,14 +150,8 @@ public final class RedisStore: StateStore, @unchecked Sendable {
     public func run(_ script: StoreScript, keys: [String], arguments: [StoreValue]) async throws(StoreError) -> StoreValue {
         for attempt in 0..<2 {
             let sha = try await scriptHash(script, reload: attempt > 0)
-            var command = RESPCommand(count: 3 + keys.count + arguments.count, capacity: 96 + 48 * (keys.count + arguments.count))
-            command.append(Self.evalsha)
-            command.append(sha)
-            command.append(Int64(keys.count))
-            for key in keys { command.append(key) }
-            for argument in arguments { command.append(argument) }
             do {
-                return try await send(command)
+                return try await send(Self.scriptCommand((Self.evalsha, sha), keys, arguments))
             } catch {
                 // The server lost its script cache (restart, SCRIPT FLUSH): load it again once.
                 if case .server(let message) = error, message.hasPrefix("NOSCRIPT"), attempt == 0 { continue }
@@ -168,6 +162,52 @@ public final class RedisStore: StateStore, @unchecked Sendable {
     }
 
     private static let evalsha = Array("EVALSHA".utf8)
+    private static let eval = Array("EVAL".utf8)
+
+    /// `EVALSHA` of a script whose hash is known, else `EVAL` of its text preceded by a
+    /// `SCRIPT LOAD` that learns the hash for next time: either way the script runs in this
+    /// call's place in the connection's order. A `NOSCRIPT` (the server lost its script cache)
+    /// is answered by running it again with `EVAL`, which then comes after later commands.
+    public func start(_ script: StoreScript, keys: [String], arguments: [StoreValue],
+                      completion: @escaping @Sendable (Result<StoreValue, StoreError>) -> Void) {
+        let connection: RedisConnection
+        do {
+            connection = try self.connection()
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        let known = scriptHashes.withLock { $0[script.name] }
+        if known == nil {
+            connection.start(RESPCommand(["SCRIPT", "LOAD", script.lua])) { [self] reply in
+                if case .success(.bytes(let sha)) = reply { scriptHashes.withLock { $0[script.name] = sha } }
+            }
+        }
+        let command = Self.scriptCommand(known.map { (Self.evalsha, $0) } ?? (Self.eval, Array(script.lua.utf8)), keys, arguments)
+        connection.start(command) { [self] result in
+            if case .failure(.server(let message)) = result, message.hasPrefix("NOSCRIPT") {
+                scriptHashes.withLock { _ = $0.removeValue(forKey: script.name) }
+                connection.start(Self.scriptCommand((Self.eval, Array(script.lua.utf8)), keys, arguments), completion: completion)
+                return
+            }
+            switch result {
+            case .failure(.server), .success: break
+            case .failure: counters.errors.add(1, ordering: .relaxed)
+            }
+            completion(result)
+        }
+    }
+
+    /// `EVALSHA sha` or `EVAL text`, then the keys and arguments.
+    private static func scriptCommand(_ head: (verb: [UInt8], script: [UInt8]), _ keys: [String], _ arguments: [StoreValue]) -> RESPCommand {
+        var command = RESPCommand(count: 3 + keys.count + arguments.count, capacity: 96 + head.script.count + 48 * (keys.count + arguments.count))
+        command.append(head.verb)
+        command.append(head.script)
+        command.append(Int64(keys.count))
+        for key in keys { command.append(key) }
+        for argument in arguments { command.append(argument) }
+        return command
+    }
 
     private func scriptHash(_ script: StoreScript, reload: Bool) async throws(StoreError) -> [UInt8] {
         if !reload, let known = scriptHashes.withLock({ $0[script.name] }) { return known }

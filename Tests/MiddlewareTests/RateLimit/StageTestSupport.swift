@@ -6,13 +6,14 @@ import Synchronization
 
 /// Background work collected instead of started, so a test decides when settlement runs.
 final class BackgroundQueue: Sendable {
-    private let pending = Mutex<[@Sendable () async -> Void]>([])
+    private let pending = Mutex<[@Sendable () -> Void]>([])
 
-    var work: BackgroundWork { BackgroundWork { [self] body in pending.withLock { $0.append(body) } } }
+    /// Work asked to run later runs when the test drains the queue, whatever its delay.
+    var work: BackgroundWork { BackgroundWork(after: { [self] _, body in pending.withLock { $0.append(body) } }) }
 
     /// Runs everything queued so far (and what that queues in turn).
     func drain() async {
-        while let next = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { await next() }
+        while let next = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { next() }
     }
 }
 
@@ -30,6 +31,10 @@ final class FailingStore: StateStore {
     func hashDelete(_ key: String, field: String) async throws(StoreError) -> Bool { throw error }
     func hashGetAll(_ key: String) async throws(StoreError) -> [String: [UInt8]] { throw error }
     func run(_ script: StoreScript, keys: [String], arguments: [StoreValue]) async throws(StoreError) -> StoreValue { throw error }
+    func start(_ script: StoreScript, keys: [String], arguments: [StoreValue],
+               completion: @escaping @Sendable (Result<StoreValue, StoreError>) -> Void) {
+        completion(.failure(error))
+    }
     func publish(_ channel: String, _ message: [UInt8]) async throws(StoreError) { throw error }
     func subscribe(_ channel: String, handler: @escaping @Sendable ([UInt8]) -> Void) async throws(StoreError) -> StoreSubscription {
         throw error

@@ -1,4 +1,4 @@
-import Reactor
+import Bytes
 import Testing
 
 /// The wire writers' shared byte appenders (response heads, upstream requests, RESP commands).

@@ -1,0 +1,82 @@
+import Bytes
+import HTTPTypes
+
+/// Header lines a stage renders itself, already in wire form (`name: value\r\n` each), which the
+/// edge writes after the response's `headers`. Meant for headers rendered on every answer (the
+/// rate-limit headers): as `HTTPField`s each would cost a validation of its value, a `String`
+/// and an index update, which was more than the rest of the stage's own work.
+///
+/// Only gateway-rendered text goes here, never relayed text: whoever appends vouches that the
+/// name is a token and the value visible ASCII with inner spaces. A plain value.
+public struct HeaderLines: Sendable, Equatable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { bytes.isEmpty }
+
+    /// Room for about `lines` more lines without growing.
+    public mutating func reserve(lines: Int) {
+        bytes.reserveCapacity(bytes.count + lines * 40)
+    }
+
+    /// Appends whole lines rendered earlier (each ending in CRLF), such as a plan's constant ones.
+    public mutating func append(lines: [UInt8]) {
+        bytes.append(contentsOf: lines)
+    }
+
+    /// Appends the start of a line: `name: ` (the value and `end()` follow).
+    public mutating func begin(_ name: StaticString) {
+        bytes.appendUTF8(name)
+        bytes.appendUTF8(": ")
+    }
+
+    /// Appends to the value being written.
+    public mutating func value(_ text: StaticString) { bytes.appendUTF8(text) }
+    public mutating func value(_ bytes: [UInt8]) { self.bytes.append(contentsOf: bytes) }
+    public mutating func value(decimal: Int64) { bytes.appendDecimal(Int(decimal)) }
+
+    /// Ends the line.
+    public mutating func end() { bytes.appendUTF8("\r\n") }
+
+    /// `name: decimal` as one line.
+    public mutating func append(_ name: StaticString, decimal: Int64) {
+        begin(name)
+        value(decimal: decimal)
+        end()
+    }
+
+    /// `name: value` as a line, in wire form: what `append(lines:)` takes.
+    public static func line(_ name: String, _ value: String) -> [UInt8] {
+        Array((name + ": " + value + "\r\n").utf8)
+    }
+
+    /// Each line as (name, value), in order.
+    public var pairs: [(name: String, value: String)] {
+        var pairs: [(String, String)] = []
+        var start = 0
+        while start < bytes.count, let end = bytes[start...].firstIndex(of: UInt8(ascii: "\r")) {
+            let line = bytes[start..<end]
+            if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+                let valueStart = line.index(colon, offsetBy: 2, limitedBy: end) ?? end
+                pairs.append((String(decoding: line[..<colon], as: UTF8.self), String(decoding: bytes[valueStart..<end], as: UTF8.self)))
+            }
+            start = end + 2
+        }
+        return pairs
+    }
+
+    /// The first value for `name` (ASCII case-insensitive): for tests and readers off the hot path.
+    public subscript(name: String) -> String? {
+        pairs.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    /// The lines as fields, for the rare path that needs them in `HTTPFields`.
+    public var fields: HTTPFields {
+        var fields = HTTPFields()
+        for (name, value) in pairs {
+            if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
+        }
+        return fields
+    }
+}

@@ -1,0 +1,144 @@
+import GatewayCore
+@testable import Middleware
+import State
+import Synchronization
+import Testing
+
+/// Settlements linger to share the next admission's round trip, and are never lost: the linger
+/// ends, or `flush` (the worker's drain) sends them and waits.
+@Suite struct SettlementQueueTests {
+    let clock = TestClock()
+    let background = BackgroundQueue()
+    let tier = TierConfig(name: "one", requestsPerMinute: 100, maxConcurrent: 1)
+
+    func stage(_ store: RecordingStore) -> RateLimitStage {
+        RateLimitStage(store: store, settings: .init(), tiers: [tier], gauge: InFlightGauge(), background: background.work)
+    }
+
+    func context(_ requestID: String) -> RequestContext {
+        let context = RequestContext(requestID: requestID, receivedAt: 0)
+        context.caller = Caller(id: "caller1", name: "demo", source: .config, tier: tier)
+        return context
+    }
+
+    static let answer: Next = { _, _ in
+        GatewayResponse.json(200, Array(#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#.utf8))
+    }
+
+    func usedRequests(_ store: any StateStore) async throws -> String? {
+        let day = CalendarPeriod.day(now: clock.now().totalMicroseconds).index
+        return try await store.hashGet(CallerKeys.day("caller1", index: day), field: "requests").map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func aSettlementRidesWithTheNextAdmissionAndGoesFirst() async throws {
+        let store = RecordingStore(MemoryStore(clock: clock.now))
+        let stage = stage(store)
+        #expect(await stage.handle(chatRequest(), context: context("a"), next: Self.answer).status == 200)
+        // The answer has ended, its settlement waits (nothing drained the linger).
+        #expect(store.log == ["run rate_admit"])
+        // One concurrent slot: the second request fits only because the first one's lease is
+        // released ahead of its admission, in the same batch of commands.
+        #expect(await stage.handle(chatRequest(), context: context("b"), next: Self.answer).status == 200)
+        #expect(store.log == ["run rate_admit", "start rate_settle", "run rate_admit"])
+        #expect(try await usedRequests(store) == "1")
+    }
+
+    @Test func whenNoRequestFollowsTheLingerSendsIt() async throws {
+        let store = RecordingStore(MemoryStore(clock: clock.now))
+        let stage = stage(store)
+        #expect(await stage.handle(chatRequest(), context: context("a"), next: Self.answer).status == 200)
+        #expect(try await usedRequests(store) == nil)
+        await background.drain()
+        #expect(store.log == ["run rate_admit", "start rate_settle"])
+        #expect(try await usedRequests(store) == "1")
+    }
+
+    @Test func flushSendsWhatLingersAndWaitsForTheStore() async throws {
+        let store = RecordingStore(MemoryStore(clock: clock.now))
+        let stage = stage(store)
+        for id in ["a", "b", "c"] {
+            #expect(await stage.handle(chatRequest(), context: context(id), next: Self.answer).status == 200)
+        }
+        await stage.flush()
+        #expect(try await usedRequests(store) == "3")
+        // Flushing again has nothing to send.
+        await stage.flush()
+        #expect(store.log.filter { $0.hasPrefix("start") }.count == 3)
+    }
+
+    @Test func aFullBatchLeavesWithoutLingering() async throws {
+        let store = RecordingStore(MemoryStore(clock: clock.now))
+        let wide = TierConfig(name: "one", requestsPerMinute: 1_000)
+        let stage = RateLimitStage(store: store, settings: .init(), tiers: [wide], gauge: InFlightGauge(), background: background.work)
+        // Streams still open hold their settlements back; ending 128 of them at once fills a batch.
+        var streams: [ScriptedStream] = []
+        var responses: [GatewayResponse] = []
+        for i in 0..<SettlementQueue.maxBatch {
+            let stream = ScriptedStream(["data: {}\n\n"])
+            streams.append(stream)
+            let context = RequestContext(requestID: "r\(i)", receivedAt: 0)
+            context.caller = Caller(id: "caller1", name: "demo", source: .config, tier: wide)
+            responses.append(await stage.handle(chatRequest(), context: context) { _, _ in
+                GatewayResponse(status: 200, headers: [.contentType: "text/event-stream"], body: .stream(stream))
+            })
+        }
+        for response in responses {
+            guard case .stream(let body) = response.body else { continue }
+            while try await body.next() != nil {}
+        }
+        #expect(store.log.filter { $0.hasPrefix("start") }.count == 1)
+        #expect(try await usedRequests(store) == String(SettlementQueue.maxBatch))
+    }
+}
+
+/// A store that logs which scripts run (`run`, waited for) and start (`start`, not waited for).
+final class RecordingStore: StateStore, @unchecked Sendable {
+    let inner: MemoryStore
+    private let entries = Mutex<[String]>([])
+
+    init(_ inner: MemoryStore) { self.inner = inner }
+
+    var log: [String] { entries.withLock { $0 } }
+
+    /// The script's name without its per-plan suffix (`rate_admit:<digest>` → `rate_admit`).
+    private func note(_ verb: String, _ script: StoreScript) {
+        let name = script.name.split(separator: ":").first.map(String.init) ?? script.name
+        entries.withLock { $0.append(verb + " " + name) }
+    }
+
+    func run(_ script: StoreScript, keys: [String], arguments: [StoreValue]) async throws(StoreError) -> StoreValue {
+        note("run", script)
+        return try inner.run(script, keys: keys, arguments: arguments)
+    }
+
+    func start(_ script: StoreScript, keys: [String], arguments: [StoreValue],
+               completion: @escaping @Sendable (Result<StoreValue, StoreError>) -> Void) {
+        note("start", script)
+        inner.start(script, keys: keys, arguments: arguments, completion: completion)
+    }
+
+    func get(_ key: String) async throws(StoreError) -> [UInt8]? { try inner.get(key) }
+    func set(_ key: String, _ value: [UInt8], ttl: TimeSpan?) async throws(StoreError) { try inner.set(key, value, ttl: ttl) }
+    func setIfAbsent(_ key: String, _ value: [UInt8], ttl: TimeSpan) async throws(StoreError) -> Bool {
+        try inner.setIfAbsent(key, value, ttl: ttl)
+    }
+    func delete(_ key: String) async throws(StoreError) -> Bool { try inner.delete(key) }
+    func increment(_ key: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64 {
+        try inner.increment(key, by: delta, ttl: ttl)
+    }
+    func hashIncrement(_ key: String, field: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64 {
+        try inner.hashIncrement(key, field: field, by: delta, ttl: ttl)
+    }
+    func hashGet(_ key: String, field: String) async throws(StoreError) -> [UInt8]? { try inner.hashGet(key, field: field) }
+    func hashSet(_ key: String, field: String, _ value: [UInt8]) async throws(StoreError) {
+        try inner.hashSet(key, field: field, value)
+    }
+    func hashDelete(_ key: String, field: String) async throws(StoreError) -> Bool { try inner.hashDelete(key, field: field) }
+    func hashGetAll(_ key: String) async throws(StoreError) -> [String: [UInt8]] { try inner.hashGetAll(key) }
+    func publish(_ channel: String, _ message: [UInt8]) async throws(StoreError) { inner.publish(channel, message) }
+    func subscribe(_ channel: String, handler: @escaping @Sendable ([UInt8]) -> Void) async throws(StoreError) -> StoreSubscription {
+        inner.subscribe(channel, handler: handler)
+    }
+    func serverTime() async throws(StoreError) -> StoreTime { inner.serverTime() }
+    var health: StoreHealth { inner.health }
+}
