@@ -16,8 +16,22 @@ public struct AuthStage: Middleware {
     let store: any StateStore
     let directory: KeyDirectory
     let tiers: [String: TierConfig]
-    /// Config keys by lowercase hex digest, with their digest bytes and caller resolved once.
-    let configKeys: [String: (key: KeyConfig, digest: [UInt8], caller: Result<Caller, GatewayError>)]
+    /// Config keys by lowercase hex digest, with what a request needs resolved once.
+    let configKeys: [String: ConfigKey]
+
+    /// A config key as a request sees it; a class, so a lookup copies one reference.
+    final class ConfigKey: Sendable {
+        let digest: [UInt8]
+        /// Unix seconds it expires at, if ever.
+        let expires: Int64?
+        let caller: Result<Caller, GatewayError>
+
+        init(_ key: KeyConfig, caller: Result<Caller, GatewayError>) {
+            digest = key.digest
+            expires = key.expires.map { Int64($0.timeIntervalSince1970) }
+            self.caller = caller
+        }
+    }
     /// Unix seconds now (expiry checks); injected.
     let wallClock: @Sendable () -> Int64
     /// Monotonic ns (cache lifetimes); injected.
@@ -36,7 +50,7 @@ public struct AuthStage: Middleware {
         self.configKeys = Dictionary(keys.map { key in
             let caller = Self.caller(id: RuntimeKeys.callerID(digestHex: key.keySHA256), name: key.name, source: .config,
                                      tier: tiers[key.tier], keyModels: key.models)
-            return (key.keySHA256, (key, key.digest, caller))
+            return (key.keySHA256, ConfigKey(key, caller: caller))
         }, uniquingKeysWith: { first, _ in first })
         self.wallClock = wallClock
         self.monotonic = monotonic
@@ -72,7 +86,7 @@ public struct AuthStage: Middleware {
     /// The caller whose key has this SHA-256, or the error to answer.
     private func identify(digest: [UInt8], digestHex: String) async -> Result<Caller, GatewayError> {
         if let configKey = configKeys[digestHex], Hex.constantTimeEqual(configKey.digest, digest) {
-            if let expires = configKey.key.expires, Int64(expires.timeIntervalSince1970) <= wallClock() {
+            if let expires = configKey.expires, expires <= wallClock() {
                 return .failure(.expiredAPIKey)
             }
             return configKey.caller

@@ -3,8 +3,9 @@ import GatewayCore
 /// The limits of one tier, in the order the admission script decides and answers them.
 /// Built once per tier per configuration (not per request); a plain value.
 public struct LimitPlan: Sendable, Equatable {
-    /// One limit. `kind` fixes its meaning and the store keys it uses.
-    public struct Limit: Sendable, Equatable {
+    /// One limit. `kind` fixes its meaning and the store keys it uses. Immutable, and a class:
+    /// every request's snapshot holds its plan's limits, so a copy is one retain.
+    public final class Limit: Sendable, Equatable {
         public enum Kind: Int64, Sendable {
             /// Sliding window of requests; `parameter` is the window in microseconds.
             case requests = 1
@@ -47,6 +48,10 @@ public struct LimitPlan: Sendable, Equatable {
             self.parameter = parameter
             self.name = name
             self.lines = RateLimitHeaders.LimitLines(limit: limit, name: name)
+        }
+
+        public static func == (lhs: Limit, rhs: Limit) -> Bool {
+            lhs === rhs || (lhs.kind == rhs.kind && lhs.limit == rhs.limit && lhs.parameter == rhs.parameter && lhs.name == rhs.name)
         }
 
         /// The window in seconds, for the windowed kinds.
@@ -108,11 +113,22 @@ public struct LimitPlan: Sendable, Equatable {
 /// Store keys of one caller: every key shares the caller's hash tag, so one script may touch
 /// them all (and they would move together to one Redis Cluster slot).
 public enum CallerKeys {
-    /// `sy:{c:<caller id>}:` — the prefix the scripts append to.
-    public static func base(_ callerID: String) -> String { StateKey.make(tag: "c:" + callerID, "") }
+    /// `sy:{c:<caller id>}:` — the prefix the scripts append to (what `StateKey.make` builds).
+    public static func base(_ callerID: String) -> String { key(callerID, "") }
 
-    /// The caller's limiter hash: every counter of its plan (`LimiterFields`).
-    public static func limiter(_ callerID: String) -> String { base(callerID) + "l" }
+    /// The caller's limiter hash: every counter of its plan (`LimiterFields`). Built once per
+    /// request, so in one allocation.
+    public static func limiter(_ callerID: String) -> String { key(callerID, "l") }
+
+    private static func key(_ callerID: String, _ suffix: StaticString) -> String {
+        var key = ""
+        key.reserveCapacity(8 + callerID.utf8.count + suffix.utf8CodeUnitCount)
+        key += "sy:{c:"
+        key += callerID
+        key += "}:"
+        key += suffix.description
+        return key
+    }
 
     /// The per-day usage hash (requests, prompt_tokens, completion_tokens, cost_nanos, reserved_tokens).
     public static func day(_ callerID: String, index: Int64) -> String { base(callerID) + "d:" + String(index) }

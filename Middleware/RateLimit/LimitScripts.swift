@@ -44,15 +44,28 @@ public final class LimitScripts: Sendable {
     }
 
     /// ARGV of `admit`: the lease field (`LimiterFields.lease`, "" without a concurrency limit).
-    public static func admitArguments(lease: String, reserve: Int64) -> [StoreValue] {
-        [.string(lease), .integer(reserve)]
+    public static func admitArguments(lease: StoreValue, reserve: Int64) -> [StoreValue] {
+        [lease, .integer(reserve)]
     }
 
     /// ARGV of `settle` for one entry (a batch concatenates entries).
-    public static func settleEntry(lease: String, admittedAt: Int64, reserved: Int64, promptTokens: Int64,
+    public static func settleEntry(lease: StoreValue, admittedAt: Int64, reserved: Int64, promptTokens: Int64,
                                    completionTokens: Int64, costNanos: Int64) -> [StoreValue] {
-        [.string(lease), .integer(admittedAt), .integer(reserved), .integer(promptTokens), .integer(completionTokens),
-         .integer(costNanos)]
+        var arguments: [StoreValue] = []
+        appendSettleEntry(to: &arguments, lease: lease, admittedAt: admittedAt, reserved: reserved, promptTokens: promptTokens,
+                          completionTokens: completionTokens, costNanos: costNanos)
+        return arguments
+    }
+
+    /// `settleEntry` appended to a batch's arguments in place.
+    static func appendSettleEntry(to arguments: inout [StoreValue], lease: StoreValue, admittedAt: Int64, reserved: Int64,
+                                  promptTokens: Int64, completionTokens: Int64, costNanos: Int64) {
+        arguments.append(lease)
+        arguments.append(.integer(admittedAt))
+        arguments.append(.integer(reserved))
+        arguments.append(.integer(promptTokens))
+        arguments.append(.integer(completionTokens))
+        arguments.append(.integer(costNanos))
     }
 
     static let settleArity = 6
@@ -121,6 +134,19 @@ public enum LimiterFields {
         }
     }
 
-    /// The field of a request's concurrency lease.
-    public static func lease(_ requestID: String) -> String { "L" + requestID }
+    /// The field of a request's concurrency lease, as the scripts' argument: `L<request id>`,
+    /// built straight into one buffer (it is sent with the admission and again to settle).
+    public static func lease(_ requestID: String) -> StoreValue {
+        var requestID = requestID
+        return requestID.withUTF8 { id in
+            .bytes(Array(unsafeUninitializedCapacity: id.count + 1) { bytes, count in
+                bytes[0] = UInt8(ascii: "L")
+                _ = UnsafeMutableBufferPointer(rebasing: bytes[1...]).initialize(from: id)
+                count = id.count + 1
+            })
+        }
+    }
+
+    /// No lease (the plan has no concurrency limit, or no admission script ran).
+    public static let noLease = StoreValue.bytes([])
 }

@@ -1,3 +1,4 @@
+import Bytes
 import GatewayCore
 
 /// The admission script's answer for one request, per limit of the caller's plan: what the
@@ -22,16 +23,26 @@ public struct RateLimitSnapshot: Sendable, Equatable {
 
     /// Reads the `LimitScripts.admit` reply; nil when it is not shaped as documented.
     public init?(plan: LimitPlan, reply: StoreValue) {
-        guard let values = reply.array?.compactMap(\.integer), values.count == 4 + 2 * plan.limits.count else { return nil }
-        admitted = values[0] == 1
-        refusedBy = values[1] > 0 ? Int(values[1]) - 1 : nil
-        retryMicros = values[2]
-        decidedAt = values[3]
-        policyLine = plan.policyLine
-        entries = plan.limits.enumerated().map { i, limit in
-            Entry(limit: limit, remaining: values[4 + 2 * i], resetMicros: values[5 + 2 * i])
+        guard case .array(let values) = reply, values.count == 4 + 2 * plan.limits.count else { return nil }
+        func integer(_ i: Int) -> Int64? {
+            if case .integer(let value) = values[i] { return value }
+            return values[i].integer
         }
-        if !admitted, refusedBy == nil { return nil }
+        guard let admitted = integer(0), let refusedBy = integer(1), let retryMicros = integer(2), let decidedAt = integer(3)
+        else { return nil }
+        self.admitted = admitted == 1
+        self.refusedBy = refusedBy > 0 ? Int(refusedBy) - 1 : nil
+        self.retryMicros = retryMicros
+        self.decidedAt = decidedAt
+        policyLine = plan.policyLine
+        var entries: [Entry] = []
+        entries.reserveCapacity(plan.limits.count)
+        for (i, limit) in plan.limits.enumerated() {
+            guard let remaining = integer(4 + 2 * i), let reset = integer(5 + 2 * i) else { return nil }
+            entries.append(Entry(limit: limit, remaining: remaining, resetMicros: reset))
+        }
+        self.entries = entries
+        if !self.admitted, self.refusedBy == nil { return nil }
     }
 
     /// The request limit clients watch (`X-RateLimit-*`, `x-ratelimit-*-requests`): the one
@@ -54,44 +65,58 @@ public struct RateLimitSnapshot: Sendable, Equatable {
 public enum RateLimitHeaders {
     /// Rendered into wire-form lines (`HeaderLines`), not `HTTPField`s: every answer to a limited
     /// caller carries eleven of them, and as fields they cost more than the admission itself.
+    /// Written through one cursor into one buffer, then appended in one copy.
     public static func apply(_ snapshot: RateLimitSnapshot, to lines: inout HeaderLines) {
         let requests = snapshot.requestEntry
         let tokens = snapshot.tokenEntry
-        lines.reserve(lines: 11 + snapshot.entries.count)
-        if let primary = requests ?? tokens ?? snapshot.entries.first {
-            lines.append(lines: primary.limit.lines.limit)
-            lines.append("X-RateLimit-Remaining", decimal: primary.remaining)
-            lines.append("X-RateLimit-Reset", decimal: seconds(primary.resetMicros))
-            if let requests {
-                lines.append(lines: requests.limit.lines.limitRequests)
-                lines.append("x-ratelimit-remaining-requests", decimal: requests.remaining)
-                lines.begin("x-ratelimit-reset-requests")
-                appendDuration(requests.resetMicros, to: &lines)
-                lines.end()
+        // Names and numbers take at most 64 bytes a line; the constant lines are measured.
+        var bound = 6 * 64 + snapshot.policyLine.count + 12 + snapshot.entries.count * 48
+        for entry in snapshot.entries {
+            bound += entry.limit.lines.limit.count + entry.limit.lines.limitRequests.count + entry.limit.lines.stateItem.count
+            bound += entry.limit.lines.limitTokens.count
+        }
+        lines.write(maxCount: bound) { out in
+            if let primary = requests ?? tokens ?? snapshot.entries.first {
+                out.write(primary.limit.lines.limit)
+                line(&out, "X-RateLimit-Remaining: ", primary.remaining)
+                line(&out, "X-RateLimit-Reset: ", seconds(primary.resetMicros))
+                if let requests {
+                    out.write(requests.limit.lines.limitRequests)
+                    line(&out, "x-ratelimit-remaining-requests: ", requests.remaining)
+                    out.write("x-ratelimit-reset-requests: ")
+                    writeDuration(requests.resetMicros, to: &out)
+                    out.write("\r\n")
+                }
             }
+            if let tokens {
+                out.write(tokens.limit.lines.limitTokens)
+                line(&out, "x-ratelimit-remaining-tokens: ", tokens.remaining)
+                out.write("x-ratelimit-reset-tokens: ")
+                writeDuration(tokens.resetMicros, to: &out)
+                out.write("\r\n")
+            }
+            guard !snapshot.entries.isEmpty else { return }
+            out.write(snapshot.policyLine)
+            out.write("RateLimit: ")
+            for (i, entry) in snapshot.entries.enumerated() {
+                if i > 0 { out.write(", ") }
+                out.write(entry.limit.lines.stateItem)
+                out.writeDecimal(Int(entry.remaining))
+                out.write(";t=")
+                out.writeDecimal(Int(seconds(entry.resetMicros)))
+            }
+            out.write("\r\n")
         }
-        if let tokens {
-            lines.append(lines: tokens.limit.lines.limitTokens)
-            lines.append("x-ratelimit-remaining-tokens", decimal: tokens.remaining)
-            lines.begin("x-ratelimit-reset-tokens")
-            appendDuration(tokens.resetMicros, to: &lines)
-            lines.end()
-        }
-        guard !snapshot.entries.isEmpty else { return }
-        lines.append(lines: snapshot.policyLine)
-        lines.begin("RateLimit")
-        for (i, entry) in snapshot.entries.enumerated() {
-            if i > 0 { lines.value(", ") }
-            lines.value(entry.limit.lines.stateItem)
-            lines.value(decimal: entry.remaining)
-            lines.value(";t=")
-            lines.value(decimal: seconds(entry.resetMicros))
-        }
-        lines.end()
+    }
+
+    private static func line(_ out: inout ByteCursor, _ start: StaticString, _ value: Int64) {
+        out.write(start)
+        out.writeDecimal(Int(value))
+        out.write("\r\n")
     }
 
     /// What one limit contributes to the headers that never changes, rendered with its plan.
-    struct LimitLines: Sendable, Equatable {
+    struct LimitLines: Sendable {
         /// `X-RateLimit-Limit: N`, `x-ratelimit-limit-requests: N`, `x-ratelimit-limit-tokens: N` lines.
         let limit: [UInt8]
         let limitRequests: [UInt8]
@@ -132,29 +157,27 @@ public enum RateLimitHeaders {
 
     /// OpenAI's reset format: "20ms" below a second, else "1s", "6m0s", "1h2m3s".
     public static func duration(_ micros: Int64) -> String {
-        var lines = HeaderLines()
-        appendDuration(micros, to: &lines)
-        return String(decoding: lines.bytes, as: UTF8.self)
+        String(decoding: [UInt8](writing: 64) { writeDuration(micros, to: &$0) }, as: UTF8.self)
     }
 
-    static func appendDuration(_ micros: Int64, to lines: inout HeaderLines) {
+    static func writeDuration(_ micros: Int64, to out: inout ByteCursor) {
         if micros < 1_000_000 {
-            lines.value(decimal: max(0, (micros + 999) / 1_000))
-            lines.value("ms")
+            out.writeDecimal(Int(max(0, (micros + 999) / 1_000)))
+            out.write("ms")
             return
         }
         let total = seconds(micros)
         let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)
         if hours > 0 {
-            lines.value(decimal: hours)
-            lines.value("h")
+            out.writeDecimal(Int(hours))
+            out.write("h")
         }
         if hours > 0 || minutes > 0 {
-            lines.value(decimal: minutes)
-            lines.value("m")
+            out.writeDecimal(Int(minutes))
+            out.write("m")
         }
-        lines.value(decimal: secs)
-        lines.value("s")
+        out.writeDecimal(Int(secs))
+        out.write("s")
     }
 
     /// "$1.50" for 1.5e9 nano-dollars.

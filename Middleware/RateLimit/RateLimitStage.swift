@@ -44,7 +44,7 @@ public struct RateLimitStage: Middleware {
         // compiled for this request) is for a caller another stage made up.
         let scripts = tiers[caller.tier.name] ?? Self.compile(LimitPlan(tier: caller.tier), settings)
         let plan = scripts.plan
-        let lease = plan.holdsLease ? LimiterFields.lease(context.requestID) : ""
+        let lease = plan.holdsLease ? LimiterFields.lease(context.requestID) : LimiterFields.noLease
         let promptEstimate = Int64(request.body.count / 4)
         let reserve = plan.countsTokens ? promptEstimate + completionEstimate(request) : 0
         let limiter = CallerKeys.limiter(caller.id)
@@ -76,7 +76,7 @@ public struct RateLimitStage: Middleware {
         }
 
         var settlement = Settlement(
-            limiter: limiter, lease: snapshot == nil ? "" : lease,
+            limiter: limiter, lease: snapshot == nil ? LimiterFields.noLease : lease,
             admittedAt: snapshot?.decidedAt ?? 0, reserved: snapshot == nil ? 0 : reserve, promptTokens: 0,
             completionTokens: 0, costNanos: 0, scripts: snapshot == nil ? accountingOnly : scripts)
         gauge.enter()

@@ -5,8 +5,8 @@ import GatewayCore
 struct Settlement: Sendable {
     /// `CallerKeys.limiter(id)`.
     var limiter: String
-    /// The lease field to release, or "" when none was taken.
-    var lease: String
+    /// The lease field to release, or `LimiterFields.noLease`.
+    var lease: StoreValue
     /// The admission's store time, or 0 when no admission script ran (unlimited, or fail_open).
     var admittedAt: Int64
     var reserved: Int64
@@ -15,9 +15,10 @@ struct Settlement: Sendable {
     var costNanos: Int64
     var scripts: LimitScripts
 
-    var arguments: [StoreValue] {
-        LimitScripts.settleEntry(lease: lease, admittedAt: admittedAt, reserved: reserved, promptTokens: promptTokens,
-                                 completionTokens: completionTokens, costNanos: costNanos)
+    /// Appends this entry's `LimitScripts.settleEntry` arguments (no array of its own).
+    func appendArguments(to arguments: inout [StoreValue]) {
+        LimitScripts.appendSettleEntry(to: &arguments, lease: lease, admittedAt: admittedAt, reserved: reserved,
+                                       promptTokens: promptTokens, completionTokens: completionTokens, costNanos: costNanos)
     }
 }
 
@@ -69,17 +70,19 @@ final class SettlementQueue: @unchecked Sendable {
             // One batch: the oldest entry's tier, up to `maxBatch` of its entries.
             let scripts = pending[0].scripts
             var keys: [String] = []
+            keys.reserveCapacity(min(pending.count, Self.maxBatch))
             var arguments: [StoreValue] = []
+            arguments.reserveCapacity(keys.capacity * LimitScripts.settleArity)
             var rest: [Settlement] = []
             for settlement in pending {
                 if settlement.scripts === scripts && keys.count < Self.maxBatch {
                     keys.append(settlement.limiter)
-                    arguments += settlement.arguments
+                    settlement.appendArguments(to: &arguments)
                 } else {
                     rest.append(settlement)
                 }
             }
-            pending = rest
+            if rest.isEmpty { pending.removeAll(keepingCapacity: true) } else { pending = rest }
             unanswered += 1
             store.start(scripts.settle, keys: keys, arguments: arguments) { [self] result in
                 if case .failure = result { failedBatches += 1 }

@@ -40,26 +40,28 @@ public struct UsageMeter: Sendable {
     /// raw buffer: this runs on every answer to a limited caller.
     static func usage(in bytes: [UInt8]) -> (prompt: Int64, completion: Int64)? {
         bytes.withUnsafeBufferPointer { bytes in
-            let key = usageKey
-            guard bytes.count > key.count else { return nil }
-            var start = bytes.count - key.count
-            while start >= 0 {
-                // `"usage"` ends in `e"`: test its last byte first, the rarest cheap filter.
-                if bytes[start + 6] == UInt8(ascii: "\""), bytes[start] == UInt8(ascii: "\""), matches(bytes, key, at: start),
-                    start == 0 || bytes[start - 1] != UInt8(ascii: "\\")
-                {
-                    var i = start + key.count
-                    skipSpace(bytes, &i)
-                    if i < bytes.count, bytes[i] == UInt8(ascii: ":") {
-                        i += 1
+            usageShifts.withUnsafeBufferPointer { shifts in
+                let key = usageKey
+                guard bytes.count > key.count else { return nil }
+                // Horspool, right to left: a byte that cannot start the key moves the window left
+                // by as much as the key allows (7 for most JSON), so about one byte in six is read.
+                var start = bytes.count - key.count
+                while start >= 0 {
+                    let byte = bytes[start]
+                    if byte == UInt8(ascii: "\""), matches(bytes, key, at: start), start == 0 || bytes[start - 1] != UInt8(ascii: "\\") {
+                        var i = start + key.count
                         skipSpace(bytes, &i)
-                        if i < bytes.count, bytes[i] == UInt8(ascii: "{") { return members(bytes, objectStart: i) }
-                        return nil  // "usage": null
+                        if i < bytes.count, bytes[i] == UInt8(ascii: ":") {
+                            i += 1
+                            skipSpace(bytes, &i)
+                            if i < bytes.count, bytes[i] == UInt8(ascii: "{") { return members(bytes, objectStart: i) }
+                            return nil  // "usage": null
+                        }
                     }
+                    start -= Int(shifts[Int(byte)])
                 }
-                start -= 1
+                return nil
             }
-            return nil
         }
     }
 
@@ -116,6 +118,11 @@ public struct UsageMeter: Sendable {
     }
 
     private static let usageKey = Array(#""usage""#.utf8)
+    /// How far left the search window may move when the byte at its start is `b`: the first
+    /// position of `b` in the key after its opening quote, or the key's length.
+    private static let usageShifts: [UInt8] = (0..<256).map { byte in
+        UInt8(usageKey.dropFirst().firstIndex(of: UInt8(byte)) ?? usageKey.count)
+    }
     private static let promptKey = Array("prompt_tokens".utf8)
     private static let completionKey = Array("completion_tokens".utf8)
 

@@ -36,15 +36,112 @@ extension Array where Element == UInt8 {
         }
     }
 
-    /// How many bytes `appendDecimal(value)` writes.
+    /// How many bytes `appendDecimal(value)` writes. Compares against powers of ten (no division).
     @inlinable
     public static func decimalCount(_ value: Int) -> Int {
-        var magnitude = value.magnitude
+        let magnitude = value.magnitude
         var count = value < 0 ? 2 : 1
-        while magnitude >= 10 {
-            magnitude /= 10
+        var power: UInt = 10
+        while magnitude >= power {
             count += 1
+            let (next, overflow) = power.multipliedReportingOverflow(by: 10)
+            if overflow { break }
+            power = next
         }
         return count
+    }
+}
+
+/// Writes bytes into memory sized beforehand: one bounds check and a store (or a memcpy) per
+/// write, where each `Array.append(contentsOf:)` costs about 90 instructions of uniqueness and
+/// capacity checks. For wire formats written as many small pieces (RESP commands, header
+/// lines). Overrunning the size given traps. Use through `[UInt8].init(writing:)` or
+/// `appendWriting(maxCount:)`, never stored.
+public struct ByteCursor {
+    @usableFromInline let base: UnsafeMutablePointer<UInt8>
+    @usableFromInline let end: Int
+    @usableFromInline var written = 0
+
+    /// Bytes written so far.
+    @inlinable public var count: Int { written }
+
+    @inlinable
+    init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+        base = buffer.baseAddress!
+        end = buffer.count
+    }
+
+    @inlinable
+    mutating func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+        precondition(n <= end &- written, "ByteCursor: writing past the size given")
+        defer { written &+= n }
+        return base + written
+    }
+
+    @inlinable
+    public mutating func write(_ byte: UInt8) {
+        reserve(1).pointee = byte
+    }
+
+    @inlinable
+    public mutating func write(_ literal: StaticString) {
+        let n = literal.utf8CodeUnitCount
+        reserve(n).update(from: literal.utf8Start, count: n)
+    }
+
+    @inlinable
+    public mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let start = bytes.baseAddress else { return }
+        reserve(bytes.count).update(from: start, count: bytes.count)
+    }
+
+    @inlinable
+    public mutating func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { write($0) }
+    }
+
+    /// A string's UTF-8 (literals go to the `StaticString` overload).
+    @inlinable
+    public mutating func write(utf8 text: String) {
+        var text = text
+        text.withUTF8 { write($0) }
+    }
+
+    /// `value` in decimal (`[UInt8].decimalCount(value)` bytes).
+    @inlinable
+    public mutating func writeDecimal(_ value: Int) {
+        let n = [UInt8].decimalCount(value)
+        let out = reserve(n)
+        var magnitude = value.magnitude
+        var at = n
+        repeat {
+            at -= 1
+            out[at] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        if value < 0 { out[0] = UInt8(ascii: "-") }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// A new array of at most `capacity` bytes written by `body`, in place (no copy).
+    @inlinable
+    public init(writing capacity: Int, _ body: (inout ByteCursor) -> Void) {
+        self.init(unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            var cursor = ByteCursor(buffer)
+            body(&cursor)
+            initialized = cursor.count
+        }
+    }
+
+    /// Appends at most `maxCount` bytes written by `body`, in one copy from a temporary
+    /// (stack, when small) buffer.
+    @inlinable
+    public mutating func appendWriting(maxCount: Int, _ body: (inout ByteCursor) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxCount) { buffer in
+            var cursor = ByteCursor(buffer)
+            body(&cursor)
+            append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<cursor.count]))
+        }
     }
 }

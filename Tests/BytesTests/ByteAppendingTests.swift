@@ -18,3 +18,37 @@ struct ByteAppendingTests {
         #expect(out == Array("a: é\r\n".utf8))
     }
 }
+
+/// The cursor writes what the appenders would, within the size it was given.
+struct ByteCursorTests {
+    @Test(arguments: [0, 7, 10, 42, 999, 1_000, -1, -305, Int.max, Int.min])
+    func decimalsMatchTheAppenders(_ value: Int) {
+        var expected: [UInt8] = []
+        expected.appendDecimal(value)
+        let written = [UInt8](writing: 20) { $0.writeDecimal(value) }
+        #expect(written == expected)
+    }
+
+    @Test func piecesLandInOrderInOneBuffer() {
+        let written = [UInt8](writing: 64) { cursor in
+            cursor.write("$")
+            cursor.writeDecimal(3)
+            cursor.write("\r\n" as StaticString)
+            cursor.write(Array("abc".utf8))
+            cursor.write(utf8: "é")
+            cursor.write(UInt8(ascii: "!"))
+        }
+        #expect(written == Array("$3\r\nabcé!".utf8))
+        var out: [UInt8] = Array("x: ".utf8)
+        out.appendWriting(maxCount: 32) { cursor in
+            cursor.writeDecimal(-12)
+            cursor.write("\r\n")
+        }
+        #expect(out == Array("x: -12\r\n".utf8))
+    }
+
+    @Test func anExactSizeIsEnough() {
+        let written = [UInt8](writing: 4) { $0.write("abcd") }
+        #expect(written.count == 4)
+    }
+}

@@ -53,10 +53,11 @@ import Testing
     @Test func headerLinesReadBackAsFields() {
         var lines = HeaderLines()
         lines.append("X-RateLimit-Limit", decimal: 100)
-        lines.begin("RateLimit")
-        lines.value("\"rpm\";r=")
-        lines.value(decimal: 99)
-        lines.end()
+        lines.write(maxCount: 64) { out in
+            out.write("RateLimit: \"rpm\";r=")
+            out.writeDecimal(99)
+            out.write("\r\n")
+        }
         #expect(lines["x-ratelimit-limit"] == "100")
         #expect(lines["ratelimit"] == "\"rpm\";r=99")
         #expect(lines.fields[HTTPField.Name("X-RateLimit-Limit")!] == "100")

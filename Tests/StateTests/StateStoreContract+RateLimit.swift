@@ -31,7 +31,7 @@ extension StateStoreContract {
         let scripts = compiled(plan)
         let reply = try await env.store.run(scripts.admit, keys: [base + "l"],
                                             arguments: LimitScripts.admitArguments(
-                                                lease: lease.isEmpty ? "" : LimiterFields.lease(lease), reserve: reserve))
+                                                lease: lease.isEmpty ? LimiterFields.noLease : LimiterFields.lease(lease), reserve: reserve))
         let values = (reply.array ?? []).compactMap(\.integer)
         try #require(values.count == 4 + 2 * plan.limits.count, "reply \(reply)")
         return RateReply(admitted: values[0] == 1, refusedBy: Int(values[1]), retry: values[2], now: values[3],
@@ -43,7 +43,7 @@ extension StateStoreContract {
         let reply = try await env.store.run(
             compiled(plan).settle, keys: [base + "l"],
             arguments: LimitScripts.settleEntry(
-                lease: lease.isEmpty ? "" : LimiterFields.lease(lease), admittedAt: admittedAt, reserved: reserved,
+                lease: lease.isEmpty ? LimiterFields.noLease : LimiterFields.lease(lease), admittedAt: admittedAt, reserved: reserved,
                 promptTokens: prompt, completionTokens: completion, costNanos: cost))
         #expect(reply.integer == 1)
     }

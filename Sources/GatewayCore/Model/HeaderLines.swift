@@ -15,35 +15,25 @@ public struct HeaderLines: Sendable, Equatable {
 
     public var isEmpty: Bool { bytes.isEmpty }
 
-    /// Room for about `lines` more lines without growing.
-    public mutating func reserve(lines: Int) {
-        bytes.reserveCapacity(bytes.count + lines * 40)
-    }
-
     /// Appends whole lines rendered earlier (each ending in CRLF), such as a plan's constant ones.
     public mutating func append(lines: [UInt8]) {
         bytes.append(contentsOf: lines)
     }
 
-    /// Appends the start of a line: `name: ` (the value and `end()` follow).
-    public mutating func begin(_ name: StaticString) {
-        bytes.appendUTF8(name)
-        bytes.appendUTF8(": ")
+    /// Appends lines written through a cursor (`name: value\r\n` each), at most `maxCount`
+    /// bytes, in one copy: how a stage renders many lines at once.
+    public mutating func write(maxCount: Int, _ body: (inout ByteCursor) -> Void) {
+        bytes.appendWriting(maxCount: maxCount, body)
     }
-
-    /// Appends to the value being written.
-    public mutating func value(_ text: StaticString) { bytes.appendUTF8(text) }
-    public mutating func value(_ bytes: [UInt8]) { self.bytes.append(contentsOf: bytes) }
-    public mutating func value(decimal: Int64) { bytes.appendDecimal(Int(decimal)) }
-
-    /// Ends the line.
-    public mutating func end() { bytes.appendUTF8("\r\n") }
 
     /// `name: decimal` as one line.
     public mutating func append(_ name: StaticString, decimal: Int64) {
-        begin(name)
-        value(decimal: decimal)
-        end()
+        write(maxCount: name.utf8CodeUnitCount + 24) { out in
+            out.write(name)
+            out.write(": ")
+            out.writeDecimal(Int(decimal))
+            out.write("\r\n")
+        }
     }
 
     /// `name: value` as a line, in wire form: what `append(lines:)` takes.

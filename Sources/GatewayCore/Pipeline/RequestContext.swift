@@ -50,8 +50,10 @@ public struct ResolvedDeployment: Sendable, Equatable {
     }
 }
 
-/// The authenticated caller of one request: which limits apply and what it may use.
-public struct Caller: Sendable, Equatable {
+/// The authenticated caller of one request: which limits apply and what it may use. Immutable,
+/// and a class: built once per key and configuration, then shared by every request of that key
+/// (as a struct, each stage's copy retained every string and array of its tier).
+public final class Caller: Sendable, Equatable {
     /// Where the identity came from.
     public enum Source: String, Sendable, Equatable {
         /// A key from `keys:` in config.yaml.
@@ -64,14 +66,14 @@ public struct Caller: Sendable, Equatable {
 
     /// The stable identity limits and usage are kept under: the first 16 hex digits of the key's
     /// SHA-256 for keys, `ip:<address>` for anonymous callers. Never the key itself.
-    public var id: String
+    public let id: String
     /// The key's name (the address for anonymous callers).
-    public var name: String
-    public var source: Source
+    public let name: String
+    public let source: Source
     /// The tier's limits, resolved from config.yaml at authentication.
-    public var tier: TierConfig
+    public let tier: TierConfig
     /// Model aliases the key may use (its own list narrowing the tier's); nil allows all.
-    public var allowedModels: Set<String>?
+    public let allowedModels: Set<String>?
 
     public init(id: String, name: String, source: Source, tier: TierConfig, allowedModels: Set<String>? = nil) {
         self.id = id
@@ -79,5 +81,11 @@ public struct Caller: Sendable, Equatable {
         self.source = source
         self.tier = tier
         self.allowedModels = allowedModels
+    }
+
+    public static func == (lhs: Caller, rhs: Caller) -> Bool {
+        lhs === rhs
+            || (lhs.id == rhs.id && lhs.name == rhs.name && lhs.source == rhs.source && lhs.tier == rhs.tier
+                && lhs.allowedModels == rhs.allowedModels)
     }
 }

@@ -92,7 +92,9 @@ public struct StoreTime: Sendable, Equatable, Comparable {
 }
 
 /// A value crossing the store boundary (script arguments and replies), shaped like RESP.
-public indirect enum StoreValue: Sendable, Equatable {
+/// Not `indirect`: arrays already hold their elements out of line, and an indirect enum boxed
+/// every integer of a script's reply (ten allocations per rate-limit admission).
+public enum StoreValue: Sendable, Equatable {
     case null
     case integer(Int64)
     case bytes([UInt8])

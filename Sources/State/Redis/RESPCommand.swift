@@ -1,69 +1,80 @@
 import GatewayCore
 import Reactor
 
-/// One Redis command encoded as RESP (`*N\r\n$len\r\narg\r\n…`), built in one buffer and handed
-/// to hiredis as it is (`redisAsyncFormattedCommand`): no array per argument, no argv, no
-/// format string. A plain value.
+/// One Redis command encoded as RESP (`*N\r\n$len\r\narg\r\n…`), written in one pass into a
+/// buffer of the exact size and handed to hiredis as it is (`redisAsyncFormattedCommand`): no
+/// array per argument, no argv, no format string, no growing. A plain value.
 struct RESPCommand: Sendable {
-    private(set) var bytes: [UInt8]
+    let bytes: [UInt8]
 
-    /// Starts a command of `count` arguments; append exactly that many.
-    init(count: Int, capacity: Int = 128) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
-        bytes.append(UInt8(ascii: "*"))
-        bytes.appendDecimal(count)
-        bytes.appendUTF8("\r\n")
+    /// An argument, as the encoder sizes and writes it.
+    enum Argument {
+        case bytes([UInt8])
+        case string(String)
+        case integer(Int64)
+
+        /// Strings as they are, integers in decimal (as Redis reads both); nothing for the rest.
+        init(_ value: StoreValue) {
+            switch value {
+            case .bytes(let b): self = .bytes(b)
+            case .integer(let i): self = .integer(i)
+            case .null, .array: self = .bytes([])
+            }
+        }
+
+        var length: Int {
+            switch self {
+            case .bytes(let b): b.count
+            case .string(let s): s.utf8.count
+            case .integer(let i): [UInt8].decimalCount(Int(i))
+            }
+        }
+
+        /// `$len\r\n<bytes>\r\n`.
+        var encodedCount: Int { 5 + [UInt8].decimalCount(length) + length }
+
+        func write(to cursor: inout ByteCursor) {
+            cursor.write(UInt8(ascii: "$"))
+            cursor.writeDecimal(length)
+            cursor.write("\r\n")
+            switch self {
+            case .bytes(let b): cursor.write(b)
+            case .string(let s): cursor.write(utf8: s)
+            case .integer(let i): cursor.writeDecimal(Int(i))
+            }
+            cursor.write("\r\n")
+        }
+    }
+
+    /// A command of `count` arguments taking `size` bytes in all (`headerCount(count)` plus
+    /// each argument's `encodedCount`), written by `body`.
+    init(count: Int, size: Int, _ body: (inout ByteCursor) -> Void) {
+        bytes = [UInt8](writing: size) { cursor in
+            cursor.write(UInt8(ascii: "*"))
+            cursor.writeDecimal(count)
+            cursor.write("\r\n")
+            body(&cursor)
+        }
+    }
+
+    static func headerCount(_ count: Int) -> Int { 3 + [UInt8].decimalCount(count) }
+
+    init(_ arguments: [Argument]) {
+        let size = arguments.reduce(Self.headerCount(arguments.count)) { $0 + $1.encodedCount }
+        self.init(count: arguments.count, size: size) { cursor in
+            for argument in arguments { argument.write(to: &cursor) }
+        }
     }
 
     init(_ parts: [[UInt8]]) {
-        self.init(count: parts.count, capacity: parts.reduce(16) { $0 + $1.count + 16 })
-        for part in parts { append(part) }
+        self.init(parts.map(Argument.bytes))
     }
 
     init(_ parts: [String]) {
-        self.init(count: parts.count, capacity: parts.reduce(16) { $0 + $1.utf8.count + 16 })
-        for part in parts { append(part) }
+        self.init(parts.map(Argument.string))
     }
 
     init(_ parts: String...) {
         self.init(parts)
     }
-
-    mutating func append(_ argument: [UInt8]) {
-        bulkHeader(argument.count)
-        bytes += argument
-        bytes.appendUTF8("\r\n")
-    }
-
-    mutating func append(_ argument: String) {
-        var argument = argument
-        argument.withUTF8 { utf8 in
-            bulkHeader(utf8.count)
-            bytes.append(contentsOf: utf8)
-        }
-        bytes.appendUTF8("\r\n")
-    }
-
-    mutating func append(_ number: Int64) {
-        bulkHeader([UInt8].decimalCount(Int(number)))
-        bytes.appendDecimal(Int(number))
-        bytes.appendUTF8("\r\n")
-    }
-
-    /// Strings and integers as Redis reads them (`RedisStore.bytes`).
-    mutating func append(_ value: StoreValue) {
-        switch value {
-        case .bytes(let b): append(b)
-        case .integer(let i): append(i)
-        case .null, .array: append([UInt8]())
-        }
-    }
-
-    private mutating func bulkHeader(_ length: Int) {
-        bytes.append(UInt8(ascii: "$"))
-        bytes.appendDecimal(length)
-        bytes.appendUTF8("\r\n")
-    }
-
 }

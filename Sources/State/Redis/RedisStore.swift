@@ -200,13 +200,19 @@ public final class RedisStore: StateStore, @unchecked Sendable {
 
     /// `EVALSHA sha` or `EVAL text`, then the keys and arguments.
     private static func scriptCommand(_ head: (verb: [UInt8], script: [UInt8]), _ keys: [String], _ arguments: [StoreValue]) -> RESPCommand {
-        var command = RESPCommand(count: 3 + keys.count + arguments.count, capacity: 96 + head.script.count + 48 * (keys.count + arguments.count))
-        command.append(head.verb)
-        command.append(head.script)
-        command.append(Int64(keys.count))
-        for key in keys { command.append(key) }
-        for argument in arguments { command.append(argument) }
-        return command
+        let verb = RESPCommand.Argument.bytes(head.verb)
+        let script = RESPCommand.Argument.bytes(head.script)
+        let keyCount = RESPCommand.Argument.integer(Int64(keys.count))
+        var size = RESPCommand.headerCount(3 + keys.count + arguments.count) + verb.encodedCount + script.encodedCount + keyCount.encodedCount
+        for key in keys { size += RESPCommand.Argument.string(key).encodedCount }
+        for argument in arguments { size += RESPCommand.Argument(argument).encodedCount }
+        return RESPCommand(count: 3 + keys.count + arguments.count, size: size) { cursor in
+            verb.write(to: &cursor)
+            script.write(to: &cursor)
+            keyCount.write(to: &cursor)
+            for key in keys { RESPCommand.Argument.string(key).write(to: &cursor) }
+            for argument in arguments { RESPCommand.Argument(argument).write(to: &cursor) }
+        }
     }
 
     private func scriptHash(_ script: StoreScript, reload: Bool) async throws(StoreError) -> [UInt8] {
@@ -247,15 +253,6 @@ public final class RedisStore: StateStore, @unchecked Sendable {
     }
 
     static func milliseconds(_ span: TimeSpan) -> Int64 { max(1, (span.nanoseconds + 999_999) / 1_000_000) }
-
-    static func bytes(_ value: StoreValue) -> [UInt8] {
-        switch value {
-        case .bytes(let b): b
-        case .integer(let i): Array(String(i).utf8)
-        case .null: []
-        case .array: []
-        }
-    }
 
     /// INCRBY, with a TTL set only when this call created the key (atomic, one round trip).
     static let incrementScript = StoreScript(

@@ -12,6 +12,22 @@ import Testing
         #expect(meter.tokens(promptEstimate: 1) == (12, 34))
     }
 
+    /// The search skips ahead by up to the key's length: every filler before and after the
+    /// object, including near-misses of the key, must still leave it found (and only it).
+    @Test(arguments: ["", "e", "ge\"", "\"usag", "\"usage", "\"type\":\"usage\"", "\\\"usage\\\": {}", "sss\"\"uu", "usage usage"])
+    func theKeyIsFoundWhateverSurroundsIt(_ filler: String) {
+        for before in 0..<9 {
+            for after in 0..<9 {
+                let head = String(repeating: "a", count: before) + filler
+                let tail = filler + String(repeating: "g", count: after)
+                let body = #"{"x":"\#(head)","usage":{"prompt_tokens":7,"completion_tokens":9},"y":"\#(tail)"}"#
+                var meter = UsageMeter()
+                meter.observe(body: Array(body.utf8))
+                #expect(meter.tokens(promptEstimate: 1) == (7, 9), "\(body)")
+            }
+        }
+    }
+
     @Test func embeddingsHaveNoCompletionTokens() {
         var meter = UsageMeter()
         meter.observe(body: Array(#"{"object":"list","usage":{"prompt_tokens":8,"total_tokens":8}}"#.utf8))
