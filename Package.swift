@@ -96,8 +96,10 @@ for target in package.targets where target.type != .system {
 // (swift_beginAccess with its thread-local access set: about 11 % of the proxy's user-space
 // instructions), nearly all on reactor-confined objects that no other thread touches. In release
 // builds these targets rely on the static checks only; debug builds (and so the tests) keep the
-// dynamic ones, which is where an overlapping access would show.
-for target in package.targets where ["Reactor", "HTTPServer", "Upstream", "MockLLMServer"].contains(target.name) {
+// dynamic ones, which is where an overlapping access would show. State and Middleware joined
+// them for the same reason: the memory store's keyspace (under its lock) made about 120 checks
+// per rate-limited request, the Redis connection and the settlement queue a dozen.
+for target in package.targets where ["Reactor", "HTTPServer", "Upstream", "MockLLMServer", "State", "Middleware"].contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? [])
         + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 }

@@ -13,6 +13,8 @@ extension LimitScripts {
         let now = storage.now.totalMicroseconds
         var reply: [Int64] = [1, 0, 0, now]
         var available: [Int64] = []
+        // Every counter of the plan in one read, as the Lua's HMGET.
+        let stored = storage.hashGet(limiter, fields: shape.fields)
         // What to write if every limit admits, applied after the loop (all or nothing).
         var sets: [(String, Int64)] = []
         var reservations: [String] = []
@@ -24,20 +26,20 @@ extension LimitScripts {
                 let cost = limit.kind == .tokens ? reserve : 1
                 let window = SlidingWindow(limit: limit.limit, windowMicros: limit.parameter)
                 let position = window.position(now: now)
-                let (current, previous) = roll(storage, limiter, stem: entry.stem, index: position.index)
+                let (current, previous) = roll(stored[entry.firstField...], index: position.index)
                 decision = window.decide(previous: previous, current: current, cost: cost, left: position.left)
-                sets += [(entry.stem + "i", position.index), (entry.stem + "c", current + cost), (entry.stem + "p", previous)]
+                sets += [(entry.fields[0], position.index), (entry.fields[1], current + cost), (entry.fields[2], previous)]
             case .burst:
                 let bucket = TokenBucket(capacity: limit.limit, perMinute: limit.parameter)
                 var state: TokenBucket.State?
-                if let tokens = storage.hashGet(limiter, field: "bt") {
-                    state = TokenBucket.State(tokens: counter(tokens), at: counter(storage.hashGet(limiter, field: "ba")))
+                if let tokens = stored[entry.firstField] {
+                    state = TokenBucket.State(tokens: counter(tokens), at: counter(stored[entry.firstField + 1]))
                 }
                 let (answer, next) = bucket.decide(state, now: now)
                 decision = answer
                 sets += [("bt", next.tokens), ("ba", now)]
             case .concurrency:
-                var live = counter(storage.hashGet(limiter, field: "cn"))
+                var live = counter(stored[entry.firstField])
                 if live >= limit.limit { live = lapse(storage, limiter, now: now, live: live) }
                 decision = ConcurrencyLimit(limit: limit.limit).decide(live: live)
                 sets += [("cn", live + 1), (lease, now + shape.leaseMicros)]
@@ -71,7 +73,7 @@ extension LimitScripts {
             return .array(reply.map { .integer($0) })
         }
         if !sets.isEmpty {
-            for (field, value) in sets { storage.hashSet(limiter, field: field, DecimalBytes.render(value)) }
+            storage.hashSet(limiter, fields: sets.map { ($0.0, DecimalBytes.render($0.1)) })
             storage.expire(limiter, ttlMicros: (millis(shape.keepMicros) + 1) * 1_000)
         }
         if reserve > 0 {
@@ -83,11 +85,13 @@ extension LimitScripts {
         return .array(reply.map { .integer($0) })
     }
 
-    /// A stored window rolled to window `index`: (current, previous).
-    static func roll(_ storage: any ScriptStorage, _ limiter: String, stem: String, index: Int64) -> (Int64, Int64) {
-        guard let stored = storage.hashGet(limiter, field: stem + "i").flatMap(DecimalBytes.parse) else { return (0, 0) }
-        let current = counter(storage.hashGet(limiter, field: stem + "c"))
-        if stored == index { return (current, counter(storage.hashGet(limiter, field: stem + "p"))) }
+    /// A stored window (its index, current and previous counts, as read) rolled to window
+    /// `index`: (current, previous).
+    static func roll(_ fields: ArraySlice<[UInt8]?>, index: Int64) -> (Int64, Int64) {
+        let at = fields.startIndex
+        guard let stored = fields[at].flatMap(DecimalBytes.parse) else { return (0, 0) }
+        let current = counter(fields[at + 1])
+        if stored == index { return (current, counter(fields[at + 2])) }
         return stored == index - 1 ? (0, current) : (0, 0)
     }
 
@@ -128,8 +132,10 @@ extension LimitScripts {
             }
         }
         var now: Int64?
-        var callers: [String: Caller] = [:]
+        // Callers in first-seen order; `position` finds a caller's entry with one hash per entry.
+        var callers: [Caller] = []
         var order: [String] = []
+        var position: [String: Int] = [:]
         for (e, limiter) in keys.enumerated() {
             let p = settleArity * e
             guard var at = arguments[p + 1].integer, let reserved = arguments[p + 2].integer, let prompt = arguments[p + 3].integer,
@@ -139,54 +145,62 @@ extension LimitScripts {
                 if now == nil { now = storage.now.totalMicroseconds }
                 at = now!
             }
-            if callers[limiter] == nil {
-                callers[limiter] = Caller(deltas: Array(repeating: [:], count: shape.tokenStems.count))
+            let c: Int
+            if let known = position[limiter] {
+                c = known
+            } else {
+                c = callers.count
+                position[limiter] = c
+                callers.append(Caller(deltas: Array(repeating: [:], count: shape.tokenStems.count)))
                 order.append(limiter)
             }
             let lease = string(arguments[p])
-            if !lease.isEmpty { callers[limiter]!.leases.append(lease) }
+            if !lease.isEmpty { callers[c].leases.append(lease) }
             let delta = prompt + completion - reserved
             if delta != 0 {
                 for (j, window) in shape.tokenStems.enumerated() {
                     let index = SlidingWindow(limit: 0, windowMicros: window.window).position(now: at).index
-                    callers[limiter]!.deltas[j][index, default: 0] += delta
+                    callers[c].deltas[j][index, default: 0] += delta
                 }
             }
             let day = CalendarPeriod.day(now: at).index
-            callers[limiter]!.add(slot: day, Usage(prefix: "d:", index: day, ttl: shape.retentionMicros),
-                                  [1, prompt, completion, cost, shape.quotaDay ? -reserved : 0])
+            callers[c].add(slot: day, Usage(prefix: "d:", index: day, ttl: shape.retentionMicros),
+                           [1, prompt, completion, cost, shape.quotaDay ? -reserved : 0])
             if shape.monthly {
                 let month = CalendarPeriod.month(now: at).index
-                callers[limiter]!.add(slot: -1 - month,
-                                      Usage(prefix: "m:", index: month, ttl: shape.retentionMicros + 31 * CalendarPeriod.dayMicros),
-                                      [1, prompt, completion, cost, shape.quotaMonth ? -reserved : 0])
+                callers[c].add(slot: -1 - month,
+                               Usage(prefix: "m:", index: month, ttl: shape.retentionMicros + 31 * CalendarPeriod.dayMicros),
+                               [1, prompt, completion, cost, shape.quotaMonth ? -reserved : 0])
             }
         }
-        for limiter in order {
-            let caller = callers[limiter]!
+        for (c, limiter) in order.enumerated() {
+            let caller = callers[c]
             var released: Int64 = 0
             for lease in caller.leases where storage.hashDelete(limiter, field: lease) { released += 1 }
-            if released > 0, let live = storage.hashGet(limiter, field: "cn") {
-                storage.hashSet(limiter, field: "cn", DecimalBytes.render(max(0, counter(live) - released)))
+            // The live count and the token windows in one read and one write, as the Lua's HMGET / HSET.
+            let stored = storage.hashGet(limiter, fields: shape.settleFields)
+            var sets: [(String, [UInt8])] = []
+            if released > 0, let live = stored[0] {
+                sets.append(("cn", DecimalBytes.render(max(0, counter(live) - released))))
             }
             for (j, window) in shape.tokenStems.enumerated() {
                 let deltas = caller.deltas[j]
-                guard let stored = storage.hashGet(limiter, field: window.stem + "i").flatMap(DecimalBytes.parse),
-                    deltas[stored] != nil || deltas[stored - 1] != nil
+                guard let index = stored[1 + 3 * j].flatMap(DecimalBytes.parse), deltas[index] != nil || deltas[index - 1] != nil
                 else { continue }
-                let current = counter(storage.hashGet(limiter, field: window.stem + "c")) + (deltas[stored] ?? 0)
-                let previous = counter(storage.hashGet(limiter, field: window.stem + "p")) + (deltas[stored - 1] ?? 0)
-                storage.hashSet(limiter, field: window.stem + "c", DecimalBytes.render(current))
-                storage.hashSet(limiter, field: window.stem + "p", DecimalBytes.render(previous))
+                let current = counter(stored[2 + 3 * j]) + (deltas[index] ?? 0)
+                let previous = counter(stored[3 + 3 * j]) + (deltas[index - 1] ?? 0)
+                sets.append((window.stem + "c", DecimalBytes.render(current)))
+                sets.append((window.stem + "p", DecimalBytes.render(previous)))
             }
+            if !sets.isEmpty { storage.hashSet(limiter, fields: sets) }
             let base = String(limiter.dropLast())
             for slot in caller.slots {
                 let usage = caller.usage[slot]!
                 let key = base + usage.prefix + String(usage.index)
                 let fresh = storage.hashGet(key, field: usageFields[0]) == nil
-                for (j, field) in usageFields.enumerated() where j == 0 || usage.sums[j] != 0 {
-                    _ = storage.hashIncrement(key, field: field, by: usage.sums[j])
-                }
+                var increments: [(String, Int64)] = []
+                for (j, field) in usageFields.enumerated() where j == 0 || usage.sums[j] != 0 { increments.append((field, usage.sums[j])) }
+                storage.hashIncrement(key, fields: increments)
                 if fresh { storage.expire(key, ttlMicros: millis(usage.ttl) * 1_000) }
             }
         }

@@ -82,15 +82,24 @@ public final class LimitScripts: Sendable {
             var limit: LimitPlan.Limit
             /// Window limits: the fields' stem ("r60", "t3600").
             var stem: String
+            /// The limiter-hash fields this limit reads and writes (`LimiterFields`), and where
+            /// they start in `Shape.fields`.
+            var fields: [String]
+            var firstField: Int
         }
 
         var entries: [Entry]
+        /// Every limiter-hash field the admission reads, in entry order (one `HMGET`).
+        var fields: [String]
         var leaseMicros: Int64
         var retentionMicros: Int64
         /// How long the limiter hash must outlive its last write: the longest window twice, a
         /// lease's lifetime, a bucket's time to refill (after which absent means full).
         var keepMicros: Int64
         var tokenStems: [(stem: String, window: Int64)]
+        /// What a settlement reads of the limiter hash: `cn`, then each token window's index,
+        /// current and previous count (in `tokenStems` order).
+        var settleFields: [String]
         var holdsLease: Bool
         var quotaDay: Bool
         var quotaMonth: Bool
@@ -99,7 +108,22 @@ public final class LimitScripts: Sendable {
         init(plan: LimitPlan, leaseMicros: Int64, retentionMicros: Int64) {
             self.leaseMicros = leaseMicros
             self.retentionMicros = retentionMicros
-            entries = plan.limits.map { Entry(limit: $0, stem: LimiterFields.stem($0)) }
+            var entries: [Entry] = []
+            var fields: [String] = []
+            for limit in plan.limits {
+                let stem = LimiterFields.stem(limit)
+                let own: [String]
+                switch limit.kind {
+                case .requests, .tokens: own = [stem + "i", stem + "c", stem + "p"]
+                case .burst: own = ["bt", "ba"]
+                case .concurrency: own = ["cn"]
+                default: own = []
+                }
+                entries.append(Entry(limit: limit, stem: stem, fields: own, firstField: fields.count))
+                fields += own
+            }
+            self.entries = entries
+            self.fields = fields
             var keep: Int64 = 0
             for limit in plan.limits {
                 switch limit.kind {
@@ -111,6 +135,7 @@ public final class LimitScripts: Sendable {
             }
             keepMicros = keep
             tokenStems = entries.filter { $0.limit.kind == .tokens }.map { ($0.stem, $0.limit.parameter) }
+            settleFields = ["cn"] + tokenStems.flatMap { [$0.stem + "i", $0.stem + "c", $0.stem + "p"] }
             holdsLease = plan.holdsLease
             quotaDay = plan.limits.contains { $0.kind == .dailyTokens }
             quotaMonth = plan.limits.contains { $0.kind == .monthlyTokens }

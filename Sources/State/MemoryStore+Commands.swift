@@ -61,20 +61,36 @@ extension MemoryKeyspace {
 
     /// `HINCRBY`, plus a TTL only when this call creates the hash.
     func hashIncrement(_ key: String, field: String, by delta: Int64, ttlMicros: Int64?) throws(StoreError) -> Int64 {
-        guard let slot = lookup(key) else {
-            insert(key, .hash([field: DecimalBytes.render(delta)]), expiresAt: expiry(afterMicros: ttlMicros), evictable: false)
-            return delta
+        try hashIncrement(key, fields: CollectionOfOne((field, delta)), ttlMicros: ttlMicros)
+    }
+
+    /// `HINCRBY` of each field in turn (one lookup of the key); returns the last sum. A field
+    /// that is not an integer, or would overflow, stops there with the error (as the commands
+    /// would, one by one).
+    @discardableResult
+    func hashIncrement<Fields: Collection<(String, Int64)>>(_ key: String, fields increments: Fields, ttlMicros: Int64?)
+        throws(StoreError) -> Int64
+    {
+        let slot: Int
+        if let existing = lookup(key) {
+            slot = existing
+        } else {
+            slot = insert(key, .hash([:]), expiresAt: expiry(afterMicros: ttlMicros), evictable: false)
         }
         var fields = try takeHash(at: slot)
         defer { replaceValue(at: slot, with: .hash(fields)) }
-        var current: Int64 = 0
-        if let bytes = fields[field] {
-            guard let number = DecimalBytes.parse(bytes) else { throw Self.hashNotInteger }
-            current = number
+        var sum: Int64 = 0
+        for (field, delta) in increments {
+            var current: Int64 = 0
+            if let bytes = fields[field] {
+                guard let number = DecimalBytes.parse(bytes) else { throw Self.hashNotInteger }
+                current = number
+            }
+            let (next, overflow) = current.addingReportingOverflow(delta)
+            guard !overflow else { throw Self.overflow }
+            fields[field] = DecimalBytes.render(next)
+            sum = next
         }
-        let (sum, overflow) = current.addingReportingOverflow(delta)
-        guard !overflow else { throw Self.overflow }
-        fields[field] = DecimalBytes.render(sum)
         return sum
     }
 
@@ -90,6 +106,24 @@ extension MemoryKeyspace {
         guard let slot = lookup(key) else { return nil }
         guard case .hash(let fields) = value(at: slot) else { throw Self.wrongType }
         return fields[field]
+    }
+
+    /// `HMGET`: each field's value in order, nil where absent (all nil when the key is).
+    func hashGet(_ key: String, fields names: [String]) throws(StoreError) -> [[UInt8]?] {
+        guard let slot = lookup(key) else { return Array(repeating: nil, count: names.count) }
+        guard case .hash(let fields) = value(at: slot) else { throw Self.wrongType }
+        return names.map { fields[$0] }
+    }
+
+    /// `HSET` of several fields at once; a new hash has no TTL.
+    func hashSet(_ key: String, fields pairs: [(String, [UInt8])]) throws(StoreError) {
+        guard let slot = lookup(key) else {
+            insert(key, .hash(Dictionary(pairs, uniquingKeysWith: { _, last in last })), expiresAt: Self.neverExpires, evictable: false)
+            return
+        }
+        var fields = try takeHash(at: slot)
+        for (field, bytes) in pairs { fields[field] = bytes }
+        replaceValue(at: slot, with: .hash(fields))
     }
 
     /// `HSET` of one field; a new hash has no TTL.

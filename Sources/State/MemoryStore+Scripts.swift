@@ -85,6 +85,18 @@ final class ScriptView: ScriptStorage {
         record(()) { () throws(StoreError) in try open.hashSet(key, field: field, value) }
     }
 
+    func hashGet(_ key: String, fields: [String]) -> [[UInt8]?] {
+        record(Array(repeating: nil, count: fields.count)) { () throws(StoreError) in try open.hashGet(key, fields: fields) }
+    }
+
+    func hashIncrement(_ key: String, fields: [(String, Int64)]) {
+        record(()) { () throws(StoreError) in try open.hashIncrement(key, fields: fields, ttlMicros: nil) }
+    }
+
+    func hashSet(_ key: String, fields: [(String, [UInt8])]) {
+        record(()) { () throws(StoreError) in try open.hashSet(key, fields: fields) }
+    }
+
     func hashIncrement(_ key: String, field: String, by delta: Int64) -> Int64 {
         record(0) { () throws(StoreError) in try open.hashIncrement(key, field: field, by: delta, ttlMicros: nil) }
     }

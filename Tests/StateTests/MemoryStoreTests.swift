@@ -42,6 +42,25 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         })
     }
 
+    /// A script's HMGET / HSET / HINCRBYs of several fields: one step each, Redis semantics (absent fields
+    /// and keys read nil, a string key is WRONGTYPE).
+    @Test func scriptsReadAndWriteSeveralHashFieldsAtOnce() throws {
+        let store = MemoryStore()
+        let many = StoreScript(name: "many", lua: "") { storage, keys, _ in
+            #expect(storage.hashGet(keys[0], fields: ["a", "b"]) == [nil, nil])
+            storage.hashSet(keys[0], fields: [("a", Array("1".utf8)), ("b", Array("2".utf8))])
+            storage.hashSet(keys[0], fields: [("b", Array("3".utf8))])
+            storage.hashIncrement(keys[0] + "n", fields: [("n", 2), ("m", 1), ("n", 3)])
+            #expect(storage.hashGet(keys[0] + "n", fields: ["n", "m"]) == [Array("5".utf8), Array("1".utf8)])
+            let values = storage.hashGet(keys[0], fields: ["a", "x", "b"])
+            return .array(values.map { $0.map(StoreValue.bytes) ?? .null })
+        }
+        #expect(try store.run(many, keys: ["sy:{m}:h"], arguments: []) == .array([.bytes(Array("1".utf8)), .null, .bytes(Array("3".utf8))]))
+        try store.set("sy:{m}:s", [1], ttl: nil)
+        let wrong = StoreScript(name: "wrong", lua: "") { storage, keys, _ in .array(storage.hashGet(keys[0], fields: ["a"]).map { _ in .null }) }
+        #expect(throws: StoreError.self) { try store.run(wrong, keys: ["sy:{m}:s"], arguments: []) }
+    }
+
     @Test func evictsTheLeastRecentlyUsedCacheEntry() throws {
         let store = MemoryStore(clock: ManualClock().now, maxEntries: 3)
         try store.set("a", bytes("1"), ttl: nil)

@@ -1,8 +1,10 @@
+import Bytes
+
 /// Integers as Redis stores them in strings: decimal ASCII, strictly parsed (Redis `string2ll`:
 /// optional '-', no '+', no spaces, no leading zeros, no "-0"), so the same bytes are integers
 /// to both stores.
 public enum DecimalBytes {
-    public static func render(_ number: Int64) -> [UInt8] { Array(String(number).utf8) }
+    public static func render(_ number: Int64) -> [UInt8] { [UInt8](writing: 20) { $0.writeDecimal(Int(number)) } }
 
     public static func parse(_ bytes: [UInt8]) -> Int64? {
         guard !bytes.isEmpty, bytes.count <= 20 else { return nil }

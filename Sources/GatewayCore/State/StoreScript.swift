@@ -34,6 +34,12 @@ public protocol ScriptStorage: AnyObject {
     func expire(_ key: String, ttlMicros: Int64)
     func hashGet(_ key: String, field: String) -> [UInt8]?
     func hashSet(_ key: String, field: String, _ value: [UInt8])
+    /// `HMGET`: the fields' values in order, nil where absent.
+    func hashGet(_ key: String, fields: [String]) -> [[UInt8]?]
+    /// `HSET` of several fields in one step (a new hash has no TTL).
+    func hashSet(_ key: String, fields: [(String, [UInt8])])
+    /// `HINCRBY` of several fields in one step (a new hash has no TTL).
+    func hashIncrement(_ key: String, fields: [(String, Int64)])
     func hashIncrement(_ key: String, field: String, by delta: Int64) -> Int64
     /// `HDEL` of one field; true when it existed.
     @discardableResult func hashDelete(_ key: String, field: String) -> Bool
