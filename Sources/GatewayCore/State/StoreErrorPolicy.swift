@@ -12,7 +12,9 @@ public enum StoreOutcome<Value: Sendable>: Sendable {
 }
 
 extension PipelineConfig.StoreErrorPolicy {
-    /// Runs one store operation under this policy.
+    /// Runs one store operation under this policy. Inlinable, so each stage's call is
+    /// specialised (generic, it looked up `StoreOutcome<Value>`'s metadata on every request).
+    @inlinable
     public func apply<Value: Sendable>(_ operation: () async throws(StoreError) -> Value) async -> StoreOutcome<Value> {
         do {
             return .answered(try await operation())

@@ -18,4 +18,13 @@ import Testing
         #expect(Credentials.key(in: [.authorization: "Bearer sk-1", name: "sk-2"]) == "sk-1")
         #expect(Credentials.key(in: [:]) == nil)
     }
+
+    /// A field sent twice reads as its values joined (what HTTPFields' getter gives), so neither
+    /// key is taken on its own.
+    @Test func aRepeatedFieldIsNeverOneOfItsKeys() {
+        var fields = HTTPFields()
+        fields.append(HTTPField(name: .authorization, value: "Bearer sk-1"))
+        fields.append(HTTPField(name: .authorization, value: "Bearer sk-2"))
+        #expect(Credentials.key(in: fields) == "sk-1, Bearer sk-2")
+    }
 }
