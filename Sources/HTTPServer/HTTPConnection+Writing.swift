@@ -16,13 +16,17 @@ extension HTTPConnection {
         responseFinished()
     }
 
-    /// Head and body of a complete response, handed to the socket.
-    func writeComplete(_ response: ServerResponse, _ bytes: [UInt8]) {
-        guard state != .closed else { return }
-        var out = serializeHead(response, contentLength: bytes.count, room: bytes.count)
+    /// Head and body of a complete response, handed to the socket. Returns the bytes written
+    /// and where their `date` value starts (nil on a closed connection).
+    @discardableResult
+    func writeComplete(_ response: ServerResponse, _ bytes: [UInt8]) -> (bytes: [UInt8], dateOffset: Int)? {
+        guard state != .closed else { return nil }
+        var dateOffset = 0
+        var out = serializeHead(response, contentLength: bytes.count, room: bytes.count, dateOffset: &dateOffset)
         out.append(contentsOf: bytes)
         enqueueOutput(out)
         flush()
+        return (out, dateOffset)
     }
 
     func write(_ response: ServerResponse) async {
@@ -33,7 +37,8 @@ extension HTTPConnection {
             return
         case .stream(let stream):
             currentStream = stream
-            enqueueOutput(serializeHead(response, contentLength: nil))
+            var dateOffset = 0
+            enqueueOutput(serializeHead(response, contentLength: nil, dateOffset: &dateOffset))
             flush()
             await relay(stream)
         }
@@ -91,7 +96,9 @@ extension HTTPConnection {
 
     /// The status line and headers; `room` more bytes are reserved so a body appended after
     /// them does not make the buffer grow (one allocation per response, not two).
-    private func serializeHead(_ response: ServerResponse, contentLength: Int?, room: Int = 0) -> [UInt8] {
+    private func serializeHead(
+        _ response: ServerResponse, contentLength: Int?, room: Int = 0, dateOffset: inout Int
+    ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256 + response.headers.count * 48 + response.serializedHeaders.count + room)
         ResponseHead.appendStatusLine(response.status, to: &out)
@@ -105,6 +112,7 @@ extension HTTPConnection {
         }
         out.append(contentsOf: response.serializedHeaders)
         out.appendUTF8("date: ")
+        dateOffset = out.count
         out.append(contentsOf: server.dateCache.current())
         if let contentLength {
             out.appendUTF8("\r\ncontent-length: ")
