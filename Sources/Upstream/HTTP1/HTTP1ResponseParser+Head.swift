@@ -3,6 +3,8 @@
 // conflicting Content-Length values and Transfer-Encoding together with Content-Length are
 // errors, never guesses.
 
+import Reactor
+
 extension HTTP1ResponseParser {
     /// What the head lines read so far have established.
     struct HeadInProgress: Sendable {
@@ -90,7 +92,7 @@ extension HTTP1ResponseParser {
         guard colon > 0, colon < line.count, line[colon] == Byte.colon else {
             throw HTTP1ParseError("invalid header field name")
         }
-        for byte in line[(colon + 1)...] where Byte.isControl(byte) { throw HTTP1ParseError("invalid header field value") }
+        if ByteScanning.firstControlByte(line, from: colon + 1) != nil { throw HTTP1ParseError("invalid header field value") }
         return colon
     }
 
