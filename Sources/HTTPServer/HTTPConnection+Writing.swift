@@ -22,8 +22,7 @@ extension HTTPConnection {
     func writeComplete(_ response: ServerResponse, _ bytes: [UInt8]) -> (bytes: [UInt8], dateOffset: Int)? {
         guard state != .closed else { return nil }
         var dateOffset = 0
-        var out = serializeHead(response, contentLength: bytes.count, room: bytes.count, dateOffset: &dateOffset)
-        out.append(contentsOf: bytes)
+        let out = serialize(response, contentLength: bytes.count, body: bytes, dateOffset: &dateOffset)
         enqueueOutput(out)
         flush()
         return (out, dateOffset)
@@ -38,7 +37,7 @@ extension HTTPConnection {
         case .stream(let stream):
             currentStream = stream
             var dateOffset = 0
-            enqueueOutput(serializeHead(response, contentLength: nil, dateOffset: &dateOffset))
+            enqueueOutput(serialize(response, contentLength: nil, body: [], dateOffset: &dateOffset))
             flush()
             await relay(stream)
         }
@@ -94,34 +93,48 @@ extension HTTPConnection {
         }
     }
 
-    /// The status line and headers; `room` more bytes are reserved so a body appended after
-    /// them does not make the buffer grow (one allocation per response, not two).
-    private func serializeHead(
-        _ response: ServerResponse, contentLength: Int?, room: Int = 0, dateOffset: inout Int
+    /// The status line, headers and `body`, in one allocation of the exact size. `dateOffset`
+    /// is set to where the `date` value starts.
+    private func serialize(
+        _ response: ServerResponse, contentLength: Int?, body: [UInt8], dateOffset: inout Int
     ) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256 + response.headers.count * 48 + response.serializedHeaders.count + room)
-        ResponseHead.appendStatusLine(response.status, to: &out)
-        for field in response.headers {
-            let name = field.name
-            if Self.isFramingField(name) { continue }
-            out.appendUTF8(name.rawName)
-            out.appendUTF8(": ")
-            out.appendUTF8(field.value)
-            out.appendUTF8("\r\n")
+        let reason = ResponseHead.reason(response.status)
+        let date = server.dateCache.current()
+        // "HTTP/1.1 " status SP reason CRLF, the fields, "date: " value, the framing line,
+        // "connection: close", the empty line.
+        var size = 9 + 20 + 1 + reason.utf8.count + 2 + response.serializedHeaders.count + 6 + date.count
+        for field in response.headers where !Self.isFramingField(field.name) {
+            size += field.name.rawName.utf8.count + field.value.utf8.count + 4
         }
-        out.append(contentsOf: response.serializedHeaders)
-        out.appendUTF8("date: ")
-        dateOffset = out.count
-        out.append(contentsOf: server.dateCache.current())
-        if let contentLength {
-            out.appendUTF8("\r\ncontent-length: ")
-            out.appendDecimal(contentLength)
-        } else {
-            out.appendUTF8("\r\ntransfer-encoding: chunked")
+        size += (contentLength == nil ? 28 : 18 + 20) + (keepAlive ? 0 : 19) + 4 + body.count
+        var offset = 0
+        let out = [UInt8](capacity: size) { out in
+            out.write("HTTP/1.1 ")
+            out.writeDecimal(response.status)
+            out.write(0x20)
+            out.write(reason)
+            out.write("\r\n")
+            for field in response.headers where !Self.isFramingField(field.name) {
+                out.write(field.name.rawName)
+                out.write(": ")
+                out.write(field.value)
+                out.write("\r\n")
+            }
+            out.write(response.serializedHeaders)
+            out.write("date: ")
+            offset = out.count
+            out.write(date)
+            if let contentLength {
+                out.write("\r\ncontent-length: ")
+                out.writeDecimal(contentLength)
+            } else {
+                out.write("\r\ntransfer-encoding: chunked")
+            }
+            if !keepAlive { out.write("\r\nconnection: close") }
+            out.write("\r\n\r\n")
+            out.write(body)
         }
-        if !keepAlive { out.appendUTF8("\r\nconnection: close") }
-        out.appendUTF8("\r\n\r\n")
+        dateOffset = offset
         return out
     }
 
