@@ -38,7 +38,7 @@ extension HTTPConnection {
             currentStream = stream
             var dateOffset = 0
             enqueueOutput(serialize(response, contentLength: nil, body: [], dateOffset: &dateOffset))
-            flush()
+            flushSoon()  // with the chunks already at hand
             await relay(stream)
         }
         guard state != .closed else { return }
@@ -56,6 +56,19 @@ extension HTTPConnection {
         return framed
     }
 
+    /// Sends the output at the end of this reactor turn rather than now: stream chunks that are
+    /// already at hand (an upstream read often brings many SSE events) then leave in one `send`
+    /// instead of one each, as nginx's buffered relay does. The turn ends before the reactor
+    /// waits for I/O again, so no chunk waits for anything but the chunks read with it.
+    func flushSoon() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        reactor.runSoon { [self] in
+            flushScheduled = false
+            flush()
+        }
+    }
+
     private func relay(_ stream: any ServerStream) async {
         while state != .closed {
             let piece = await stream.next()
@@ -64,6 +77,10 @@ extension HTTPConnection {
             case .chunk(let bytes):
                 guard !bytes.isEmpty else { continue }
                 enqueueOutput(Self.chunk(bytes))
+                guard pendingOutput > Self.highWater else {
+                    flushSoon()
+                    continue
+                }
                 flush()
                 if pendingOutput > Self.highWater {
                     let stillOpen = await withCheckedContinuation { continuation in

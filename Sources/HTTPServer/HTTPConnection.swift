@@ -35,6 +35,8 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     var output: [UInt8] = []
     var outputStart = 0
     var writeInterest = false
+    /// A `flush` is queued for the end of this reactor turn (`flushSoon`).
+    var flushScheduled = false
     var readPaused = false
     var writeWaiter: CheckedContinuation<Bool, Never>?
     var resumeParsingAfterFlush = false
