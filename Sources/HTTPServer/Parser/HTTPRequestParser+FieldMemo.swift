@@ -10,28 +10,58 @@ extension HTTPRequestParser {
     /// Only lines that were accepted are kept, so a repeat needs no new validation: the same
     /// bytes always parse to the same field. Owned by one parser, like the rest of its state.
     struct FieldLineMemo: Sendable {
-        struct Line: Sendable {
-            /// The line without its CRLF.
-            var bytes: [UInt8]
-            var field: HTTPField
-            var role: FieldRole
-            /// The value's range within the line (whitespace trimmed).
-            var value: Range<Int>
-        }
-
-        /// Position n holds the n-th field line of the last head (nil: too long to keep).
-        var lines: [Line?] = []
-        /// The last head's fields, when every one of its lines is in `lines`.
+        // Parallel arrays by position rather than an array of optional structs: reading an
+        // element then copies no struct (one generic copy and destroy per line otherwise).
+        /// Position n: the n-th field line of the last head without its CRLF (empty: not kept).
+        var lineBytes: [[UInt8]] = []
+        var lineFields: [HTTPField] = []
+        var lineRoles: [FieldRole] = []
+        /// Each value's range within its line (whitespace trimmed).
+        var lineValues: [Range<Int>] = []
+        /// The last head's fields, when every one of its lines is kept.
         var fields: HTTPFields?
 
         /// Longer lines and later positions are parsed every time: they bound the memo's size.
         static let maxLineBytes = 512
         static let maxLines = 32
 
+        var count: Int { lineBytes.count }
+
         /// Whether the line at `position` of the head being read equals the one kept there.
         func matches(_ position: Int, _ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) -> Bool {
-            guard position < lines.count, let kept = lines[position], kept.bytes.count == line.count else { return false }
-            return kept.bytes.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress! + line.lowerBound, line.count) == 0 }
+            guard position < lineBytes.count else { return false }
+            return lineBytes[position].withUnsafeBytes { kept in
+                kept.count == line.count && memcmp(kept.baseAddress!, bytes.baseAddress! + line.lowerBound, line.count) == 0
+            }
+        }
+
+        /// Keeps what the line at `position` parsed to (its bytes only if short enough).
+        mutating func remember(
+            _ position: Int, _ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>,
+            _ field: HTTPField, _ role: FieldRole, _ value: Range<Int>
+        ) {
+            let kept = line.count <= Self.maxLineBytes ? Array(UnsafeBufferPointer(rebasing: bytes[line])) : []
+            let valueInLine = value.lowerBound - line.lowerBound..<value.upperBound - line.lowerBound
+            if position < lineBytes.count {
+                lineBytes[position] = kept
+                lineFields[position] = field
+                lineRoles[position] = role
+                lineValues[position] = valueInLine
+            } else {
+                lineBytes.append(kept)
+                lineFields.append(field)
+                lineRoles.append(role)
+                lineValues.append(valueInLine)
+            }
+        }
+
+        /// Forgets positions from `count` on.
+        mutating func truncate(to count: Int) {
+            guard lineBytes.count > count else { return }
+            lineBytes.removeSubrange(count...)
+            lineFields.removeSubrange(count...)
+            lineRoles.removeSubrange(count...)
+            lineValues.removeSubrange(count...)
         }
     }
 
@@ -44,47 +74,41 @@ extension HTTPRequestParser {
         }
         let position = head.fieldCount
         head.fieldCount += 1
-        if memo.matches(position, bytes, line), let kept = memo.lines[position] {
-            if kept.role != .other {
-                let start = line.lowerBound
-                try applyFraming(kept.role, bytes, start + kept.value.lowerBound..<start + kept.value.upperBound)
+        if memo.matches(position, bytes, line) {
+            let role = memo.lineRoles[position]
+            if role != .other {
+                let value = memo.lineValues[position]
+                try applyFraming(role, bytes, line.lowerBound + value.lowerBound..<line.lowerBound + value.upperBound)
             }
             if head.repeatsMemo { return }
-            head.fieldList.append(kept.field)
+            head.fieldList.append(memo.lineFields[position])
             return
         }
         if head.repeatsMemo {
             // The first line that differs: the lines before it come from the memo.
             head.repeatsMemo = false
             head.fieldList.reserveCapacity(16)
-            for index in 0..<position { head.fieldList.append(memo.lines[index]!.field) }
+            head.fieldList.append(contentsOf: memo.lineFields[..<position])
         }
         memo.fields = nil
         let (field, role, value) = try parseFieldLine(bytes, line)
         head.fieldList.append(field)
-        guard position < FieldLineMemo.maxLines else { return }
-        let kept = line.count <= FieldLineMemo.maxLineBytes
-            ? FieldLineMemo.Line(
-                bytes: Array(UnsafeBufferPointer(rebasing: bytes[line])), field: field, role: role,
-                value: value.lowerBound - line.lowerBound..<value.upperBound - line.lowerBound)
-            : nil
-        if position < memo.lines.count { memo.lines[position] = kept } else { memo.lines.append(kept) }
+        if position < FieldLineMemo.maxLines { memo.remember(position, bytes, line, field, role, value) }
     }
 
     /// The head's fields, once its empty line was read; the memo then describes this head.
     mutating func finishFields() -> HTTPFields {
-        if head.repeatsMemo && head.fieldCount == memo.lines.count, let fields = memo.fields {
+        if head.repeatsMemo && head.fieldCount == memo.count, let fields = memo.fields {
             return fields
         }
         if head.repeatsMemo {
             // Fewer lines than last time, or the last head's fields were not all kept.
-            head.fieldList.reserveCapacity(head.fieldCount)
-            for index in 0..<head.fieldCount { head.fieldList.append(memo.lines[index]!.field) }
+            head.fieldList.append(contentsOf: memo.lineFields[..<head.fieldCount])
         }
         var fields = HTTPFields()
         fields.append(contentsOf: head.fieldList)
-        if memo.lines.count > head.fieldCount { memo.lines.removeSubrange(head.fieldCount...) }
-        memo.fields = memo.lines.count == head.fieldCount && !memo.lines.contains { $0 == nil } ? fields : nil
+        memo.truncate(to: head.fieldCount)
+        memo.fields = memo.count == head.fieldCount && !memo.lineBytes.contains { $0.isEmpty } ? fields : nil
         return fields
     }
 }
