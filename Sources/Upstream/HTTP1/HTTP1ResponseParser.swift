@@ -68,6 +68,8 @@ struct HTTP1ResponseParser: Sendable {
     var headBytes = 0
     var trailerBytes = 0
     var head = HeadInProgress()
+    /// The connection's last field lines (see `ResponseLineMemo`), lent by the transfer.
+    var memo = ResponseLineMemo()
 
     init(expectsBody: Bool = true) {
         self.expectsBody = expectsBody
