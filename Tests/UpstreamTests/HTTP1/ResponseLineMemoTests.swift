@@ -18,30 +18,7 @@ import Testing
     /// Parses `texts` in order with one memo, as a connection's successive transfers do.
     private func onOneConnection(_ texts: [String]) -> [String] {
         var memo = ResponseLineMemo()
-        return texts.map { text in
-            var parser = HTTP1ResponseParser()
-            swap(&parser.memo, &memo)
-            var result = ParsedResponse()
-            let outcome = Array(text.utf8).withUnsafeBytes { raw in
-                Result { () throws(HTTP1ParseError) -> ParsedResponse in
-                    var used = 0
-                    while !result.ended {
-                        let step = try parser.parse(UnsafeRawBufferPointer(rebasing: raw[used...]))
-                        let base = used
-                        used += step.consumed
-                        guard let event = step.event else { break }
-                        switch event {
-                        case .head(let head): result.head = head
-                        case .body(let range): result.body.append(contentsOf: raw[(base + range.lowerBound)..<(base + range.upperBound)])
-                        case .end: result.ended = true
-                        }
-                    }
-                    return result
-                }
-            }
-            swap(&parser.memo, &memo)
-            return summary(outcome)
-        }
+        return texts.map { text in summary(Result { () throws(HTTP1ParseError) in try parse(text, memo: &memo) }) }
     }
 
     private func alone(_ texts: [String]) -> [String] {
