@@ -109,7 +109,7 @@ public enum RateLimitHeaders {
         }
     }
 
-    private static func line(_ out: inout ByteCursor, _ start: StaticString, _ value: Int64) {
+    private static func line(_ out: inout ByteWriter, _ start: StaticString, _ value: Int64) {
         out.write(start)
         out.writeDecimal(Int(value))
         out.write("\r\n")
@@ -157,10 +157,10 @@ public enum RateLimitHeaders {
 
     /// OpenAI's reset format: "20ms" below a second, else "1s", "6m0s", "1h2m3s".
     public static func duration(_ micros: Int64) -> String {
-        String(decoding: [UInt8](writing: 64) { writeDuration(micros, to: &$0) }, as: UTF8.self)
+        String(decoding: [UInt8](capacity: 64) { writeDuration(micros, to: &$0) }, as: UTF8.self)
     }
 
-    static func writeDuration(_ micros: Int64, to out: inout ByteCursor) {
+    static func writeDuration(_ micros: Int64, to out: inout ByteWriter) {
         if micros < 1_000_000 {
             out.writeDecimal(Int(max(0, (micros + 999) / 1_000)))
             out.write("ms")

@@ -52,47 +52,55 @@ extension Array where Element == UInt8 {
     }
 }
 
-/// Writes bytes into memory sized beforehand: one bounds check and a store (or a memcpy) per
-/// write, where each `Array.append(contentsOf:)` costs about 90 instructions of uniqueness and
-/// capacity checks. For wire formats written as many small pieces (RESP commands, header
-/// lines). Overrunning the size given traps. Use through `[UInt8].init(writing:)` or
-/// `appendWriting(maxCount:)`, never stored.
-public struct ByteCursor {
-    @usableFromInline let base: UnsafeMutablePointer<UInt8>
+/// Writes bytes into memory reserved up front: a bounds check and a store (or a memcpy) per
+/// piece, where each `Array.append(contentsOf:)` costs about 90 instructions of uniqueness and
+/// capacity checks. The wire writers (response heads, upstream requests, RESP commands, header
+/// lines) build each message this way, in one allocation. Only exists inside
+/// `[UInt8](capacity:writing:)` or `appendWriting(maxCount:)`; writing past the capacity traps.
+public struct ByteWriter {
+    @usableFromInline let base: UnsafeMutablePointer<UInt8>?
     @usableFromInline let end: Int
     @usableFromInline var written = 0
+
+    @inlinable
+    init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+        base = buffer.baseAddress
+        end = buffer.count
+    }
 
     /// Bytes written so far.
     @inlinable public var count: Int { written }
 
-    @inlinable
-    init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
-        base = buffer.baseAddress!
-        end = buffer.count
-    }
-
+    /// Room for `n` more bytes, counted as written.
     @inlinable
     mutating func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {
-        precondition(n <= end &- written, "ByteCursor: writing past the size given")
+        guard n <= end &- written, let base else { preconditionFailure("ByteWriter: past its capacity") }
         defer { written &+= n }
         return base + written
     }
 
     @inlinable
     public mutating func write(_ byte: UInt8) {
-        reserve(1).pointee = byte
-    }
-
-    @inlinable
-    public mutating func write(_ literal: StaticString) {
-        let n = literal.utf8CodeUnitCount
-        reserve(n).update(from: literal.utf8Start, count: n)
+        reserve(1).initialize(to: byte)
     }
 
     @inlinable
     public mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard let start = bytes.baseAddress else { return }
-        reserve(bytes.count).update(from: start, count: bytes.count)
+        guard let start = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count).initialize(from: start, count: bytes.count)
+    }
+
+    @inlinable
+    public mutating func write(_ literal: StaticString) {
+        write(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// The string's UTF-8 bytes (a memcpy for native and literal strings).
+    @inlinable
+    public mutating func write(_ text: String) {
+        if text.utf8.withContiguousStorageIfAvailable({ write($0) }) != nil { return }
+        var text = text
+        text.withUTF8 { write($0) }
     }
 
     @inlinable
@@ -100,14 +108,12 @@ public struct ByteCursor {
         bytes.withUnsafeBufferPointer { write($0) }
     }
 
-    /// A string's UTF-8 (literals go to the `StaticString` overload).
     @inlinable
-    public mutating func write(utf8 text: String) {
-        var text = text
-        text.withUTF8 { write($0) }
+    public mutating func write(_ bytes: ArraySlice<UInt8>) {
+        bytes.withUnsafeBufferPointer { write($0) }
     }
 
-    /// `value` in decimal (`[UInt8].decimalCount(value)` bytes).
+    /// `value` in decimal (`[UInt8].decimalCount(value)` bytes), digits written in place.
     @inlinable
     public mutating func writeDecimal(_ value: Int) {
         let n = [UInt8].decimalCount(value)
@@ -124,24 +130,24 @@ public struct ByteCursor {
 }
 
 extension Array where Element == UInt8 {
-    /// A new array of at most `capacity` bytes written by `body`, in place (no copy).
+    /// A new array of at most `capacity` bytes, written in order by `body`, in place (no copy).
     @inlinable
-    public init(writing capacity: Int, _ body: (inout ByteCursor) -> Void) {
+    public init(capacity: Int, writing body: (inout ByteWriter) -> Void) {
         self.init(unsafeUninitializedCapacity: capacity) { buffer, initialized in
-            var cursor = ByteCursor(buffer)
-            body(&cursor)
-            initialized = cursor.count
+            var writer = ByteWriter(buffer)
+            body(&writer)
+            initialized = writer.count
         }
     }
 
     /// Appends at most `maxCount` bytes written by `body`, in one copy from a temporary
     /// (stack, when small) buffer.
     @inlinable
-    public mutating func appendWriting(maxCount: Int, _ body: (inout ByteCursor) -> Void) {
+    public mutating func appendWriting(maxCount: Int, _ body: (inout ByteWriter) -> Void) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxCount) { buffer in
-            var cursor = ByteCursor(buffer)
-            body(&cursor)
-            append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<cursor.count]))
+            var writer = ByteWriter(buffer)
+            body(&writer)
+            append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<writer.count]))
         }
     }
 }

@@ -16,13 +16,16 @@ extension HTTPConnection {
         responseFinished()
     }
 
-    /// Head and body of a complete response, handed to the socket.
-    func writeComplete(_ response: ServerResponse, _ bytes: [UInt8]) {
-        guard state != .closed else { return }
-        var out = serializeHead(response, contentLength: bytes.count, room: bytes.count)
-        out.append(contentsOf: bytes)
+    /// Head and body of a complete response, handed to the socket. Returns the bytes written
+    /// and where their `date` value starts (nil on a closed connection).
+    @discardableResult
+    func writeComplete(_ response: ServerResponse, _ bytes: [UInt8]) -> (bytes: [UInt8], dateOffset: Int)? {
+        guard state != .closed else { return nil }
+        var dateOffset = 0
+        let out = serialize(response, contentLength: bytes.count, body: bytes, dateOffset: &dateOffset)
         enqueueOutput(out)
         flush()
+        return (out, dateOffset)
     }
 
     func write(_ response: ServerResponse) async {
@@ -33,8 +36,9 @@ extension HTTPConnection {
             return
         case .stream(let stream):
             currentStream = stream
-            enqueueOutput(serializeHead(response, contentLength: nil))
-            flush()
+            var dateOffset = 0
+            enqueueOutput(serialize(response, contentLength: nil, body: [], dateOffset: &dateOffset))
+            flushSoon()  // with the chunks already at hand
             await relay(stream)
         }
         guard state != .closed else { return }
@@ -52,6 +56,19 @@ extension HTTPConnection {
         return framed
     }
 
+    /// Sends the output at the end of this reactor turn rather than now: stream chunks that are
+    /// already at hand (an upstream read often brings many SSE events) then leave in one `send`
+    /// instead of one each, as nginx's buffered relay does. The turn ends before the reactor
+    /// waits for I/O again, so no chunk waits for anything but the chunks read with it.
+    func flushSoon() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        reactor.runSoon { [self] in
+            flushScheduled = false
+            flush()
+        }
+    }
+
     private func relay(_ stream: any ServerStream) async {
         while state != .closed {
             let piece = await stream.next()
@@ -60,6 +77,10 @@ extension HTTPConnection {
             case .chunk(let bytes):
                 guard !bytes.isEmpty else { continue }
                 enqueueOutput(Self.chunk(bytes))
+                guard pendingOutput > Self.highWater else {
+                    flushSoon()
+                    continue
+                }
                 flush()
                 if pendingOutput > Self.highWater {
                     let stillOpen = await withCheckedContinuation { continuation in
@@ -89,31 +110,48 @@ extension HTTPConnection {
         }
     }
 
-    /// The status line and headers; `room` more bytes are reserved so a body appended after
-    /// them does not make the buffer grow (one allocation per response, not two).
-    private func serializeHead(_ response: ServerResponse, contentLength: Int?, room: Int = 0) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256 + response.headers.count * 48 + response.serializedHeaders.count + room)
-        ResponseHead.appendStatusLine(response.status, to: &out)
-        for field in response.headers {
-            let name = field.name
-            if Self.isFramingField(name) { continue }
-            out.appendUTF8(name.rawName)
-            out.appendUTF8(": ")
-            out.appendUTF8(field.value)
-            out.appendUTF8("\r\n")
+    /// The status line, headers and `body`, in one allocation of the exact size. `dateOffset`
+    /// is set to where the `date` value starts.
+    private func serialize(
+        _ response: ServerResponse, contentLength: Int?, body: [UInt8], dateOffset: inout Int
+    ) -> [UInt8] {
+        let reason = ResponseHead.reason(response.status)
+        let date = server.dateCache.current()
+        // "HTTP/1.1 " status SP reason CRLF, the fields, "date: " value, the framing line,
+        // "connection: close", the empty line.
+        var size = 9 + 20 + 1 + reason.utf8.count + 2 + response.serializedHeaders.count + 6 + date.count
+        for field in response.headers where !Self.isFramingField(field.name) {
+            size += field.name.rawName.utf8.count + field.value.utf8.count + 4
         }
-        out.append(contentsOf: response.serializedHeaders)
-        out.appendUTF8("date: ")
-        out.append(contentsOf: server.dateCache.current())
-        if let contentLength {
-            out.appendUTF8("\r\ncontent-length: ")
-            out.appendDecimal(contentLength)
-        } else {
-            out.appendUTF8("\r\ntransfer-encoding: chunked")
+        size += (contentLength == nil ? 28 : 18 + 20) + (keepAlive ? 0 : 19) + 4 + body.count
+        var offset = 0
+        let out = [UInt8](capacity: size) { out in
+            out.write("HTTP/1.1 ")
+            out.writeDecimal(response.status)
+            out.write(0x20)
+            out.write(reason)
+            out.write("\r\n")
+            for field in response.headers where !Self.isFramingField(field.name) {
+                out.write(field.name.rawName)
+                out.write(": ")
+                out.write(field.value)
+                out.write("\r\n")
+            }
+            out.write(response.serializedHeaders)
+            out.write("date: ")
+            offset = out.count
+            out.write(date)
+            if let contentLength {
+                out.write("\r\ncontent-length: ")
+                out.writeDecimal(contentLength)
+            } else {
+                out.write("\r\ntransfer-encoding: chunked")
+            }
+            if !keepAlive { out.write("\r\nconnection: close") }
+            out.write("\r\n\r\n")
+            out.write(body)
         }
-        if !keepAlive { out.appendUTF8("\r\nconnection: close") }
-        out.appendUTF8("\r\n\r\n")
+        dateOffset = offset
         return out
     }
 

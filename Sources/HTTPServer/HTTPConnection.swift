@@ -15,13 +15,19 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     }
 
     let fd: Int32
-    unowned let server: HTTPServerWorker
+    /// Strong, not `unowned`: an unowned reference costs a check-and-retain on every use (a dozen
+    /// per request). The cycle (the worker keeps its open connections) ends when the connection
+    /// closes and the worker lets go of it.
+    let server: HTTPServerWorker
     var reactor: Reactor { server.reactor }
     var state = State.awaitingHead
-    private var parser: HTTPRequestParser
+    var parser: HTTPRequestParser
 
-    private var input: [UInt8] = []
-    private var inputStart = 0
+    var input: [UInt8] = []
+    var inputStart = 0
+    /// Where in `input` the request being parsed began; -1 once its first bytes were dropped
+    /// (then it cannot go into the replay table).
+    var requestStart = -1
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var headStartedAt: UInt64 = 0
@@ -29,6 +35,8 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     var output: [UInt8] = []
     var outputStart = 0
     var writeInterest = false
+    /// A `flush` is queued for the end of this reactor turn (`flushSoon`).
+    var flushScheduled = false
     var readPaused = false
     var writeWaiter: CheckedContinuation<Bool, Never>?
     var resumeParsingAfterFlush = false
@@ -52,12 +60,11 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     /// When the current phase times out (coarse monotonic ns, 0 = never). Checked by the server's
     /// periodic sweep, so a request costs two stores here instead of four timer-heap moves.
     private var deadline: UInt64 = 0
-    private var timerKind = TimerKind.idle
-    private enum TimerKind { case idle, header, body }
+    var timerKind = TimerKind.idle
+    enum TimerKind { case idle, header, body }
 
     /// Stop reading from a client that pipelines faster than we answer past this much input.
     static let maxBufferedInput = 1 << 20
-    static let readSize = 65_536
 
     /// The client's address, read once per connection when its first request is dispatched.
     private lazy var peerHost: String? = {
@@ -83,29 +90,35 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
 
     // MARK: Reading
 
+    /// Reads into the worker's read buffer. Bytes that arrive between requests are first offered
+    /// to the replay table right there (no copy for a byte-exact repeat); the rest is appended to
+    /// `input` for the parser.
     private func readAvailable() {
         var peerClosed = false
+        var repeatsAnswered = false
+        let buffer = server.readBuffer
         while state != .closed && input.count - inputStart < Self.maxBufferedInput {
-            let oldCount = input.count
-            input.reserveCapacity(oldCount + Self.readSize)
-            let result: IOResult
+            let n: Int
             do {
-                result = try withUnsafeTemporaryAllocation(byteCount: Self.readSize, alignment: 1) { buffer throws(SystemError) -> IOResult in
-                    let r = try FileDescriptor.read(fd, into: buffer)
-                    if case .processed(let n) = r, n > 0 { input.append(contentsOf: buffer[0..<n]) }
-                    return r
-                }
+                guard case .processed(let count) = try FileDescriptor.read(fd, into: buffer) else { break }  // wouldBlock
+                n = count
             } catch {
                 peerClosed = true
                 break
             }
-            if case .processed(let n) = result {
-                if n == 0 { peerClosed = true; break }
-                if n < Self.readSize { break }
-                continue
+            if n == 0 { peerClosed = true; break }
+            var start = 0
+            if inputStart == input.count && state == .awaitingHead && !parser.isMidRequest && !server.replays.isEmpty {
+                while start < n && state == .awaitingHead,
+                      let length = answerRepeat(UnsafeRawBufferPointer(rebasing: buffer[start..<n])) {
+                    start += length
+                    repeatsAnswered = true
+                }
             }
-            break  // wouldBlock
+            if start < n { input.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start..<n])) }
+            if n < buffer.count { break }
         }
+        if repeatsAnswered { repeatsWritten() }
         if input.count - inputStart >= Self.maxBufferedInput { readPaused = true; updateInterest() }
         if peerClosed {
             // A client that goes away mid-request cancels the upstream work.
@@ -117,9 +130,20 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
 
     /// Parses buffered input until a request is complete (then dispatches it) or more bytes are needed.
     func processInput() {
+        var repeatsAnswered = false
         while state == .awaitingHead || state == .readingBody {
             // A head without a body ends with no bytes left: the parser still owes `.end`.
             if inputStart == input.count && state == .awaitingHead { break }
+            if state == .awaitingHead && !parser.isMidRequest {
+                requestStart = inputStart
+                if !server.replays.isEmpty, let length = input.withUnsafeBytes({ raw in
+                    answerRepeat(UnsafeRawBufferPointer(rebasing: raw[inputStart...]))
+                }) {
+                    inputStart += length
+                    repeatsAnswered = true
+                    continue
+                }
+            }
             if state == .awaitingHead && timerKind == .idle { armTimer(.header) }
             let outcome = parseStep()
             guard case .success(let step) = outcome else {
@@ -147,6 +171,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
                 dispatch()
             }
         }
+        if repeatsAnswered { repeatsWritten() }
         compactInput()
     }
 
@@ -169,9 +194,11 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         if inputStart == input.count {
             input.removeAll(keepingCapacity: input.capacity <= 262_144)
             inputStart = 0
+            requestStart = -1
         } else if inputStart > 65_536 {
             input.removeFirst(inputStart)
             inputStart = 0
+            requestStart = -1
         }
         if readPaused && input.count - inputStart < Self.maxBufferedInput / 2 {
             readPaused = false
@@ -191,7 +218,10 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         if let response = server.handler.immediateResponse(to: request), case .bytes(let bytes) = response.body {
             // Written now; the caller's parse loop goes on with the next request (no recursion
             // through `responseFinished`, however many requests are pipelined).
-            writeComplete(response, bytes)
+            let written = writeComplete(response, bytes)
+            if response.repeatableForSeconds > 0, let written, keepAlive, !head.expectContinue {
+                rememberRepeatable(written, for: response.repeatableForSeconds)
+            }
             finishResponse()
             return
         }
@@ -277,7 +307,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
 
     // MARK: Timers and closing
 
-    private func armTimer(_ kind: TimerKind) {
+    func armTimer(_ kind: TimerKind) {
         timerKind = kind
         let configuration = server.configuration
         let after: UInt64 = switch kind {

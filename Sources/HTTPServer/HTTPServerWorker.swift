@@ -4,8 +4,20 @@ import Reactor
 /// accepted, all on one reactor. Reactor-thread confined; use `reactor.execute` from elsewhere.
 public final class HTTPServerWorker: @unchecked Sendable {
     public let reactor: Reactor
-    public var configuration: HTTPServerConfiguration
-    public var handler: any HTTPRequestHandler
+    /// Changing it forgets the replay table: a request it holds may break the new limits.
+    public var configuration: HTTPServerConfiguration {
+        didSet { replays.removeAll() }
+    }
+    /// Changing it forgets the replay table: the new handler may answer differently.
+    public var handler: any HTTPRequestHandler {
+        didSet { replays.removeAll() }
+    }
+    /// Byte-exact repeats of requests answered with `repeatableForSeconds`, shared by this
+    /// worker's connections.
+    let replays = ReplayTable()
+    /// Every connection of this worker reads into this buffer, one at a time, and keeps only
+    /// what it does not consume at once: no allocation per read.
+    let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
     private var listener: Listener?
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
     private(set) var draining = false
@@ -22,6 +34,10 @@ public final class HTTPServerWorker: @unchecked Sendable {
         self.reactor = reactor
         self.configuration = configuration
         self.handler = handler
+    }
+
+    deinit {
+        readBuffer.deallocate()
     }
 
     /// Starts accepting on an already bound listening socket. Reactor thread only.

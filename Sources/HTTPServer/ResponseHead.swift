@@ -56,9 +56,11 @@ enum ResponseHead {
 
 /// The `date` header value, formatted at most once per second per worker.
 final class DateCache: @unchecked Sendable {
-    private var second: Int = -1
+    /// The wall-clock second `value` shows (as of the last `current()`).
+    private(set) var second: Int = -1
     private(set) var value: [UInt8] = []
 
+    /// The date of this second; always 29 bytes (`Sun, 06 Nov 1994 08:49:37 GMT`).
     func current() -> [UInt8] {
         let now = Int(coarseWallClockNanos() / 1_000_000_000)
         if now != second {

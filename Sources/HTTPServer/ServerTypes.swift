@@ -51,12 +51,21 @@ public struct ServerResponse: Sendable {
     /// guarantees each line is a valid field and that no name repeats one in `headers`.
     public var serializedHeaders: [UInt8]
     public var body: ServerBody
+    /// For how many seconds the server may answer a byte-exact repeat of this request with these
+    /// same bytes (its `date` kept current) without asking the handler again; 0 (the default):
+    /// never. Only honoured for `.bytes` answers from `immediateResponse`. A handler sets it only
+    /// when its answer depends on nothing but the request's bytes (mock-llm's replies).
+    public var repeatableForSeconds: Int
 
-    public init(status: Int, headers: HTTPFields = [:], serializedHeaders: [UInt8] = [], body: ServerBody) {
+    public init(
+        status: Int, headers: HTTPFields = [:], serializedHeaders: [UInt8] = [], body: ServerBody,
+        repeatableForSeconds: Int = 0
+    ) {
         self.status = status
         self.headers = headers
         self.serializedHeaders = serializedHeaders
         self.body = body
+        self.repeatableForSeconds = repeatableForSeconds
     }
 }
 

@@ -21,7 +21,7 @@ public final class MockLLMHandler: HTTPRequestHandler, @unchecked Sendable {
     private var lastHeaders: [(String, String)] = []
     private var lastFields = HTTPFields()
 
-    private func reply(to request: ServerRequest) -> MockReply {
+    private func reply(to request: ServerRequest) -> (reply: MockReply, freshForSeconds: Int) {
         let headers = request.head.headers
         // Fault headers are rare: skip seven header lookups when none is present. The prefix is
         // compared as bytes (`String.hasPrefix` compares Unicode-canonically).
@@ -29,21 +29,24 @@ public final class MockLLMHandler: HTTPRequestHandler, @unchecked Sendable {
             var name = field.name.canonicalName
             return name.withUTF8 { $0.starts(with: "x-mock-".utf8) }
         }
-        return cache.reply(method: request.head.method.rawValue, path: request.head.target,
+        return cache.lookup(method: request.head.method.rawValue, path: request.head.target,
                            header: { name in hasFaultHeaders ? HTTPField.Name(name).flatMap { headers[$0] } : nil },
                            body: request.body)
     }
 
     /// Replies without injected latency and with a whole body are written at once, without a
-    /// task; the rest (latency, SSE pacing) go through `handle`.
+    /// task; the rest (latency, SSE pacing) go through `handle`. A reply depends only on the
+    /// request's bytes (the `created` it shows is cached with it), so the server may repeat it
+    /// to byte-identical requests for as long as the reply cache would give the same one.
     public func immediateResponse(to request: ServerRequest) -> ServerResponse? {
-        let reply = reply(to: request)
+        let (reply, freshForSeconds) = reply(to: request)
         guard reply.faults.latencyMs <= 0, case .full(let bytes) = reply.body else { return nil }
-        return ServerResponse(status: reply.status, headers: fields(for: reply.headers), body: .bytes(bytes))
+        return ServerResponse(status: reply.status, headers: fields(for: reply.headers), body: .bytes(bytes),
+                              repeatableForSeconds: freshForSeconds)
     }
 
     public func handle(_ request: ServerRequest) async -> ServerResponse {
-        let reply = reply(to: request)
+        let reply = reply(to: request).reply
         if reply.faults.latencyMs > 0 {
             try? await reactor.sleep(nanoseconds: UInt64(reply.faults.latencyMs) * 1_000_000)
         }

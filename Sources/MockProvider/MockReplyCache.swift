@@ -37,6 +37,14 @@ public final class MockReplyCache {
 
     /// The cached reply to an identical earlier request, or the responder's answer (then cached).
     public func reply(method: String, path: String, header: (String) -> String?, body: [UInt8]) -> MockReply {
+        lookup(method: method, path: path, header: header, body: body).reply
+    }
+
+    /// `reply(…)`, and for how many more seconds this same reply stays the answer to this same
+    /// request (`Int.max` without `maxAgeSeconds`): how long a transport may repeat it unasked.
+    public func lookup(method: String, path: String, header: (String) -> String?, body: [UInt8])
+        -> (reply: MockReply, freshForSeconds: Int)
+    {
         let key = MockReplyKey(method: method, path: path, header: header, body: body)
         let now = maxAgeSeconds == nil ? 0 : responder.clock()
         if let slot = slotByKey[key] {
@@ -48,7 +56,7 @@ public final class MockReplyCache {
                 hits += 1
             }
             markNewest(slot)
-            return slots[slot].reply
+            return (slots[slot].reply, freshFor(storedAt: slots[slot].storedAt, now: now))
         }
         misses += 1
         let reply = responder.respond(method: method, path: path, header: header, body: body)
@@ -66,7 +74,13 @@ public final class MockReplyCache {
         }
         slotByKey[key] = slot
         linkAsNewest(slot)
-        return reply
+        return (reply, freshFor(storedAt: now, now: now))
+    }
+
+    /// A slot is rebuilt once `now - storedAt > maxAgeSeconds`.
+    private func freshFor(storedAt: Int, now: Int) -> Int {
+        guard let maxAgeSeconds else { return Int.max }
+        return max(0, maxAgeSeconds - (now - storedAt))
     }
 
     private func markNewest(_ slot: Int) {

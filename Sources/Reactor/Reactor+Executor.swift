@@ -23,6 +23,7 @@ extension Reactor: TaskExecutor {
         }
         let mustWake = remote.withLock { queue in
             queue.jobs.append(job)
+            remoteQueued.store(true, ordering: .releasing)
             defer { queue.wakePending = true }
             return !queue.wakePending
         }

@@ -36,6 +36,9 @@ public final class Reactor: @unchecked Sendable {
     var localJobs: [PendingJob] = []
     var localClosures: [() -> Void] = []
     let remote = Mutex(RemoteQueue())
+    /// Set (under `remote`'s lock) whenever `remote` gets work and cleared when it is taken, so
+    /// the loop's every turn checks a flag instead of taking the lock.
+    let remoteQueued = Atomic<Bool>(false)
     private(set) var thread: pthread_t?
     private var running = false
     private let stopRequested = Atomic<Bool>(false)
@@ -113,6 +116,7 @@ public final class Reactor: @unchecked Sendable {
         }
         let mustWake = remote.withLock { queue in
             queue.closures.append(body)
+            remoteQueued.store(true, ordering: .releasing)
             defer { queue.wakePending = true }
             return !queue.wakePending
         }
@@ -193,7 +197,9 @@ public final class Reactor: @unchecked Sendable {
     }
 
     private func drainRemote() {
+        guard remoteQueued.load(ordering: .acquiring) else { return }
         let (jobs, closures) = remote.withLock { queue -> ([PendingJob], [() -> Void]) in
+            remoteQueued.store(false, ordering: .relaxed)
             queue.wakePending = false
             if queue.jobs.isEmpty && queue.closures.isEmpty { return ([], []) }
             defer { queue.jobs.removeAll(); queue.closures.removeAll() }

@@ -1,4 +1,5 @@
 import GatewayCore
+import Glibc
 import Reactor
 
 /// Relays a provider's SSE body and makes sure a stream that fails says so: a transfer error,
@@ -9,7 +10,7 @@ final class SSEStreamGuard: ResponseStream, @unchecked Sendable {
     private let source: Source
     private let provider: String
     private let context: RequestContext
-    private var tail: [UInt8] = []
+    private var doneScan = DoneMarkerScan()
     private var sawDone = false
     private var ended = false
 
@@ -48,11 +49,7 @@ final class SSEStreamGuard: ResponseStream, @unchecked Sendable {
             if !sawDone { throw GatewayError.streamInterrupted(provider, "the stream ended without data: [DONE]") }
             return nil
         }
-        if !sawDone {
-            // The marker may straddle two chunks: look at the seam, then the chunk itself.
-            sawDone = Self.containsDone(tail + chunk.prefix(Self.doneMarker.count - 1)) || Self.containsDone(chunk)
-            tail = Array(chunk.suffix(Self.doneMarker.count - 1))
-        }
+        if !sawDone { sawDone = doneScan.found(in: chunk) }
         return chunk
     }
 
@@ -63,17 +60,50 @@ final class SSEStreamGuard: ResponseStream, @unchecked Sendable {
         case .pieces(let stream): stream.cancel()
         }
     }
+}
 
-    private static let doneMarker = Array("data: [DONE]".utf8)
+/// Finds `data: [DONE]` in a stream fed chunk by chunk, including a marker split across chunks:
+/// the stream's last `marker.count - 1` bytes are kept for the seam with the next chunk.
+/// A vectorised search (`memmem`) per chunk and no allocation once `tail` has its capacity.
+struct DoneMarkerScan {
+    static let marker = Array("data: [DONE]".utf8)
+    private var tail: [UInt8] = []
 
-    static func containsDone(_ bytes: [UInt8]) -> Bool {
-        let marker = doneMarker
-        guard bytes.count >= marker.count else { return false }
-        var i = 0
-        let last = bytes.count - marker.count
-        while i <= last {
-            if bytes[i] == marker[0] && bytes[i + 6] == marker[6] && bytes[i..<(i + marker.count)].elementsEqual(marker) { return true }
-            i += 1
+    /// True when the marker ends in `chunk` (or ended earlier and the caller kept feeding).
+    mutating func found(in chunk: [UInt8]) -> Bool {
+        let keep = Self.marker.count - 1
+        let seamHasMarker = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * keep) { seam -> Bool in
+            // The last bytes so far, then the chunk's first ones.
+            var count = 0
+            for byte in tail { seam[count] = byte; count += 1 }
+            for byte in chunk.prefix(keep) { seam[count] = byte; count += 1 }
+            let found = Self.contains(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: seam[..<count])))
+            if chunk.count < keep {
+                // The whole chunk is in the seam: the new tail ends it.
+                tail.removeAll(keepingCapacity: true)
+                tail.append(contentsOf: seam[max(0, count - keep)..<count])
+            }
+            return found
+        }
+        if seamHasMarker { return true }
+        guard chunk.count >= keep else { return false }
+        tail.removeAll(keepingCapacity: true)
+        tail.append(contentsOf: chunk[(chunk.count - keep)...])
+        return chunk.withUnsafeBytes { Self.contains($0) }
+    }
+
+    /// Looks for the marker's `[` with `memchr` (vectorised; an SSE chunk holds few) and
+    /// compares the marker around each one.
+    static func contains(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= marker.count, let base = bytes.baseAddress else { return false }
+        let bracket = 6  // "data: " comes before it
+        var from = bracket
+        let last = bytes.count - marker.count + bracket  // the last place its `[` can be
+        while from <= last, let found = memchr(base + from, Int32(UInt8(ascii: "[")), last + 1 - from) {
+            let at = UnsafeRawPointer(found) - base
+            let equal = marker.withUnsafeBytes { memcmp(base + at - bracket, $0.baseAddress!, $0.count) == 0 }
+            if equal { return true }
+            from = at + 1
         }
         return false
     }

@@ -87,7 +87,9 @@ enum UpstreamResponseHeaders {
     /// ASCII case-insensitive equality with a lowercase `b`.
     static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: ArraySlice<UInt8>) -> Bool {
         guard a.count == b.count else { return false }
-        for (x, y) in zip(a, b) where x | 0x20 != y { return false }
-        return true
+        return b.withUnsafeBufferPointer { b in
+            for index in 0..<b.count where a[index] | 0x20 != b[index] { return false }
+            return true
+        }
     }
 }

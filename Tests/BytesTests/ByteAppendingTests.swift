@@ -19,23 +19,23 @@ struct ByteAppendingTests {
     }
 }
 
-/// The cursor writes what the appenders would, within the size it was given.
-struct ByteCursorTests {
+/// The writer writes what the appenders would, within the size it was given.
+struct ByteWriterTests {
     @Test(arguments: [0, 7, 10, 42, 999, 1_000, -1, -305, Int.max, Int.min])
     func decimalsMatchTheAppenders(_ value: Int) {
         var expected: [UInt8] = []
         expected.appendDecimal(value)
-        let written = [UInt8](writing: 20) { $0.writeDecimal(value) }
+        let written = [UInt8](capacity: 20) { $0.writeDecimal(value) }
         #expect(written == expected)
     }
 
     @Test func piecesLandInOrderInOneBuffer() {
-        let written = [UInt8](writing: 64) { cursor in
+        let written = [UInt8](capacity: 64) { cursor in
             cursor.write("$")
             cursor.writeDecimal(3)
             cursor.write("\r\n" as StaticString)
             cursor.write(Array("abc".utf8))
-            cursor.write(utf8: "é")
+            cursor.write("é")
             cursor.write(UInt8(ascii: "!"))
         }
         #expect(written == Array("$3\r\nabcé!".utf8))
@@ -48,7 +48,22 @@ struct ByteCursorTests {
     }
 
     @Test func anExactSizeIsEnough() {
-        let written = [UInt8](writing: 4) { $0.write("abcd") }
+        let written = [UInt8](capacity: 4) { $0.write("abcd") }
         #expect(written.count == 4)
+    }
+
+    @Test func everyPieceLandsInOrderUpToTheCapacity() {
+        let body: [UInt8] = [1, 2, 3, 4]
+        let text = "ü" + String(repeating: "x", count: 40)  // native, not a small string
+        let out = [UInt8](capacity: 64) { out in
+            out.write("HTTP ")
+            out.write(text)
+            out.write(UInt8(ascii: "|"))
+            out.write(body)
+            out.write(body[1..<3])
+            #expect(out.count == 5 + text.utf8.count + 1 + 4 + 2)
+        }
+        #expect(out == Array("HTTP ".utf8) + Array(text.utf8) + [UInt8(ascii: "|"), 1, 2, 3, 4, 2, 3])
+        #expect([UInt8](capacity: 0) { $0.write("") }.isEmpty)
     }
 }

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Reactor
 import Testing
 
 @testable import HTTPServer
@@ -232,7 +233,7 @@ struct HTTPRequestParserStrictnessTests {
                 expected = expected || byte < 0x20 || byte == 0x7F
                 word |= UInt64(byte) << (8 * lane)
             }
-            #expect(HTTPRequestParser.wordHasControlByte(word) == expected, "\(String(word, radix: 16))")
+            #expect(ByteScanning.wordHasControlByte(word) == expected, "\(String(word, radix: 16))")
         }
     }
 }

@@ -1,3 +1,4 @@
+import func Glibc.recv
 import HTTPServer
 import HTTPTypes
 import Reactor
@@ -112,5 +113,40 @@ func streamingServer(_ make: @escaping @Sendable () -> any ServerStream) throws 
         #expect(pulledWhileStalled < 400)
         let response = try client.readResponse()
         #expect(response.body.count == 512 * 65_536)
+    }
+
+    /// Chunks the stream has at hand leave together (one `send` at the end of the reactor turn,
+    /// as nginx's buffered relay does), not one system call each.
+    @Test func chunksAtHandLeaveInOneWrite() throws {
+        let server = try streamingServer { CountingStream(count: 50) }
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        client.get("/s")
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let n = buffer.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, 0) }
+        let text = String(decoding: buffer[..<max(n, 0)], as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(text.hasSuffix("\r\n0\r\n\r\n"), "head, 50 chunks and the last-chunk in one read")
+    }
+
+    /// The head of a stream whose first chunk is slow still goes out at once.
+    @Test func theHeadLeavesBeforeTheFirstChunk() throws {
+        let made = Mutex<StalledStream?>(nil)
+        let server = try TestServer(handler: ClosureHandler { _ in
+            ServerResponse(status: 200, body: .stream(made.withLock { $0! }))
+        })
+        defer { server.stop() }
+        made.withLock { $0 = StalledStream(reactor: server.reactor) }
+        let client = try RawHTTPClient(port: server.port, timeout: 5)
+        client.get("/s")
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: received, as: UTF8.self).contains("\r\n\r\n") {
+            let n = buffer.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            received += buffer[..<n]
+        }
+        #expect(String(decoding: received, as: UTF8.self).hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(String(decoding: received, as: UTF8.self).contains("transfer-encoding: chunked"))
     }
 }

@@ -76,4 +76,22 @@ import Testing
         clock.advance(by: 100_000)
         #expect(ask(forever, "x").object.int("created") == 1061)
     }
+
+    @Test func lookupSaysHowLongTheReplyStaysTheSame() {
+        let clock = ManualClock(1000)
+        let cache = MockReplyCache(responder: MockResponder(clock: { clock.now() }), maxAgeSeconds: 60)
+        let body = Array(chatBody("x").utf8)
+        func lookup() -> (MockReply, Int) {
+            cache.lookup(method: "POST", path: "/v1/chat/completions", header: { _ in nil }, body: body)
+        }
+        let (first, fresh) = lookup()
+        #expect(fresh == 60)
+        clock.advance(by: 45)
+        let (again, left) = lookup()
+        #expect(again == first && left == 15)
+        clock.advance(by: 16)
+        #expect(lookup().1 == 60, "rebuilt")
+        let forever = MockReplyCache(responder: makeResponder(), maxAgeSeconds: nil)
+        #expect(forever.lookup(method: "POST", path: "/v1/chat/completions", header: { _ in nil }, body: body).1 == Int.max)
+    }
 }

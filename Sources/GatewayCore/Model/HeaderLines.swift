@@ -22,7 +22,7 @@ public struct HeaderLines: Sendable, Equatable {
 
     /// Appends lines written through a cursor (`name: value\r\n` each), at most `maxCount`
     /// bytes, in one copy: how a stage renders many lines at once.
-    public mutating func write(maxCount: Int, _ body: (inout ByteCursor) -> Void) {
+    public mutating func write(maxCount: Int, _ body: (inout ByteWriter) -> Void) {
         bytes.appendWriting(maxCount: maxCount, body)
     }
 

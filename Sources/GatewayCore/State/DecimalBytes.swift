@@ -4,7 +4,7 @@ import Bytes
 /// optional '-', no '+', no spaces, no leading zeros, no "-0"), so the same bytes are integers
 /// to both stores.
 public enum DecimalBytes {
-    public static func render(_ number: Int64) -> [UInt8] { [UInt8](writing: 20) { $0.writeDecimal(Int(number)) } }
+    public static func render(_ number: Int64) -> [UInt8] { [UInt8](capacity: 20) { $0.writeDecimal(Int(number)) } }
 
     public static func parse(_ bytes: [UInt8]) -> Int64? {
         guard !bytes.isEmpty, bytes.count <= 20 else { return nil }

@@ -8,7 +8,13 @@ extension HTTPRequestParser {
         var method: HTTPRequest.Method?
         var target = ""
         var versionMinor = 1
-        var fields = HTTPFields()
+        /// Field lines read so far.
+        var fieldCount = 0
+        /// Every field line so far repeated the memo's line at its position; the fields are then
+        /// the memo's, and `fieldList` stays empty.
+        var repeatsMemo = true
+        /// The fields read so far, once a line differed from the memo.
+        var fieldList: [HTTPField] = []
         var headerBytes = 0
         var leadingEmptyLines = 0
         var hostCount = 0
@@ -56,7 +62,7 @@ extension HTTPRequestParser {
                 pending = cr + 2
                 head.headerBytes += cr + 2 - lineStart
                 if cr == lineStart { return try finishHead() }
-                try parseFieldLine(bytes, lineStart..<cr)
+                try acceptFieldLine(bytes, lineStart..<cr)
             }
         }
     }
@@ -96,8 +102,6 @@ extension HTTPRequestParser {
         }
         head.target = String(decoding: UnsafeBufferPointer(rebasing: bytes[targetRange]), as: UTF8.self)
         head.method = method
-        // One allocation for the usual 5-15 fields instead of regrowing the array while appending.
-        head.fields.reserveCapacity(16)
     }
 
     /// `HTTP/1.0` or `HTTP/1.1`; another well-formed `HTTP/x.y` is 505, anything else 400.
@@ -125,7 +129,9 @@ extension HTTPRequestParser {
     }
 
     /// `field-name ":" OWS field-value OWS` (RFC 9112 §5); the line already holds no CTL but HTAB.
-    private mutating func parseFieldLine(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) throws(HTTPParseError)
+    /// Returns the field, its framing role and where its value is in `bytes`.
+    mutating func parseFieldLine(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) throws(HTTPParseError)
+        -> (HTTPField, FieldRole, Range<Int>)
     {
         guard !Byte.isWhitespace(bytes[line.lowerBound]) else {
             throw .badRequest("obsolete line folding or whitespace before field name")
@@ -135,10 +141,6 @@ extension HTTPRequestParser {
         guard colon < line.upperBound else { throw .badRequest("field line without colon") }
         guard colon > line.lowerBound else { throw .badRequest("empty field name") }
         guard !Byte.isWhitespace(bytes[colon - 1]) else { throw .badRequest("whitespace between field name and colon") }
-        guard head.fields.count < min(limits.maxHeaderCount, 65_000) else {
-            // HTTPFields traps past UInt16.max fields; a configured limit above that is capped.
-            throw .init(status: 431, reason: "too many header fields")
-        }
         let nameRange = line.lowerBound..<colon
         let name: HTTPField.Name
         let role: FieldRole
@@ -155,14 +157,13 @@ extension HTTPRequestParser {
         let valueBytes = UnsafeBufferPointer(rebasing: bytes[value])
         if Self.isASCII(valueBytes) {
             // ASCII is valid UTF-8: the String fast path, not HTTPTypes' generic UTF-8 validation.
-            head.fields.append(HTTPField(name: name, value: String(decoding: valueBytes, as: UTF8.self)))
-        } else {
-            head.fields.append(HTTPField(name: name, value: valueBytes))  // obs-text kept byte for byte
+            return (HTTPField(name: name, value: String(decoding: valueBytes, as: UTF8.self)), role, value)
         }
+        return (HTTPField(name: name, value: valueBytes), role, value)  // obs-text kept byte for byte
     }
 
     /// Records what the fields that decide framing and connection handling say.
-    private mutating func applyFraming(
+    mutating func applyFraming(
         _ role: FieldRole, _ bytes: UnsafeBufferPointer<UInt8>, _ value: Range<Int>
     ) throws(HTTPParseError) {
         switch role {
@@ -248,7 +249,7 @@ extension HTTPRequestParser {
             method: method,
             target: info.target,
             versionMinor: info.versionMinor,
-            headers: info.fields,
+            headers: finishFields(),
             keepAlive: isHTTP11 ? !info.connectionClose : info.connectionKeepAlive && !info.connectionClose,
             expectContinue: isHTTP11 && info.expectContinue,
             contentLength: info.contentLength,

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Reactor
 
 // Byte-level helpers of the request parser: finding line ends eight bytes at a time, and the
 // character classes of RFC 9110 §5.6. Pure functions over caller-owned bytes; no allocation.
@@ -55,7 +56,7 @@ extension HTTPRequestParser {
         let raw = UnsafeRawPointer(base)
         while true {
             while index &+ 8 <= end
-                && !Self.wordHasControlByte(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                && !ByteScanning.wordHasControlByte(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
             {
                 index &+= 8
             }
@@ -80,18 +81,6 @@ extension HTTPRequestParser {
         scanned = end
         if capped { throw tooLong }
         return nil
-    }
-
-    /// Whether any of the 8 bytes is below 0x20 or is 0x7F (exact as to "any", per the classic
-    /// has-less-than / has-zero-byte bit tricks; bytes >= 0x80 are never flagged).
-    @inline(__always)
-    static func wordHasControlByte(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        let below20 = (word &- ones &* 0x20) & ~word & highs
-        let del = word ^ (ones &* 0x7F)
-        let isDel = (del &- ones) & ~del & highs
-        return below20 | isDel != 0
     }
 
     static func isToken(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {

@@ -128,6 +128,8 @@ public struct HTTPRequestParser: Sendable {
     var scanned = 0
     /// What the head lines read so far have established.
     var head = HeadInProgress()
+    /// This connection's earlier field lines (see `FieldLineMemo`); kept across requests.
+    var memo = FieldLineMemo()
     var chunkedBodyBytes = 0
     var trailerBytes = 0
     var trailerCount = 0

@@ -33,13 +33,13 @@ struct RESPCommand: Sendable {
         /// `$len\r\n<bytes>\r\n`.
         var encodedCount: Int { 5 + [UInt8].decimalCount(length) + length }
 
-        func write(to cursor: inout ByteCursor) {
+        func write(to cursor: inout ByteWriter) {
             cursor.write(UInt8(ascii: "$"))
             cursor.writeDecimal(length)
             cursor.write("\r\n")
             switch self {
             case .bytes(let b): cursor.write(b)
-            case .string(let s): cursor.write(utf8: s)
+            case .string(let s): cursor.write(s)
             case .integer(let i): cursor.writeDecimal(Int(i))
             }
             cursor.write("\r\n")
@@ -48,8 +48,8 @@ struct RESPCommand: Sendable {
 
     /// A command of `count` arguments taking `size` bytes in all (`headerCount(count)` plus
     /// each argument's `encodedCount`), written by `body`.
-    init(count: Int, size: Int, _ body: (inout ByteCursor) -> Void) {
-        bytes = [UInt8](writing: size) { cursor in
+    init(count: Int, size: Int, _ body: (inout ByteWriter) -> Void) {
+        bytes = [UInt8](capacity: size) { cursor in
             cursor.write(UInt8(ascii: "*"))
             cursor.writeDecimal(count)
             cursor.write("\r\n")

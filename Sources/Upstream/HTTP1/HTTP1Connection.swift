@@ -28,6 +28,8 @@ final class HTTP1Connection: ReactorIOHandler {
     var idleSince: UInt64 = 0
     /// Response bytes read but not parsed yet (an incomplete line); empty between exchanges.
     var unparsed: [UInt8] = []
+    /// The field lines of the last response read here; lent to the parser of each transfer.
+    var responseLines = ResponseLineMemo()
     private(set) var interest: UInt32
 
     /// Registers `fd` (already connecting or connected) with the pool's reactor.

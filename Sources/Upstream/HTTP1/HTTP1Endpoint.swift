@@ -106,32 +106,35 @@ public struct HTTP1Request: Sendable {
         let value = replacingString?.value ?? ""
         let splice = replacingString?.range
         let bodyCount = splice.map { body.count - $0.count + value.utf8.count + 2 } ?? body.count
-        var out: [UInt8] = []
-        out.reserveCapacity(method.utf8.count + pathPrefix.utf8.count + path.utf8.count + headers.bytes.count + bodyCount + 64)
-        out.appendUTF8(method)
-        out.append(UInt8(ascii: " "))
-        out.appendUTF8(pathPrefix)
-        out.appendUTF8(path)
-        out.appendUTF8(" HTTP/1.1\r\n")
-        out.append(contentsOf: headers.bytes)
-        for line in extraLines {
-            out.appendUTF8(line)
-            out.appendUTF8("\r\n")
-        }
-        if bodyCount > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
-            out.appendUTF8("Content-Length: ")
-            out.appendDecimal(bodyCount)
-            out.appendUTF8("\r\n")
-        }
-        out.appendUTF8("\r\n")
-        if let splice {
-            out.append(contentsOf: body[..<splice.lowerBound])
-            out.append(UInt8(ascii: "\""))
-            out.appendUTF8(value)
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: body[splice.upperBound...])
-        } else {
-            out.append(contentsOf: body)
+        var size = method.utf8.count + 1 + pathPrefix.utf8.count + path.utf8.count + 11 + headers.bytes.count
+        for line in extraLines { size += line.utf8.count + 2 }
+        size += 16 + 20 + 2 + 2 + bodyCount
+        let out = [UInt8](capacity: size) { out in
+            out.write(method)
+            out.write(UInt8(ascii: " "))
+            out.write(pathPrefix)
+            out.write(path)
+            out.write(" HTTP/1.1\r\n")
+            out.write(headers.bytes)
+            for line in extraLines {
+                out.write(line)
+                out.write("\r\n")
+            }
+            if bodyCount > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
+                out.write("Content-Length: ")
+                out.writeDecimal(bodyCount)
+                out.write("\r\n")
+            }
+            out.write("\r\n")
+            if let splice {
+                out.write(body[..<splice.lowerBound])
+                out.write(UInt8(ascii: "\""))
+                out.write(value)
+                out.write(UInt8(ascii: "\""))
+                out.write(body[splice.upperBound...])
+            } else {
+                out.write(body)
+            }
         }
         self.origin = origin
         self.bytes = out

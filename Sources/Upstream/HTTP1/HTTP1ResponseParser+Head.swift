@@ -3,6 +3,8 @@
 // conflicting Content-Length values and Transfer-Encoding together with Content-Length are
 // errors, never guesses.
 
+import Reactor
+
 extension HTTP1ResponseParser {
     /// What the head lines read so far have established.
     struct HeadInProgress: Sendable {
@@ -44,10 +46,24 @@ extension HTTP1ResponseParser {
     }
 
     /// `field-name ":" OWS field-value OWS`; framing fields are interpreted, kept ones stored.
+    /// A line byte-equal to the one at the same position of this connection's last response
+    /// (`memo`) is not parsed again: what it said is applied as it was.
     mutating func parseHeaderLine(_ line: UnsafeRawBufferPointer) throws(HTTP1ParseError) {
-        let colon = try Self.validateFieldLine(line)
+        let position = head.fieldCount
         head.fieldCount += 1
         guard head.fieldCount <= Self.maxHeaderCount else { throw HTTP1ParseError("too many header fields") }
+        if memo.matches(position, line) {
+            try apply(memo.effects[position])
+            return
+        }
+        let effect = try Self.effect(of: line)
+        memo.remember(position, line, effect)
+        try apply(effect)
+    }
+
+    /// What one field line says, validated on its own.
+    static func effect(of line: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> HeaderLineEffect {
+        let colon = try validateFieldLine(line)
         let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
         var start = colon + 1
         var end = line.count
@@ -55,29 +71,57 @@ extension HTTP1ResponseParser {
         while end > start && Byte.isWhitespace(line[end - 1]) { end -= 1 }
         let value = UnsafeRawBufferPointer(rebasing: line[start..<end])
 
-        if Self.named(name, Self.contentLength) {
-            try parseContentLength(value)
-        } else if Self.named(name, Self.transferEncoding) {
-            head.hasTransferEncoding = true
-            Self.forEachToken(value) { token in
-                head.chunkedIsLast = UpstreamResponseHeaders.equalsIgnoringCase(token, Self.chunked[...])
+        if named(name, contentLength) {
+            return .contentLength(try parseContentLength(value))
+        } else if named(name, transferEncoding) {
+            var lastIsChunked: Bool?
+            forEachToken(value) { token in
+                lastIsChunked = UpstreamResponseHeaders.equalsIgnoringCase(token, chunked[...])
             }
-        } else if Self.named(name, Self.connection) {
-            Self.forEachToken(value) { token in
-                if UpstreamResponseHeaders.equalsIgnoringCase(token, Self.close[...]) { head.connectionClose = true }
-                if UpstreamResponseHeaders.equalsIgnoringCase(token, Self.keepAlive[...]) { head.connectionKeepAlive = true }
+            return .transferEncoding(lastIsChunked: lastIsChunked)
+        } else if named(name, connection) {
+            var close = false
+            var keepAlive = false
+            forEachToken(value) { token in
+                if UpstreamResponseHeaders.equalsIgnoringCase(token, Self.close[...]) { close = true }
+                if UpstreamResponseHeaders.equalsIgnoringCase(token, Self.keepAlive[...]) { keepAlive = true }
             }
-        } else if Self.named(name, Self.contentEncoding) {
-            Self.forEachToken(value) { token in
-                if !UpstreamResponseHeaders.equalsIgnoringCase(token, Self.identity[...]) {
-                    head.unsupportedEncoding = String(decoding: token, as: UTF8.self)
+            return .connection(close: close, keepAlive: keepAlive)
+        } else if named(name, contentEncoding) {
+            var unsupported: String?
+            forEachToken(value) { token in
+                if !UpstreamResponseHeaders.equalsIgnoringCase(token, identity[...]) {
+                    unsupported = String(decoding: token, as: UTF8.self)
                 }
             }
-        } else if Self.named(name, Self.contentType) {
-            head.headers.append(("content-type", Self.commonContentType(value) ?? String(decoding: value, as: UTF8.self)))
+            return .contentEncoding(unsupported: unsupported)
+        } else if named(name, contentType) {
+            return .kept("content-type", commonContentType(value) ?? String(decoding: value, as: UTF8.self))
         } else if UpstreamResponseHeaders.isKept(name) {
             let lowered = String(decoding: name.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
-            head.headers.append((lowered, String(decoding: value, as: UTF8.self)))
+            return .kept(lowered, String(decoding: value, as: UTF8.self))
+        }
+        return .none
+    }
+
+    /// Records what a field line said in the head in progress.
+    private mutating func apply(_ effect: HeaderLineEffect) throws(HTTP1ParseError) {
+        switch effect {
+        case .none:
+            break
+        case .contentLength(let length):
+            if let known = head.contentLength, known != length { throw HTTP1ParseError("invalid or conflicting Content-Length") }
+            head.contentLength = length
+        case .transferEncoding(let lastIsChunked):
+            head.hasTransferEncoding = true
+            if let lastIsChunked { head.chunkedIsLast = lastIsChunked }
+        case .connection(let close, let keepAlive):
+            if close { head.connectionClose = true }
+            if keepAlive { head.connectionKeepAlive = true }
+        case .contentEncoding(let unsupported):
+            if let unsupported { head.unsupportedEncoding = unsupported }
+        case .kept(let name, let value):
+            head.headers.append((name, value))
         }
     }
 
@@ -90,20 +134,22 @@ extension HTTP1ResponseParser {
         guard colon > 0, colon < line.count, line[colon] == Byte.colon else {
             throw HTTP1ParseError("invalid header field name")
         }
-        for byte in line[(colon + 1)...] where Byte.isControl(byte) { throw HTTP1ParseError("invalid header field value") }
+        if ByteScanning.firstControlByte(line, from: colon + 1) != nil { throw HTTP1ParseError("invalid header field value") }
         return colon
     }
 
-    /// One or more equal decimal values ("42" or "42, 42"), equal to any earlier Content-Length.
-    private mutating func parseContentLength(_ value: UnsafeRawBufferPointer) throws(HTTP1ParseError) {
+    /// One or more equal decimal values ("42" or "42, 42").
+    private static func parseContentLength(_ value: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> Int {
         var failed = false
-        Self.forEachToken(value, keepEmpty: true) { token in
+        var length: Int?
+        forEachToken(value, keepEmpty: true) { token in
             guard !token.isEmpty, token.count <= 18, token.allSatisfy(Byte.isDigit) else { failed = true; return }
-            let length = token.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-            if let known = head.contentLength, known != length { failed = true; return }
-            head.contentLength = length
+            let parsed = token.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+            if let length, length != parsed { failed = true; return }
+            length = parsed
         }
-        if failed { throw HTTP1ParseError("invalid or conflicting Content-Length") }
+        guard !failed, let length else { throw HTTP1ParseError("invalid or conflicting Content-Length") }
+        return length
     }
 
     /// The head's empty line: decides framing and keep-alive. nil after an interim 1xx answer

@@ -1,3 +1,5 @@
+import Glibc
+
 /// How a response body is delimited (RFC 9112 §6.3), decided once from the head.
 enum HTTP1BodyFraming: Equatable, Sendable {
     /// 1xx, 204, 304, or an answer to HEAD.
@@ -66,6 +68,8 @@ struct HTTP1ResponseParser: Sendable {
     var headBytes = 0
     var trailerBytes = 0
     var head = HeadInProgress()
+    /// The connection's last field lines (see `ResponseLineMemo`), lent by the transfer.
+    var memo = ResponseLineMemo()
 
     init(expectsBody: Bool = true) {
         self.expectsBody = expectsBody
@@ -159,9 +163,13 @@ struct HTTP1ResponseParser: Sendable {
     private mutating func nextLine(_ bytes: UnsafeRawBufferPointer, from start: Int, limit: Int, what: String)
         throws(HTTP1ParseError) -> (content: Range<Int>, next: Int)?
     {
-        var i = start + lineScanned
+        let from = start + lineScanned
         let end = bytes.count
-        while i < end && bytes[i] != Byte.lf { i += 1 }
+        // memchr: the line end is found 16-32 bytes at a time.
+        var i = end
+        if from < end, let base = bytes.baseAddress, let found = memchr(base + from, Int32(Byte.lf), end - from) {
+            i = UnsafeRawPointer(found) - base
+        }
         guard i < end else {
             lineScanned = end - start
             if lineScanned > limit { throw HTTP1ParseError("\(what) too large") }

@@ -22,6 +22,7 @@ extension HTTP1Transfer {
         }
         self.connection = connection
         connection.owner = self
+        swap(&parser.memo, &connection.responseLines)  // given back in `finish`
         reusedConnection = reused
         sent = 0
         if connection.state == .connecting {
@@ -196,6 +197,7 @@ extension HTTP1Transfer {
         pool.giveBack(deadlineSlot)
         if let connection {
             self.connection = nil
+            if reusable { swap(&parser.memo, &connection.responseLines) }
             pool.release(connection, reusable: reusable)
         }
         resume(&headWaiter)

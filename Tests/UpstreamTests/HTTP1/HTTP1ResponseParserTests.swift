@@ -12,7 +12,17 @@ struct ParsedResponse {
 /// Feeds `text` to a fresh parser `piece` bytes at a time, the way reads arrive, keeping the
 /// unconsumed bytes between calls as the transfer does.
 func parse(_ text: String, piece: Int = .max, expectsBody: Bool = true, closeAtEnd: Bool = false) throws(HTTP1ParseError) -> ParsedResponse {
+    var memo = ResponseLineMemo()
+    return try parse(text, piece: piece, expectsBody: expectsBody, closeAtEnd: closeAtEnd, memo: &memo)
+}
+
+/// `parse` with a connection's field-line memo, lent to the parser and taken back as a transfer does.
+func parse(
+    _ text: String, piece: Int = .max, expectsBody: Bool = true, closeAtEnd: Bool = false, memo: inout ResponseLineMemo
+) throws(HTTP1ParseError) -> ParsedResponse {
     var parser = HTTP1ResponseParser(expectsBody: expectsBody)
+    swap(&parser.memo, &memo)
+    defer { swap(&parser.memo, &memo) }
     var result = ParsedResponse()
     let bytes = Array(text.utf8)
     var pending: [UInt8] = []
