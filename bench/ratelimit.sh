@@ -11,7 +11,8 @@
 # `mock-llm`, a real HTTP upstream on the load CPU, which is the core chain of issue 2's
 # benchmark (router + upstream transfer) that issue 4's 0.8x target is stated against. The
 # caller's key has a tier with limits far above the load (nothing is refused; any non-2xx
-# aborts the run). Redis round trips per request come from INFO commandstats before and after
+# aborts the run). Redis round trips per request are the reads Redis made from client sockets
+# (INFO stats), commands sent per request come from INFO commandstats, both before and after
 # each measured run. See bench/README.md; results go to bench/RESULTS.md by hand.
 #
 # Settings (environment): BENCH_DURATION (s, default 10), BENCH_REPEATS (3), BENCH_WARMUP (s, 2),
@@ -102,15 +103,20 @@ if [[ $UPSTREAM == mock-llm ]]; then
     DEPLOYMENT='{ provider: up, model: mock-gpt }'
 fi
 
-# redis_calls: INFO commandstats as one JSON object {command: calls}.
+# redis_calls: INFO commandstats as one JSON object {command: calls}, plus "_reads": the reads
+# Redis made from client sockets (INFO stats total_reads_processed). Commands a client writes
+# together arrive in one read, so reads are the round trips; commands are what was sent.
 redis_calls() {
-    redis-cli -p "$REDIS_PORT" info commandstats | python3 -c '
+    { redis-cli -p "$REDIS_PORT" info commandstats; redis-cli -p "$REDIS_PORT" info stats; } | python3 -c '
 import json, re, sys
 calls = {}
 for line in sys.stdin:
     m = re.match(r"cmdstat_([^:]+):calls=(\d+)", line.strip())
     if m:
         calls[m.group(1)] = int(m.group(2))
+    m = re.match(r"total_reads_processed:(\d+)", line.strip())
+    if m:
+        calls["_reads"] = int(m.group(1))
 print(json.dumps(calls, sort_keys=True))'
 }
 
@@ -237,7 +243,8 @@ def per_run(r):
     w = r["wrk"]
     requests = w["requests"]
     delta = {k: r["redis_after"].get(k, 0) - r["redis_before"].get(k, 0) for k in r["redis_after"]}
-    delta.pop("info", None)  # our own INFO call
+    delta.pop("info", None)  # our own INFO calls
+    reads = delta.pop("_reads", 0) - 2  # less the two redis-cli INFO calls of the "after" sample
     sent = sum(v for k, v in delta.items() if k not in IN_SCRIPT)
     scripts = delta.get("evalsha", 0) + delta.get("eval", 0)
     # The admission script reads TIME exactly once; settlement only when a request was not admitted
@@ -249,7 +256,8 @@ def per_run(r):
         "cpu": r["proxy_ticks"] / clk_tck * 1e6 / requests,
         "busy": r["proxy_ticks"] / clk_tck * 1e8 / w["duration_us"],
         "redis_cpu": r["redis_ticks"] / clk_tck * 1e6 / requests,
-        "round_trips": sent / requests, "admit": admits / requests, "settle": (scripts - admits) / requests,
+        "round_trips": reads / requests, "sent": sent / requests, "admit": admits / requests,
+        "settle": (scripts - admits) / requests,
         "executed": sum(delta.values()) / requests,
         "errors": sum(w[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout")),
         "requests": requests,
@@ -280,16 +288,17 @@ out = ["# Auth + rate limiting benchmark", "",
 for case, title in ((f"c{conns}", f"`-c{conns}` (throughput)"), ("c1", "`-c1` (latency)")):
     out += [f"## {title}", "",
             "| target | req/s | req/s range | p50 | p99 | gateway CPU/req | gateway busy | Redis round trips/req "
-            "(admit + settle) | Redis commands run/req | Redis CPU/req | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| commands sent/req (admit + settle) | Redis commands run/req | Redis CPU/req | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for target in ("plain", "memory", "redis"):
         runs = cells.get((case, target))
         if not runs:
             continue
         rates = [run["rps"] for run in runs]
-        redis_cells = ["—", "—", "—"]
+        redis_cells = ["—", "—", "—", "—"]
         if target == "redis":
-            redis_cells = [f"{m(case, target, 'round_trips'):.2f} ({m(case, target, 'admit'):.2f} + {m(case, target, 'settle'):.2f})",
+            redis_cells = [f"{m(case, target, 'round_trips'):.2f}",
+                           f"{m(case, target, 'sent'):.2f} ({m(case, target, 'admit'):.2f} + {m(case, target, 'settle'):.2f})",
                            f"{m(case, target, 'executed'):.1f}", us(m(case, target, "redis_cpu"))]
         errors = sum(run["errors"] for run in runs)
         out.append(f"| {LABEL[target]} | {m(case, target, 'rps'):,.0f} | {min(rates):,.0f}–{max(rates):,.0f} | "
