@@ -81,19 +81,13 @@ public enum RateLimitHeaders {
                 line(&out, "X-RateLimit-Remaining: ", primary.remaining)
                 line(&out, "X-RateLimit-Reset: ", seconds(primary.resetMicros))
                 if let requests {
-                    out.write(requests.limit.lines.limitRequests)
-                    line(&out, "x-ratelimit-remaining-requests: ", requests.remaining)
-                    out.write("x-ratelimit-reset-requests: ")
-                    writeDuration(requests.resetMicros, to: &out)
-                    out.write("\r\n")
+                    openAI(&out, requests, limitLine: requests.limit.lines.limitRequests,
+                           remaining: "x-ratelimit-remaining-requests: ", reset: "x-ratelimit-reset-requests: ")
                 }
             }
             if let tokens {
-                out.write(tokens.limit.lines.limitTokens)
-                line(&out, "x-ratelimit-remaining-tokens: ", tokens.remaining)
-                out.write("x-ratelimit-reset-tokens: ")
-                writeDuration(tokens.resetMicros, to: &out)
-                out.write("\r\n")
+                openAI(&out, tokens, limitLine: tokens.limit.lines.limitTokens,
+                       remaining: "x-ratelimit-remaining-tokens: ", reset: "x-ratelimit-reset-tokens: ")
             }
             guard !snapshot.entries.isEmpty else { return }
             out.write(snapshot.policyLine)
@@ -107,6 +101,17 @@ public enum RateLimitHeaders {
             }
             out.write("\r\n")
         }
+    }
+
+    /// OpenAI's three lines for one limit: its limit (rendered with the plan), what remains, and
+    /// the reset as a duration.
+    private static func openAI(_ out: inout ByteWriter, _ entry: RateLimitSnapshot.Entry, limitLine: [UInt8],
+                               remaining: StaticString, reset: StaticString) {
+        out.write(limitLine)
+        line(&out, remaining, entry.remaining)
+        out.write(reset)
+        writeDuration(entry.resetMicros, to: &out)
+        out.write("\r\n")
     }
 
     private static func line(_ out: inout ByteWriter, _ start: StaticString, _ value: Int64) {
