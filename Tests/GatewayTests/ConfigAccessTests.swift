@@ -12,7 +12,7 @@ import Testing
               vip: { unlimited: true, shed_factor: 4 }
             pipeline:
               auth: { required: false, anonymous_tier: free, admin_key_sha256: "\(digest.uppercased())" }
-              rate_limit: { completion_estimate: 256, concurrency_lease: 5m, usage_retention: 30d, overload: { in_flight: 400 } }
+              rate_limit: { completion_estimate: 256, concurrency_lease: 5m, usage_retention: 30d, settle_linger: 0s, overload: { in_flight: 400 } }
               router: {}
             """)
         let config = loaded.config
@@ -23,6 +23,9 @@ import Testing
         #expect(config.pipeline.rateLimit.concurrencyLease == .minutes(5))
         #expect(config.pipeline.rateLimit.usageRetention == .hours(30 * 24))
         #expect(config.pipeline.rateLimit.overloadInFlight == 400)
+        // 0s is allowed: settlements then leave on the next reactor turn, sharing no round trip.
+        #expect(config.pipeline.rateLimit.settleLinger == .nanoseconds(0))
+        #expect(PipelineConfig.RateLimit().settleLinger == .milliseconds(2))
         #expect(config.tiers.first { $0.name == "free" }?.shedFactor == 0.5)
         #expect(config.tiers.first { $0.name == "vip" }?.shedFactor == 4)
         let rendered = ConfigRenderer.render(config)
