@@ -28,7 +28,8 @@ public struct RateLimitSnapshot: Sendable, Equatable {
             if case .integer(let value) = values[i] { return value }
             return values[i].integer
         }
-        guard let admitted = integer(0), let refusedBy = integer(1), let retryMicros = integer(2), let decidedAt = integer(3)
+        guard let admitted = integer(0), let refusedBy = integer(1), let retryMicros = integer(2), let decidedAt = integer(3),
+            refusedBy >= 0, refusedBy <= plan.limits.count
         else { return nil }
         self.admitted = admitted == 1
         self.refusedBy = refusedBy > 0 ? Int(refusedBy) - 1 : nil
@@ -70,7 +71,7 @@ public enum RateLimitHeaders {
         let requests = snapshot.requestEntry
         let tokens = snapshot.tokenEntry
         // Names and numbers take at most 64 bytes a line; the constant lines are measured.
-        var bound = 6 * 64 + snapshot.policyLine.count + 12 + snapshot.entries.count * 48
+        var bound = 7 * 64 + snapshot.policyLine.count + snapshot.entries.count * 48
         for entry in snapshot.entries {
             bound += entry.limit.lines.limit.count + entry.limit.lines.limitRequests.count + entry.limit.lines.stateItem.count
             bound += entry.limit.lines.limitTokens.count
@@ -158,7 +159,14 @@ public enum RateLimitHeaders {
     }
 
     /// Whole seconds, rounded up (a client that waits this long finds the window moved on).
-    static func seconds(_ micros: Int64) -> Int64 { max(0, (micros + 999_999) / 1_000_000) }
+    static func seconds(_ micros: Int64) -> Int64 { roundedUp(micros, per: 1_000_000) }
+
+    /// `micros / unit` rounded up, at least 0, saturating instead of trapping: the numbers come
+    /// from the store's reply, and no reply may bring the gateway down.
+    static func roundedUp(_ micros: Int64, per unit: Int64) -> Int64 {
+        guard micros > 0 else { return 0 }
+        return micros / unit + (micros % unit == 0 ? 0 : 1)
+    }
 
     /// OpenAI's reset format: "20ms" below a second, else "1s", "6m0s", "1h2m3s".
     public static func duration(_ micros: Int64) -> String {
@@ -167,7 +175,7 @@ public enum RateLimitHeaders {
 
     static func writeDuration(_ micros: Int64, to out: inout ByteWriter) {
         if micros < 1_000_000 {
-            out.writeDecimal(Int(max(0, (micros + 999) / 1_000)))
+            out.writeDecimal(Int(roundedUp(micros, per: 1_000)))
             out.write("ms")
             return
         }
@@ -204,7 +212,7 @@ extension GatewayError {
         let limit = entry.limit
         let never = snapshot.retryMicros < 0
         let wait = never ? entry.resetMicros : snapshot.retryMicros
-        let retryMillis = max(1, (wait + 999) / 1_000)
+        let retryMillis = max(1, RateLimitHeaders.roundedUp(wait, per: 1_000))
         var headers = [("retry-after", String(max(1, RateLimitHeaders.seconds(wait)))), ("retry-after-ms", String(retryMillis))]
         if never || limit.kind.isQuota { headers.append(("x-should-retry", "false")) }
         let type = limit.kind.errorType

@@ -203,4 +203,30 @@ import Testing
         #expect(headers["RateLimit-Policy"] == #""rpm";q=60;w=60, "burst";q=5, "tpm";q=1000;w=60"#)
         #expect(headers["RateLimit"] == #""rpm";r=59;t=30, "burst";r=4;t=1, "tpm";r=900;t=30"#)
     }
+
+    /// Every kind of limit at once, with the widest numbers a reply can carry: the header lines
+    /// are written into a buffer sized up front, which must hold them all.
+    @Test func headersOfEveryLimitAtTheirWidestFitTheirBuffer() throws {
+        let tier = TierConfig(name: "all", requestsPerMinute: Int.max, requestsPerHour: Int.max, tokensPerMinute: Int.max,
+                              burst: Int.max, maxConcurrent: Int.max, dailyTokens: Int.max, monthlyTokens: Int.max,
+                              dailyCost: 1e9, monthlyCost: 1e9)
+        let plan = LimitPlan(tier: tier)
+        #expect(plan.limits.count == 9)
+        var values: [Int64] = [1, 0, Int64.min, Int64.max]
+        for _ in plan.limits { values += [Int64.min, Int64.max] }
+        let snapshot = try #require(RateLimitSnapshot(plan: plan, reply: .array(values.map { .integer($0) })))
+        var lines = HeaderLines()
+        RateLimitHeaders.apply(snapshot, to: &lines)
+        #expect(lines.pairs.count == 11)
+        #expect(lines["RateLimit"]?.components(separatedBy: ", ").count == 9)
+        // A refusal built from the same numbers says so without overflowing either.
+        var refused = values
+        refused[0] = 0
+        refused[1] = 2
+        let refusal = try #require(RateLimitSnapshot(plan: plan, reply: .array(refused.map { .integer($0) })))
+        #expect(GatewayError.rateLimited(refusal).status == 429)
+        // A refusing limit the plan does not have is a malformed reply, not an index to trust.
+        refused[1] = 10
+        #expect(RateLimitSnapshot(plan: plan, reply: .array(refused.map { .integer($0) })) == nil)
+    }
 }
