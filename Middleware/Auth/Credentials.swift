@@ -64,6 +64,4 @@ final class KeyDigests: @unchecked Sendable {
         if table.count >= Self.capacity { table.removeAll(keepingCapacity: true) }
         table[key] = (digest, hex)
     }
-
-    var count: Int { table.count }
 }

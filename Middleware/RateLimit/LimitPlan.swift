@@ -59,10 +59,12 @@ public struct LimitPlan: Sendable, Equatable {
     }
 
     public var limits: [Limit] {
-        didSet { (policyLine, countsTokens, holdsLease) = Self.derived(limits) }
+        didSet { (policyLine, headerBound, countsTokens, holdsLease) = Self.derived(limits) }
     }
     /// The `RateLimit-Policy` line, rendered once.
     private(set) var policyLine: [UInt8]
+    /// Bytes the plan's rate-limit header lines can take at most (`RateLimitHeaders.apply`).
+    private(set) var headerBound: Int
     /// Whether any limit counts tokens (so the request reserves its estimate).
     public private(set) var countsTokens: Bool
     /// Whether a concurrency lease is taken (and must be released when the answer ends).
@@ -70,13 +72,14 @@ public struct LimitPlan: Sendable, Equatable {
 
     public init(limits: [Limit]) {
         self.limits = limits
-        (policyLine, countsTokens, holdsLease) = Self.derived(limits)
+        (policyLine, headerBound, countsTokens, holdsLease) = Self.derived(limits)
     }
 
     /// What the stage asks of a plan on every request, worked out once per plan.
-    private static func derived(_ limits: [Limit]) -> (policy: [UInt8], countsTokens: Bool, holdsLease: Bool) {
-        (limits.isEmpty ? [] : HeaderLines.line("RateLimit-Policy", RateLimitHeaders.policy(limits)), limits.contains { [.tokens, .dailyTokens, .monthlyTokens].contains($0.kind) },
-         limits.contains { $0.kind == .concurrency })
+    private static func derived(_ limits: [Limit]) -> (policy: [UInt8], headerBound: Int, countsTokens: Bool, holdsLease: Bool) {
+        let policy = limits.isEmpty ? [] : HeaderLines.line("RateLimit-Policy", RateLimitHeaders.policy(limits))
+        return (policy, RateLimitHeaders.bound(limits, policyLine: policy),
+                limits.contains { [.tokens, .dailyTokens, .monthlyTokens].contains($0.kind) }, limits.contains { $0.kind == .concurrency })
     }
 
     static let minute: Int64 = 60_000_000

@@ -18,8 +18,9 @@ public struct RateLimitSnapshot: Sendable, Equatable {
     public var retryMicros: Int64
     /// The store's time at the decision (µs), which settlement reconciles against.
     public var decidedAt: Int64
-    /// The plan's `RateLimit-Policy` line.
+    /// The plan's `RateLimit-Policy` line, and the most bytes its header lines can take.
     public var policyLine: [UInt8]
+    var headerBound: Int
 
     /// Reads the `LimitScripts.admit` reply; nil when it is not shaped as documented.
     public init?(plan: LimitPlan, reply: StoreValue) {
@@ -36,6 +37,7 @@ public struct RateLimitSnapshot: Sendable, Equatable {
         self.retryMicros = retryMicros
         self.decidedAt = decidedAt
         policyLine = plan.policyLine
+        headerBound = plan.headerBound
         var entries: [Entry] = []
         entries.reserveCapacity(plan.limits.count)
         for (i, limit) in plan.limits.enumerated() {
@@ -70,13 +72,7 @@ public enum RateLimitHeaders {
     public static func apply(_ snapshot: RateLimitSnapshot, to lines: inout HeaderLines) {
         let requests = snapshot.requestEntry
         let tokens = snapshot.tokenEntry
-        // Names and numbers take at most 64 bytes a line; the constant lines are measured.
-        var bound = 7 * 64 + snapshot.policyLine.count + snapshot.entries.count * 48
-        for entry in snapshot.entries {
-            bound += entry.limit.lines.limit.count + entry.limit.lines.limitRequests.count + entry.limit.lines.stateItem.count
-            bound += entry.limit.lines.limitTokens.count
-        }
-        lines.write(maxCount: bound) { out in
+        lines.write(maxCount: snapshot.headerBound) { out in
             if let primary = requests ?? tokens ?? snapshot.entries.first {
                 out.write(primary.limit.lines.limit)
                 line(&out, "X-RateLimit-Remaining: ", primary.remaining)
@@ -102,6 +98,17 @@ public enum RateLimitHeaders {
             }
             out.write("\r\n")
         }
+    }
+
+    /// The most bytes `apply` writes for a plan, worked out with it: names and numbers take at
+    /// most 64 bytes a line, a limit's item in `RateLimit` at most 48 besides its rendered name,
+    /// and the constant lines are measured.
+    static func bound(_ limits: [LimitPlan.Limit], policyLine: [UInt8]) -> Int {
+        var bound = 7 * 64 + policyLine.count + limits.count * 48
+        for limit in limits {
+            bound += limit.lines.limit.count + limit.lines.limitRequests.count + limit.lines.limitTokens.count + limit.lines.stateItem.count
+        }
+        return bound
     }
 
     /// OpenAI's three lines for one limit: its limit (rendered with the plan), what remains, and

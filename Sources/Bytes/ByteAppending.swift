@@ -16,24 +16,11 @@ extension Array where Element == UInt8 {
         text.withUTF8 { append(contentsOf: $0) }
     }
 
-    /// Appends `value` in decimal, digits written from a stack buffer (no String, no array).
-    /// The one integer formatter of the wire writers (response heads, upstream requests, RESP).
+    /// Appends `value` in decimal, written by `ByteWriter.writeDecimal` (the one integer
+    /// formatter of the wire writers) into a stack buffer: no String, no array.
     @inlinable
     public mutating func appendDecimal(_ value: Int) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var magnitude = value.magnitude
-            var at = 20
-            repeat {
-                at -= 1
-                digits[at] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            if value < 0 {
-                at -= 1
-                digits[at] = UInt8(ascii: "-")
-            }
-            append(contentsOf: UnsafeBufferPointer(rebasing: digits[at...]))
-        }
+        appendWriting(maxCount: 20) { $0.writeDecimal(value) }
     }
 
     /// How many bytes `appendDecimal(value)` writes. Compares against powers of ten (no division).

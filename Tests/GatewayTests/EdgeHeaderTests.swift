@@ -38,7 +38,7 @@ import Testing
         let context = RequestContext(requestID: "req_1", receivedAt: 0)
         context.deployment = ResolvedDeployment(providerName: "up", model: "mock-gpt", index: 0)
         var response = GatewayResponse(status: 200, headers: [.contentType: "application/json"], body: .bytes([]))
-        response.headerLines.append("X-RateLimit-Remaining", decimal: 9)
+        response.headerLines.write(maxCount: 64) { $0.write("X-RateLimit-Remaining: 9\r\n") }
         let lines = GatewayEdge.serializedStamp(response, context: context, overhead: 65_000)
         #expect(String(decoding: lines, as: UTF8.self) == """
             x-request-id: req_1\r
@@ -52,7 +52,7 @@ import Testing
 
     @Test func headerLinesReadBackAsFields() {
         var lines = HeaderLines()
-        lines.append("X-RateLimit-Limit", decimal: 100)
+        lines.write(maxCount: 64) { $0.write("X-RateLimit-Limit: 100\r\n") }
         lines.write(maxCount: 64) { out in
             out.write("RateLimit: \"rpm\";r=")
             out.writeDecimal(99)

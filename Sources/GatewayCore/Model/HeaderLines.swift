@@ -13,30 +13,13 @@ public struct HeaderLines: Sendable, Equatable {
 
     public init() {}
 
-    public var isEmpty: Bool { bytes.isEmpty }
-
-    /// Appends whole lines rendered earlier (each ending in CRLF), such as a plan's constant ones.
-    public mutating func append(lines: [UInt8]) {
-        bytes.append(contentsOf: lines)
-    }
-
     /// Appends lines written through a cursor (`name: value\r\n` each), at most `maxCount`
     /// bytes, in one copy: how a stage renders many lines at once.
     public mutating func write(maxCount: Int, _ body: (inout ByteWriter) -> Void) {
         bytes.appendWriting(maxCount: maxCount, body)
     }
 
-    /// `name: decimal` as one line.
-    public mutating func append(_ name: StaticString, decimal: Int64) {
-        write(maxCount: name.utf8CodeUnitCount + 24) { out in
-            out.write(name)
-            out.write(": ")
-            out.writeDecimal(Int(decimal))
-            out.write("\r\n")
-        }
-    }
-
-    /// `name: value` as a line, in wire form: what `append(lines:)` takes.
+    /// `name: value` as a line, in wire form (a plan's constant lines, rendered once).
     public static func line(_ name: String, _ value: String) -> [UInt8] {
         Array((name + ": " + value + "\r\n").utf8)
     }

@@ -61,15 +61,11 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
     /// connection is being (re)established the command waits for it within that deadline;
     /// when Redis is known to be down it fails at once with `.unavailable`.
     func send(_ command: RESPCommand) async throws(StoreError) -> StoreValue {
-        if phase == .idle { connect() }
-        if phase == .waitingToReconnect {
-            throw StoreError.unavailable(lastError ?? "redis is reconnecting")
-        }
+        if let refusal = refusal() { throw refusal }
         let pending = PendingCommand(command: command, deadline: monotonicNanos() &+ options.commandTimeout)
         let result: Result<StoreValue, StoreError> = await withUnsafeContinuation { continuation in
             pending.continuation = continuation
-            track(pending)
-            if phase == .ready { issue(pending) } else { waitingForReady.append(pending) }
+            enqueue(pending)
         }
         return try result.get()
     }
@@ -78,13 +74,23 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
     /// this connection, and `completion` runs on the reactor with its outcome (within the same
     /// deadline as `send`). For work whose answer nobody waits on (settlements).
     func start(_ command: RESPCommand, completion: @escaping (Result<StoreValue, StoreError>) -> Void) {
-        if phase == .idle { connect() }
-        if phase == .waitingToReconnect {
-            completion(.failure(.unavailable(lastError ?? "redis is reconnecting")))
+        if let refusal = refusal() {
+            completion(.failure(refusal))
             return
         }
         let pending = PendingCommand(command: command, deadline: monotonicNanos() &+ options.commandTimeout)
         pending.completion = completion
+        enqueue(pending)
+    }
+
+    /// Connects when idle; the error a new command fails with at once while Redis is known down.
+    private func refusal() -> StoreError? {
+        if phase == .idle { connect() }
+        return phase == .waitingToReconnect ? .unavailable(lastError ?? "redis is reconnecting") : nil
+    }
+
+    /// Puts a command under its deadline and issues it, or holds it until the connection is ready.
+    private func enqueue(_ pending: PendingCommand) {
         track(pending)
         if phase == .ready { issue(pending) } else { waitingForReady.append(pending) }
     }

@@ -5,8 +5,8 @@ import Synchronization
 
 /// The Redis `StateStore`: hiredis async on each worker's reactor (one connection per worker,
 /// created on first use from that worker), automatic pipelining, per-command deadlines,
-/// reconnection with backoff. Scripts run by `EVALSHA` (loaded once with `SCRIPT LOAD`, reloaded
-/// on `NOSCRIPT`). Keys are the caller's (`StateKey` puts them under `sy:{tag}:`).
+/// reconnection with backoff. Scripts run by `EVALSHA` once their hash is known (`EVAL` with a
+/// `SCRIPT LOAD` before that, and again after a `NOSCRIPT`). Keys are the caller's (`StateKey` puts them under `sy:{tag}:`).
 ///
 /// Call from a task running on a worker's reactor; from anywhere else operations throw
 /// `.unavailable`.
@@ -147,18 +147,13 @@ public final class RedisStore: StateStore, @unchecked Sendable {
         return result
     }
 
+    /// `start`, waited for: one way of running scripts, so a script awaited and one not awaited
+    /// are issued, loaded and recovered (NOSCRIPT) alike.
     public func run(_ script: StoreScript, keys: [String], arguments: [StoreValue]) async throws(StoreError) -> StoreValue {
-        for attempt in 0..<2 {
-            let sha = try await scriptHash(script, reload: attempt > 0)
-            do {
-                return try await send(Self.scriptCommand((Self.evalsha, sha), keys, arguments))
-            } catch {
-                // The server lost its script cache (restart, SCRIPT FLUSH): load it again once.
-                if case .server(let message) = error, message.hasPrefix("NOSCRIPT"), attempt == 0 { continue }
-                throw error
-            }
+        let result: Result<StoreValue, StoreError> = await withUnsafeContinuation { continuation in
+            start(script, keys: keys, arguments: arguments) { continuation.resume(returning: $0) }
         }
-        throw StoreError.server("NOSCRIPT after reload")
+        return try result.get()
     }
 
     private static let evalsha = Array("EVALSHA".utf8)
@@ -213,15 +208,6 @@ public final class RedisStore: StateStore, @unchecked Sendable {
             for key in keys { RESPCommand.Argument.string(key).write(to: &cursor) }
             for argument in arguments { RESPCommand.Argument(argument).write(to: &cursor) }
         }
-    }
-
-    private func scriptHash(_ script: StoreScript, reload: Bool) async throws(StoreError) -> [UInt8] {
-        if !reload, let known = scriptHashes.withLock({ $0[script.name] }) { return known }
-        guard case .bytes(let sha) = try await command("SCRIPT", "LOAD", script.lua) else {
-            throw StoreError.protocolViolation("SCRIPT LOAD")
-        }
-        scriptHashes.withLock { $0[script.name] = sha }
-        return sha
     }
 
     public func publish(_ channel: String, _ message: [UInt8]) async throws(StoreError) {
