@@ -82,8 +82,9 @@ public struct ByteWriter {
         write(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 
-    /// The string's UTF-8 bytes (a memcpy for native and literal strings).
-    @inlinable
+    /// The string's UTF-8 bytes (a memcpy for native strings). Disfavoured, so a literal
+    /// written here is taken as a `StaticString` (its bytes at hand, no string machinery).
+    @inlinable @_disfavoredOverload
     public mutating func write(_ text: String) {
         if text.utf8.withContiguousStorageIfAvailable({ write($0) }) != nil { return }
         var text = text
@@ -100,18 +101,38 @@ public struct ByteWriter {
         bytes.withUnsafeBufferPointer { write($0) }
     }
 
-    /// `value` in decimal (`[UInt8].decimalCount(value)` bytes), digits written in place.
+    /// `value` in decimal (`[UInt8].decimalCount(value)` bytes), digits written in place, two
+    /// at a time from a table (half the divisions).
     @inlinable
     public mutating func writeDecimal(_ value: Int) {
         let n = [UInt8].decimalCount(value)
         let out = reserve(n)
         var magnitude = value.magnitude
         var at = n
-        repeat {
+        // "00" to "99": a literal, so its bytes are a constant of the binary.
+        let digitPairs = ("""
+            00010203040506070809\
+            10111213141516171819\
+            20212223242526272829\
+            30313233343536373839\
+            40414243444546474849\
+            50515253545556575859\
+            60616263646566676869\
+            70717273747576777879\
+            80818283848586878889\
+            90919293949596979899
+            """ as StaticString).utf8Start
+        while magnitude >= 10 {
+            let pair = Int(truncatingIfNeeded: magnitude % 100) &* 2
+            magnitude /= 100
+            at -= 2
+            out[at] = digitPairs[pair]
+            out[at + 1] = digitPairs[pair + 1]
+        }
+        if at > (value < 0 ? 1 : 0) {
             at -= 1
-            out[at] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
-            magnitude /= 10
-        } while magnitude > 0
+            out[at] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude)
+        }
         if value < 0 { out[0] = UInt8(ascii: "-") }
     }
 }

@@ -3,7 +3,8 @@ import Testing
 
 /// The wire writers' shared byte appenders (response heads, upstream requests, RESP commands).
 struct ByteAppendingTests {
-    @Test(arguments: [0, 7, 10, 42, 999, 1_000, -1, -305, Int.max, Int.min])
+    /// Odd and even digit counts, both signs, the pair table's edges.
+    @Test(arguments: [0, 7, 9, 10, 42, 99, 100, 101, 999, 1_000, 1_234_567, 10_000_000_000, -1, -9, -10, -99, -305, Int.max, Int.min])
     func decimalsMatchTheStandardLibrary(_ value: Int) {
         var out: [UInt8] = Array("x".utf8)
         out.appendDecimal(value)
