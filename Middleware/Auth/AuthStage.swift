@@ -75,22 +75,28 @@ public struct AuthStage: Middleware {
             guard !settings.required, let tier = tiers[settings.anonymousTier] else { return .failure(.missingAPIKey) }
             return .success(Self.anonymous(address: context.clientAddress, tier: tier))
         }
-        if let known = digests.known(key) { return await identify(digest: known.digest, digestHex: known.hex) }
+        if let known = digests.known(key) {
+            // A config key seen before: no digest, no lookup by hex; its expiry is still checked.
+            if let configKey = known.config { return answer(configKey) }
+            return await identify(digest: known.digest, digestHex: known.hex)
+        }
         let digest = SHA256.digest(key.utf8)
         let digestHex = Hex.encode(digest)
-        let identified = await identify(digest: digest, digestHex: digestHex)
-        if case .success = identified { digests.remember(key, digest: digest, hex: digestHex) }
+        let identified: Result<Caller, GatewayError>
+        let matched = configKeys[digestHex].flatMap { Hex.constantTimeEqual($0.digest, digest) ? $0 : nil }
+        if let matched { identified = answer(matched) } else { identified = await identify(digest: digest, digestHex: digestHex) }
+        if case .success = identified { digests.remember(key, digest: digest, hex: digestHex, config: matched) }
         return identified
     }
 
-    /// The caller whose key has this SHA-256, or the error to answer.
+    /// What a config key's caller gets: the caller, unless the key has expired.
+    private func answer(_ configKey: ConfigKey) -> Result<Caller, GatewayError> {
+        if let expires = configKey.expires, expires <= wallClock() { return .failure(.expiredAPIKey) }
+        return configKey.caller
+    }
+
+    /// The caller whose run-time key has this SHA-256, or the error to answer.
     private func identify(digest: [UInt8], digestHex: String) async -> Result<Caller, GatewayError> {
-        if let configKey = configKeys[digestHex], Hex.constantTimeEqual(configKey.digest, digest) {
-            if let expires = configKey.expires, expires <= wallClock() {
-                return .failure(.expiredAPIKey)
-            }
-            return configKey.caller
-        }
         let record: RuntimeKeyRecord?
         switch directory.cached(digestHex, now: monotonic()) {
         case .found(let cached): record = cached

@@ -48,20 +48,29 @@ public enum Credentials {
 }
 
 /// The SHA-256 of keys that identified a caller on one worker, so a key seen before costs a
-/// dictionary probe instead of a digest (about 6k instructions, a tenth of a proxied request).
-/// Whether a key is valid is still decided from the digest each time: an expired or revoked
-/// key fails as ever. Only keys that identified someone are kept, so a flood of wrong keys
-/// neither grows the table nor evicts real ones, and a hit (faster) tells a prober only what
+/// dictionary probe instead of a digest (about 6k instructions, a tenth of a proxied request),
+/// and a config key's caller is found without hashing its 64-digit hex again (about 9k more).
+/// Whether a key is valid is still decided each time: an expired key, or a revoked run-time
+/// key, fails as ever (config keys change only with a new configuration, hence a new stage).
+/// Only keys that identified someone are kept, so a flood of wrong keys neither grows the
+/// table nor evicts real ones, and a hit (faster) tells a prober only what
 /// the answer's status tells anyway. Bounded: cleared when full.
 /// Reactor-confined (one per auth stage, which is per worker), hence `@unchecked Sendable`.
 final class KeyDigests: @unchecked Sendable {
-    private var table: [String: (digest: [UInt8], hex: String)] = [:]
+    struct Known {
+        var digest: [UInt8]
+        var hex: String
+        /// The config key it matched (the stage's own, fixed for its lifetime); nil for a run-time key.
+        var config: AuthStage.ConfigKey?
+    }
+
+    private var table: [String: Known] = [:]
     static let capacity = 1_024
 
-    func known(_ key: String) -> (digest: [UInt8], hex: String)? { table[key] }
+    func known(_ key: String) -> Known? { table[key] }
 
-    func remember(_ key: String, digest: [UInt8], hex: String) {
+    func remember(_ key: String, digest: [UInt8], hex: String, config: AuthStage.ConfigKey?) {
         if table.count >= Self.capacity { table.removeAll(keepingCapacity: true) }
-        table[key] = (digest, hex)
+        table[key] = Known(digest: digest, hex: hex, config: config)
     }
 }
