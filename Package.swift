@@ -73,7 +73,9 @@ let package = Package(
         .testTarget(name: "MockProviderTests", dependencies: ["MockProvider", "GatewayCore"]),
         .testTarget(
             name: "MiddlewareTests",
-            dependencies: ["Middleware", "GatewayCore", "State", .product(name: "HTTPTypes", package: "swift-http-types")]),
+            dependencies: [
+                "Middleware", "GatewayCore", "State", "Reactor", "TestSupport", .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
         .testTarget(
             name: "UpstreamTests", dependencies: ["Upstream", "Reactor", "GatewayCore", "HTTPServer", "MockProvider", "TestSupport"]),
         .testTarget(

@@ -2,8 +2,9 @@ import GatewayCore
 
 /// The Lua text of a plan's scripts, generated once per tier. Straight-line code with the
 /// plan's numbers and field names as constants: inside Redis, the strings a script builds and
-/// the commands it runs are its cost, so the admission builds none but its writes' values and
-/// runs `TIME`, one `HMGET`, one `HSET` and one `PEXPIRE` (plus one `HMGET`/`HGET` per quota).
+/// the commands it runs are its cost, so an admission batch builds none but its writes' values
+/// and runs `TIME` once, then one `HMGET`, one `HSET` and one `PEXPIRE` per caller however many
+/// of its requests the batch holds (plus one `HMGET`/`HGET` per quota and request).
 extension LimitScripts {
     static let badArgumentsReply = "return redis.error_reply('ERR rate limit script: bad arguments')"
 
@@ -78,21 +79,29 @@ extension LimitScripts {
 
         """
 
-    /// Leases whose holder died lapse at their expiry (`ConcurrencyLimit.expired`); the count follows.
-    static let luaLapse = """
+    /// Leases whose holder died lapse when their slot ends (`LimiterFields`): the slots that
+    /// ended go, with their counts, and the live count follows.
+    static func luaLapse(_ shape: Shape) -> String {
+        """
         local function lapse(lkey, now, live)
           local all = redis.call('HGETALL', lkey)
-          local expired = {}
+          local expired, freed = {}, 0
           for j = 1, #all, 2 do
-            if string.byte(all[j], 1) == 76 and tonumber(all[j + 1]) <= now then expired[#expired + 1] = all[j] end
+            local f = all[j]
+            if string.byte(f, 1) == 76 and (tonumber(string.sub(f, 2)) + 1) * \(shape.slotMicros) <= now then
+              expired[#expired + 1] = f
+              freed = freed + (tonumber(all[j + 1]) or 0)
+            end
           end
           if #expired == 0 then return live end
-          live = math.max(0, live - redis.call('HDEL', lkey, unpack(expired)))
+          redis.call('HDEL', lkey, unpack(expired))
+          live = math.max(0, live - freed)
           redis.call('HSET', lkey, 'cn', int(live))
           return live
         end
 
         """
+    }
 
     /// `CalendarQuota.decide` over a usage hash: ok, remaining, reset, retry, available.
     static let luaQuota = """
@@ -118,113 +127,200 @@ extension LimitScripts {
         let kinds = Set(shape.entries.map(\.limit.kind))
         let windows = kinds.contains(.requests) || kinds.contains(.tokens)
         let quotas = !kinds.isDisjoint(with: [.dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost])
+        // Windows and concurrency admit on a straight path of arithmetic; a refusal, and plans
+        // with a bucket or a quota, take the general one (the limiter functions, one per limit).
+        let straight = kinds.isSubset(of: [.requests, .tokens, .concurrency])
+        let count = shape.entries.count
         var lua = luaBasics
         if windows { lua += SlidingWindow.lua + luaRoll }
         if kinds.contains(.burst) { lua += luaBucket }
-        if kinds.contains(.concurrency) { lua += luaLapse }
+        if kinds.contains(.concurrency) { lua += luaLapse(shape) }
         if quotas { lua += luaCalendar + luaQuota }
         lua += """
-            local lkey = KEYS[1]
-            local lease = ARGV[1]
-            local reserve = tonumber(ARGV[2])
-            if #KEYS ~= 1 or #ARGV ~= 2 or not reserve then \(badArgumentsReply) end
-            local now = server_now()
-            local reply = {1, 0, 0, now}
-            local available = {}
-            local function record(i, ok, remaining, reset, retry, avail)
-              reply[3 + 2 * i] = remaining
-              reply[4 + 2 * i] = reset
-              available[i] = avail
-              if not ok then
-                reply[1] = 0
-                if reply[2] == 0 or (retry == -1 and reply[3] ~= -1) or (reply[3] ~= -1 and retry > reply[3]) then
-                  reply[2], reply[3] = i, retry
-                end
-              end
+            local keys, argv = KEYS, ARGV
+            local n = #keys
+            if n == 0 or #argv ~= n then \(badArgumentsReply) end
+            for e = 1, n do
+              if not tonumber(argv[e]) then \(badArgumentsReply) end
             end
+            local now = server_now()
+            local floor = math.floor
 
             """
+        // Per batch: where `now` falls in each window, and the lease slot.
         var fields: [String] = []
+        var prepare = ""  // per caller, once per batch: stored values made numbers, windows rolled
+        var conditions: [String] = []
+        var straightWrites = ""
         var decide = ""
-        var writes: [String] = []
+        var commit = ""
         var quotaWrites = ""
         for (offset, entry) in shape.entries.enumerated() {
             let k = offset + 1
             let limit = entry.limit
             let s = fields.count + 1  // this limit's first field in `s`
+            let (remaining, reset) = ("out[b + \(1 + 2 * k)]", "out[b + \(2 + 2 * k)]")
             switch limit.kind {
             case .requests, .tokens:
                 let window = limit.parameter
                 let cost = limit.kind == .tokens ? "reserve" : "1"
                 fields += [entry.stem + "i", entry.stem + "c", entry.stem + "p"]
-                decide += """
-                    local x\(k) = math.floor(now / \(window))
-                    local c\(k), p\(k) = roll(s[\(s)], s[\(s + 1)], s[\(s + 2)], x\(k))
-                    do
-                      local ok, remaining, avail, reset, retry = sliding_window(\(limit.limit), \(window), p\(k), c\(k), \(cost), \(window) - (now - x\(k) * \(window)))
-                      record(\(k), ok, remaining, reset, retry, avail)
-                    end
+                lua += """
+                    local x\(k) = floor(now / \(window))
+                    local left\(k) = \(window) - (now - x\(k) * \(window))
+                    local w\(k) = left\(k) / \(window)
 
                     """
-                writes.append("'\(entry.stem)i', int(x\(k)), '\(entry.stem)c', int(c\(k) + \(cost)), '\(entry.stem)p', int(p\(k))")
+                prepare += "    s[\(s + 1)], s[\(s + 2)] = roll(s[\(s)], s[\(s + 1)], s[\(s + 2)], x\(k))\n    s[\(s)] = x\(k)\n"
+                // `sliding_window`'s arithmetic in its order: used = previous * (left / window) + current.
+                conditions.append("s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost) <= \(limit.limit)")
+                let fullReset = limit.kind == .requests
+                    ? "left\(k) + \(window)"
+                    : "(s[\(s + 1)] + reserve > 0) and left\(k) + \(window) or (s[\(s + 2)] > 0 and left\(k) or 0)"
+                straightWrites += """
+                        \(remaining) = floor(\(limit.limit) - (s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost)))
+                        \(reset) = \(fullReset)
+
+                    """
+                decide += """
+                      do
+                        local ok, remaining, avail, reset, retry = sliding_window(\(limit.limit), \(window), s[\(s + 2)], s[\(s + 1)], \(cost), left\(k))
+                        record(\(k), ok, remaining, reset, retry, avail)
+                      end
+
+                    """
+                commit += "    s[\(s + 1)] = s[\(s + 1)] + \(cost)\n"
             case .burst:
                 fields += ["bt", "ba"]
                 decide += """
-                    local t\(k)
-                    do
-                      local ok, remaining, reset, retry, avail
-                      ok, remaining, reset, retry, avail, t\(k) = bucket(\(max(1, limit.limit)), \(max(1, limit.parameter)), s[\(s)], s[\(s + 1)], now)
-                      record(\(k), ok, remaining, reset, retry, avail)
-                    end
+                      local t\(k)
+                      do
+                        local ok, remaining, reset, retry, avail
+                        ok, remaining, reset, retry, avail, t\(k) = bucket(\(max(1, limit.limit)), \(max(1, limit.parameter)), s[\(s)], s[\(s + 1)], now)
+                        record(\(k), ok, remaining, reset, retry, avail)
+                      end
 
                     """
-                writes.append("'bt', int(t\(k)), 'ba', int(now)")
+                commit += "    s[\(s)], s[\(s + 1)] = t\(k), now\n"
             case .concurrency:
                 fields.append("cn")
+                prepare += "    s[\(s)] = tonumber(s[\(s)]) or 0\n"
+                conditions.append("s[\(s)] < \(limit.limit)")
+                straightWrites += "    \(remaining), \(reset) = \(limit.limit - 1) - s[\(s)], 0\n"
                 decide += """
-                    local live\(k) = tonumber(s[\(s)]) or 0
-                    if live\(k) >= \(limit.limit) then live\(k) = lapse(lkey, now, live\(k)) end
-                    record(\(k), live\(k) < \(limit.limit), math.max(0, \(limit.limit) - live\(k) - 1), 0, \(ConcurrencyLimit.retryMicros), math.max(0, \(limit.limit) - live\(k)))
+                      if s[\(s)] >= \(limit.limit) then s[\(s)] = lapse(lkey, now, s[\(s)]) end
+                      record(\(k), s[\(s)] < \(limit.limit), math.max(0, \(limit.limit - 1) - s[\(s)]), 0, \(ConcurrencyLimit.retryMicros), math.max(0, \(limit.limit) - s[\(s)]))
 
                     """
-                writes.append("'cn', int(live\(k) + 1), lease, int(now + \(shape.leaseMicros))")
+                commit += "    s[\(s)] = s[\(s)] + 1\n"
             case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
                 let daily = limit.kind == .dailyTokens || limit.kind == .dailyCost
                 let tokens = limit.kind == .dailyTokens || limit.kind == .monthlyTokens
                 decide += """
-                    local q\(k) = base .. \(daily ? "'d:' .. int(days)" : "'m:' .. int(month)")
-                    do
-                      local ok, remaining, reset, retry, avail = quota(q\(k), \(limit.limit), \(tokens ? "reserve" : "0"), \(daily ? "day_left" : "month_left"), \(tokens))
-                      record(\(k), ok, remaining, reset, retry, avail)
-                    end
+                      local q\(k) = base .. \(daily ? "'d:' .. int(days)" : "'m:' .. int(month)")
+                      do
+                        local ok, remaining, reset, retry, avail = quota(q\(k), \(limit.limit), \(tokens ? "reserve" : "0"), \(daily ? "day_left" : "month_left"), \(tokens))
+                        record(\(k), ok, remaining, reset, retry, avail)
+                      end
 
                     """
                 if tokens {
+                    // Written at once: the batch's next request reads the usage hash again.
                     quotaWrites += """
-                        if reserve > 0 then
-                          redis.call('HINCRBY', q\(k), 'reserved_tokens', int(reserve))
-                          redis.call('PEXPIRE', q\(k), \(millis(shape.retentionMicros)))
-                        end
+                            if reserve > 0 then
+                              redis.call('HINCRBY', q\(k), 'reserved_tokens', int(reserve))
+                              redis.call('PEXPIRE', q\(k), \(millis(shape.retentionMicros)))
+                            end
 
                         """
                 }
             }
         }
-        if !fields.isEmpty { lua += "local s = redis.call('HMGET', lkey, " + fields.map { "'\($0)'" }.joined(separator: ", ") + ")\n" }
-        if quotas { lua += "local base = string.sub(lkey, 1, -2)\nlocal days, day_left, month, month_left = periods(now)\n" }
-        lua += decide
+        // The lease slot this batch's leases fall in: its count is read and written with the rest.
+        let slot = fields.count + 1
+        if shape.holdsLease {
+            lua += "local slot = 'L' .. int(floor((now + \(shape.leaseMicros)) / \(shape.slotMicros)))\n"
+            prepare += "    s[\(slot)] = tonumber(s[\(slot)]) or 0\n"
+            commit += "    s[\(slot)] = s[\(slot)] + 1\n"
+        }
+        if quotas { lua += "local days, day_left, month, month_left = periods(now)\n" }
         lua += """
-            if reply[1] == 0 then
-              for i = 1, \(shape.entries.count) do reply[3 + 2 * i] = available[i] end
-              return reply
+            local out = {now}
+            -- Each caller's counters, read once per batch and written once after it.
+            local state, order = {}, {}
+            local b = 0
+            local available = {}
+            local function record(i, ok, remaining, reset, retry, avail)
+              out[b + 1 + 2 * i] = remaining
+              out[b + 2 + 2 * i] = reset
+              available[i] = avail
+              if not ok then
+                local r = out[b + 2]
+                if out[b + 1] == 0 or (retry == -1 and r ~= -1) or (r ~= -1 and retry > r) then
+                  out[b + 1], out[b + 2] = i, retry
+                end
+              end
             end
+            for e = 1, n do
+              local lkey = keys[e]
+              local reserve = tonumber(argv[e])
 
             """
-        if !writes.isEmpty {
-            lua += "redis.call('HSET', lkey, " + writes.joined(separator: ", ") + ")\n"
-            lua += "redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros) + 1))\n"
+        if !fields.isEmpty {
+            let read = (fields.map { "'\($0)'" } + (shape.holdsLease ? ["slot"] : [])).joined(separator: ", ")
+            lua += """
+                  local s = state[lkey]
+                  if not s then
+                    s = redis.call('HMGET', lkey, \(read))
+                \(prepare)    state[lkey] = s
+                    order[#order + 1] = lkey
+                  end
+
+                """
         }
-        return lua + quotaWrites + "return reply\n"
+        if quotas { lua += "  local base = string.sub(lkey, 1, -2)\n" }
+        lua += """
+              b = 1 + \(2 + 2 * count) * (e - 1)
+              out[b + 1], out[b + 2] = 0, 0
+
+            """
+        let general = """
+            \(decide)  if out[b + 1] ~= 0 then
+                for i = 1, \(count) do out[b + 1 + 2 * i] = available[i] end
+              else
+            \(commit)\(fields.isEmpty ? "" : "    s.dirty = true\n")\(quotaWrites)  end
+
+            """
+        if straight && !conditions.isEmpty {
+            lua += """
+                  if \(conditions.joined(separator: " and ")) then
+                \(straightWrites)\(commit)    s.dirty = true
+                  else
+
+                """
+            lua += general.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }
+                .joined(separator: "\n")
+            lua += "  end\n"
+        } else {
+            lua += general
+        }
+        lua += "end\n"
+        if !fields.isEmpty {
+            // One write per caller: every counter (all numbers by now) and the lease slot.
+            var sets = fields.enumerated().map { "'\($0.element)', int(s[\($0.offset + 1)])" }
+            if shape.holdsLease { sets.append("slot, int(s[\(slot)])") }
+            lua += """
+                for _, lkey in ipairs(order) do
+                  local s = state[lkey]
+                  if s.dirty then
+                    redis.call('HSET', lkey, \(sets.joined(separator: ", ")))
+                    redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros) + 1))
+                  end
+                end
+
+                """
+        }
+        return lua + "return out\n"
     }
 
     static func settleLua(_ shape: Shape) -> String {
@@ -236,8 +332,10 @@ extension LimitScripts {
             local usage_fields = {'requests', 'prompt_tokens', 'completion_tokens', 'cost_nanos', 'reserved_tokens'}
             local quota_day, quota_month, monthly = \(shape.quotaDay), \(shape.quotaMonth), \(shape.monthly)
             local retention_us = \(shape.retentionMicros)
-            local n = #KEYS
-            if n == 0 or #ARGV ~= \(settleArity) * n then \(badArgumentsReply) end
+            local keys, argv = KEYS, ARGV
+            local n = #keys
+            if n == 0 or #argv ~= \(settleArity) * n then \(badArgumentsReply) end
+            local floor = math.floor
             local now
             local callers, order = {}, {}
             -- Folds one entry's usage into its caller's period (a day index, or -1 - month index).
@@ -252,22 +350,28 @@ extension LimitScripts {
             end
             for e = 1, n do
               local p = \(settleArity) * (e - 1)
-              local lease = ARGV[p + 1]
-              local at, reserved = tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
-              local prompt, completion, cost = tonumber(ARGV[p + 4]), tonumber(ARGV[p + 5]), tonumber(ARGV[p + 6])
-              if not (at and reserved and prompt and completion and cost) then \(badArgumentsReply) end
+              local holds, at, reserved = tonumber(argv[p + 1]), tonumber(argv[p + 2]), tonumber(argv[p + 3])
+              local prompt, completion, cost = tonumber(argv[p + 4]), tonumber(argv[p + 5]), tonumber(argv[p + 6])
+              if not (holds and at and reserved and prompt and completion and cost) then \(badArgumentsReply) end
               if at == 0 then
                 if not now then now = server_now() end
                 at = now
               end
-              local lkey = KEYS[e]
+              local lkey = keys[e]
               local c = callers[lkey]
               if not c then
-                c = {leases = {}, deltas = {}, usage = {}, slots = {}}
+                c = {leases = {}, leased = {}, deltas = {}, usage = {}, slots = {}}
                 callers[lkey] = c
                 order[#order + 1] = lkey
               end
-              if lease ~= '' then c.leases[#c.leases + 1] = lease end
+              if holds == 1 then
+                local slot = floor((at + \(shape.leaseMicros)) / \(shape.slotMicros))
+                if not c.leased[slot] then
+                  c.leased[slot] = 0
+                  c.leases[#c.leases + 1] = slot
+                end
+                c.leased[slot] = c.leased[slot] + 1
+              end
               local delta = prompt + completion - reserved
               if delta ~= 0 then
                 for j, w in ipairs(token_windows) do
@@ -286,13 +390,28 @@ extension LimitScripts {
             end
             for _, lkey in ipairs(order) do
               local c = callers[lkey]
-              local released = 0
-              if #c.leases > 0 then released = redis.call('HDEL', lkey, unpack(c.leases)) end
-              if released > 0 or next(c.deltas) then
-                local s = redis.call('HMGET', lkey, unpack(limiter_fields))
-                local sets = {}
+              if #c.leases > 0 or next(c.deltas) then
+                local read = {unpack(limiter_fields)}
+                for _, slot in ipairs(c.leases) do read[#read + 1] = 'L' .. int(slot) end
+                local s = redis.call('HMGET', lkey, unpack(read))
+                -- A slot that lapsed took its leases with it: only what is still counted is released.
+                local sets, ended, released = {}, {}, 0
+                for j, slot in ipairs(c.leases) do
+                  local field, held = read[#limiter_fields + j], tonumber(s[#limiter_fields + j])
+                  if held then
+                    local r = math.min(held, c.leased[slot])
+                    released = released + r
+                    if held > r then
+                      sets[#sets + 1] = field
+                      sets[#sets + 1] = int(held - r)
+                    else
+                      ended[#ended + 1] = field
+                    end
+                  end
+                end
                 if released > 0 and s[1] then
-                  sets[1], sets[2] = 'cn', int(math.max(0, tonumber(s[1]) - released))
+                  sets[#sets + 1] = 'cn'
+                  sets[#sets + 1] = int(math.max(0, tonumber(s[1]) - released))
                 end
                 for j, w in ipairs(token_windows) do
                   local d, si = c.deltas[j], tonumber(s[3 * j - 1])
@@ -304,6 +423,7 @@ extension LimitScripts {
                   end
                 end
                 if #sets > 0 then redis.call('HSET', lkey, unpack(sets)) end
+                if #ended > 0 then redis.call('HDEL', lkey, unpack(ended)) end
               end
               local base = string.sub(lkey, 1, -2)
               for _, slot in ipairs(c.slots) do

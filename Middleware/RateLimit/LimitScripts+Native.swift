@@ -7,11 +7,28 @@ extension LimitScripts {
     static func admitNative(_ shape: Shape, _ storage: any ScriptStorage, _ keys: [String], _ arguments: [StoreValue])
         throws(StoreError) -> StoreValue
     {
-        guard keys.count == 1, arguments.count == 2, let reserve = arguments[1].integer else { throw badArguments }
-        let limiter = keys[0]
-        let lease = string(arguments[0])
+        guard !keys.isEmpty, arguments.count == keys.count else { throw badArguments }
+        var reserves: [Int64] = []
+        for argument in arguments {
+            guard let reserve = argument.integer else { throw badArguments }
+            reserves.append(reserve)
+        }
+        // One clock for the batch, as the Lua's one `TIME`; each request sees those before it.
         let now = storage.now.totalMicroseconds
-        var reply: [Int64] = [1, 0, 0, now]
+        var replies: [StoreValue] = [.integer(now)]
+        replies.reserveCapacity(1 + keys.count * (2 + 2 * shape.entries.count))
+        for (entry, limiter) in keys.enumerated() {
+            for value in admitOne(shape, storage, limiter: limiter, reserve: reserves[entry], now: now) {
+                replies.append(.integer(value))
+            }
+        }
+        return .array(replies)
+    }
+
+    /// One request of an admission batch, decided and (when admitted) counted.
+    static func admitOne(_ shape: Shape, _ storage: any ScriptStorage, limiter: String, reserve: Int64, now: Int64) -> [Int64] {
+        // Refusing limit (0: admitted), retry, then remaining and reset per limit.
+        var reply: [Int64] = [0, 0]
         var available: [Int64] = []
         // Every counter of the plan in one read, as the Lua's HMGET.
         let stored = storage.hashGet(limiter, fields: shape.fields)
@@ -40,9 +57,10 @@ extension LimitScripts {
                 sets += [("bt", next.tokens), ("ba", now)]
             case .concurrency:
                 var live = counter(stored[entry.firstField])
-                if live >= limit.limit { live = lapse(storage, limiter, now: now, live: live) }
+                if live >= limit.limit { live = lapse(shape, storage, limiter, now: now, live: live) }
                 decision = ConcurrencyLimit(limit: limit.limit).decide(live: live)
-                sets += [("cn", live + 1), (lease, now + shape.leaseMicros)]
+                let slot = LimiterFields.slot(admittedAt: now, shape: shape)
+                sets += [("cn", live + 1), (slot, counter(storage.hashGet(limiter, field: slot)) + 1)]
             case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
                 let daily = limit.kind == .dailyTokens || limit.kind == .dailyCost
                 let period = daily ? CalendarPeriod.day(now: now) : CalendarPeriod.month(now: now)
@@ -59,18 +77,17 @@ extension LimitScripts {
             reply += [decision.remaining, decision.resetMicros]
             available.append(decision.available)
             if !decision.admitted {
-                reply[0] = 0
                 let retry = decision.retryMicros
-                if reply[1] == 0 || (retry == -1 && reply[2] != -1) || (reply[2] != -1 && retry > reply[2]) {
-                    reply[1] = Int64(offset + 1)
-                    reply[2] = retry
+                if reply[0] == 0 || (retry == -1 && reply[1] != -1) || (reply[1] != -1 && retry > reply[1]) {
+                    reply[0] = Int64(offset + 1)
+                    reply[1] = retry
                 }
             }
         }
-        guard reply[0] == 1 else {
+        guard reply[0] == 0 else {
             // Nothing was counted: every limit reports what it had before this request.
-            for (i, units) in available.enumerated() { reply[4 + 2 * i] = units }
-            return .array(reply.map { .integer($0) })
+            for (i, units) in available.enumerated() { reply[2 + 2 * i] = units }
+            return reply
         }
         if !sets.isEmpty {
             storage.hashSet(limiter, fields: sets.map { ($0.0, DecimalBytes.render($0.1)) })
@@ -82,7 +99,7 @@ extension LimitScripts {
                 storage.expire(key, ttlMicros: millis(shape.retentionMicros) * 1_000)
             }
         }
-        return .array(reply.map { .integer($0) })
+        return reply
     }
 
     /// A stored window (its index, current and previous counts, as read) rolled to window
@@ -95,10 +112,12 @@ extension LimitScripts {
         return stored == index - 1 ? (0, current) : (0, 0)
     }
 
-    static func lapse(_ storage: any ScriptStorage, _ limiter: String, now: Int64, live: Int64) -> Int64 {
+    /// Drops the lease slots that have ended, with their counts (the Lua's `lapse`).
+    static func lapse(_ shape: Shape, _ storage: any ScriptStorage, _ limiter: String, now: Int64, live: Int64) -> Int64 {
         var removed: Int64 = 0
-        for (field, expiry) in storage.hashGetAll(limiter) where field.utf8.first == UInt8(ascii: "L") && counter(expiry) <= now {
-            if storage.hashDelete(limiter, field: field) { removed += 1 }
+        for (field, count) in storage.hashGetAll(limiter) where field.utf8.first == UInt8(ascii: "L") {
+            guard let slot = Int64(field.dropFirst()), (slot + 1) * shape.slotMicros <= now else { continue }
+            if storage.hashDelete(limiter, field: field) { removed += counter(count) }
         }
         guard removed > 0 else { return live }
         let left = max(0, live - removed)
@@ -117,7 +136,9 @@ extension LimitScripts {
             var sums: [Int64] = [0, 0, 0, 0, 0]
         }
         struct Caller {
+            /// Lease slots in first-seen order, and how many of the batch's leases each holds.
             var leases: [String] = []
+            var leased: [String: Int64] = [:]
             /// Per token window (in `shape.tokenStems` order): window index → token delta.
             var deltas: [[Int64: Int64]]
             var usage: [Int64: Usage] = [:]
@@ -138,7 +159,7 @@ extension LimitScripts {
         var position: [String: Int] = [:]
         for (e, limiter) in keys.enumerated() {
             let p = settleArity * e
-            guard var at = arguments[p + 1].integer, let reserved = arguments[p + 2].integer, let prompt = arguments[p + 3].integer,
+            guard let holds = arguments[p].integer, var at = arguments[p + 1].integer, let reserved = arguments[p + 2].integer, let prompt = arguments[p + 3].integer,
                 let completion = arguments[p + 4].integer, let cost = arguments[p + 5].integer
             else { throw badArguments }
             if at == 0 {
@@ -154,8 +175,11 @@ extension LimitScripts {
                 callers.append(Caller(deltas: Array(repeating: [:], count: shape.tokenStems.count)))
                 order.append(limiter)
             }
-            let lease = string(arguments[p])
-            if !lease.isEmpty { callers[c].leases.append(lease) }
+            if holds == 1 {
+                let slot = LimiterFields.slot(admittedAt: at, shape: shape)
+                if callers[c].leased[slot] == nil { callers[c].leases.append(slot) }
+                callers[c].leased[slot, default: 0] += 1
+            }
             let delta = prompt + completion - reserved
             if delta != 0 {
                 for (j, window) in shape.tokenStems.enumerated() {
@@ -175,11 +199,18 @@ extension LimitScripts {
         }
         for (c, limiter) in order.enumerated() {
             let caller = callers[c]
-            var released: Int64 = 0
-            for lease in caller.leases where storage.hashDelete(limiter, field: lease) { released += 1 }
-            // The live count and the token windows in one read and one write, as the Lua's HMGET / HSET.
-            let stored = storage.hashGet(limiter, fields: shape.settleFields)
+            // The live count, the token windows and the lease slots in one read, as the Lua's HMGET.
+            let stored = storage.hashGet(limiter, fields: shape.settleFields + caller.leases)
             var sets: [(String, [UInt8])] = []
+            var ended: [String] = []
+            var released: Int64 = 0
+            for (j, slot) in caller.leases.enumerated() {
+                // A slot that lapsed took its leases with it: only what is still counted is released.
+                guard let held = stored[shape.settleFields.count + j].flatMap(DecimalBytes.parse) else { continue }
+                let release = min(held, caller.leased[slot]!)
+                released += release
+                if held > release { sets.append((slot, DecimalBytes.render(held - release))) } else { ended.append(slot) }
+            }
             if released > 0, let live = stored[0] {
                 sets.append(("cn", DecimalBytes.render(max(0, counter(live) - released))))
             }
@@ -193,6 +224,7 @@ extension LimitScripts {
                 sets.append((window.stem + "p", DecimalBytes.render(previous)))
             }
             if !sets.isEmpty { storage.hashSet(limiter, fields: sets) }
+            for slot in ended { storage.hashDelete(limiter, field: slot) }
             let base = String(limiter.dropLast())
             for slot in caller.slots {
                 let usage = caller.usage[slot]!

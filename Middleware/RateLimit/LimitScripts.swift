@@ -8,24 +8,32 @@ import GatewayCore
 /// and adds the usage to each caller's day (and month, for tiers with a monthly limit).
 ///
 /// The plan is baked into the scripts (limits, windows, field names, lifetimes are constants of
-/// the Lua text), so a request sends only its lease and its reservation. Inside Redis every
+/// the Lua text), so a request sends only its reservation. Inside Redis every
 /// argument, string and command a script handles costs on the order of a microsecond, which is
 /// most of a script's price; see `LimiterFields` for the one hash all of a caller's counters
 /// share. Each script has a Lua body for Redis and a native twin over the memory store; the
 /// contract tests hold them to the same answers. Immutable, shared by the workers.
 public final class LimitScripts: Sendable {
     public let plan: LimitPlan
-    /// - KEYS[1]: `CallerKeys.limiter(id)`.
-    /// - ARGV: the lease field (`LimiterFields.lease(requestID)`, "" when the plan has no
-    ///   concurrency limit), tokens to reserve.
-    /// - Reply: `[admitted 1|0, refusing limit (1-based, 0 when admitted), retry µs (-1: never),
-    ///   store now µs, then remaining and reset µs for each limit]`.
+    /// Decides a batch of requests of this tier, one after another, each all or nothing (a
+    /// worker sends the admissions that queued while its previous batch was out as one call, so
+    /// under load a caller's counters are read and written once for many requests).
+    /// - KEYS: `CallerKeys.limiter(id)` of each request (callers may repeat).
+    /// - ARGV: per request, the tokens to reserve (a plan with a concurrency limit takes a lease
+    ///   for each admitted request, counted in its slot: `LimiterFields`).
+    /// - Reply: the store's time (µs) the batch was decided at, then per request `stride`
+    ///   integers: `refusing limit (1-based; 0: admitted), retry µs (-1: never), then remaining
+    ///   and reset µs for each limit` (when refused, what each limit had before the request).
+    ///   Every integer is a reply element the gateway parses, so none is repeated per request.
     public let admit: StoreScript
+    /// Integers per request in `admit`'s reply (after its leading time).
+    public var stride: Int { 2 + 2 * plan.limits.count }
     /// Settles a batch of ended requests of this tier (a worker flushes what ended in one
     /// reactor turn, so settlement costs a fraction of a round trip per request under load).
     /// - KEYS: `CallerKeys.limiter(id)` of each entry (callers may repeat: the script folds them).
-    /// - ARGV: per entry, `settleEntry`: lease field, admission time µs (0: not admitted by a
-    ///   script, use now), tokens reserved, prompt tokens, completion tokens, cost in nano-dollars.
+    /// - ARGV: per entry, `settleEntry`: 1 when it holds a lease (else 0), admission time µs (0:
+    ///   not admitted by a script, use now), tokens reserved, prompt tokens, completion tokens,
+    ///   cost in nano-dollars.
     /// - Reply: the entry count.
     public let settle: StoreScript
 
@@ -43,24 +51,19 @@ public final class LimitScripts: Sendable {
         }
     }
 
-    /// ARGV of `admit`: the lease field (`LimiterFields.lease`, "" without a concurrency limit).
-    public static func admitArguments(lease: StoreValue, reserve: Int64) -> [StoreValue] {
-        [lease, .integer(reserve)]
-    }
-
     /// ARGV of `settle` for one entry (a batch concatenates entries).
-    public static func settleEntry(lease: StoreValue, admittedAt: Int64, reserved: Int64, promptTokens: Int64,
+    public static func settleEntry(holdsLease: Bool, admittedAt: Int64, reserved: Int64, promptTokens: Int64,
                                    completionTokens: Int64, costNanos: Int64) -> [StoreValue] {
         var arguments: [StoreValue] = []
-        appendSettleEntry(to: &arguments, lease: lease, admittedAt: admittedAt, reserved: reserved, promptTokens: promptTokens,
+        appendSettleEntry(to: &arguments, holdsLease: holdsLease, admittedAt: admittedAt, reserved: reserved, promptTokens: promptTokens,
                           completionTokens: completionTokens, costNanos: costNanos)
         return arguments
     }
 
     /// `settleEntry` appended to a batch's arguments in place.
-    static func appendSettleEntry(to arguments: inout [StoreValue], lease: StoreValue, admittedAt: Int64, reserved: Int64,
+    static func appendSettleEntry(to arguments: inout [StoreValue], holdsLease: Bool, admittedAt: Int64, reserved: Int64,
                                   promptTokens: Int64, completionTokens: Int64, costNanos: Int64) {
-        arguments.append(lease)
+        arguments.append(.integer(holdsLease ? 1 : 0))
         arguments.append(.integer(admittedAt))
         arguments.append(.integer(reserved))
         arguments.append(.integer(promptTokens))
@@ -92,6 +95,8 @@ public final class LimitScripts: Sendable {
         /// Every limiter-hash field the admission reads, in entry order (one `HMGET`).
         var fields: [String]
         var leaseMicros: Int64
+        /// Leases are counted per slot of this length, by when they expire (`LimiterFields`).
+        var slotMicros: Int64
         var retentionMicros: Int64
         /// How long the limiter hash must outlive its last write: the longest window twice, a
         /// lease's lifetime, a bucket's time to refill (after which absent means full).
@@ -107,6 +112,7 @@ public final class LimitScripts: Sendable {
 
         init(plan: LimitPlan, leaseMicros: Int64, retentionMicros: Int64) {
             self.leaseMicros = leaseMicros
+            slotMicros = max(1, leaseMicros / LimiterFields.slotsPerLease)
             self.retentionMicros = retentionMicros
             var entries: [Entry] = []
             var fields: [String] = []
@@ -128,7 +134,7 @@ public final class LimitScripts: Sendable {
             for limit in plan.limits {
                 switch limit.kind {
                 case .requests, .tokens: keep = max(keep, 2 * limit.parameter)
-                case .concurrency: keep = max(keep, leaseMicros)
+                case .concurrency: keep = max(keep, leaseMicros + 2 * slotMicros)
                 case .burst: keep = max(keep, (max(1, limit.limit) * 60_000_000 + max(1, limit.parameter) - 1) / max(1, limit.parameter))
                 default: break
                 }
@@ -145,11 +151,16 @@ public final class LimitScripts: Sendable {
 }
 
 /// The fields of a caller's limiter hash (`CallerKeys.limiter`): every counter of the plan in
-/// one key, so an admission reads them with one `HMGET` and writes them with one `HSET`.
+/// one key, so an admission batch reads them with one `HMGET` and writes them with one `HSET`.
 /// - A sliding window: `<stem>i` (the current window's index), `<stem>c` (its count) and
 ///   `<stem>p` (the previous window's count); the stem is `r` or `t` and the window in seconds.
 /// - The burst bucket: `bt` (millionths of tokens) and `ba` (when, store µs).
-/// - Concurrency: `cn` (live leases) and one `L<request id>` field per lease (its expiry).
+/// - Concurrency: `cn` (live leases) and, per lease slot, `L<slot>`: how many live leases
+///   expire in that slot (slot = (admission µs + lease µs) / slot µs, a slot being a
+///   `slotsPerLease`th of the lease). A lease is released by its admission time, so a request
+///   carries no lease name, the hash holds a few slots however many requests are in flight (a
+///   field per request made every command on it scan a long hash), and a slot whose end has
+///   passed lapses with its count: its holders died without settling.
 public enum LimiterFields {
     static func stem(_ limit: LimitPlan.Limit) -> String {
         switch limit.kind {
@@ -159,19 +170,11 @@ public enum LimiterFields {
         }
     }
 
-    /// The field of a request's concurrency lease, as the scripts' argument: `L<request id>`,
-    /// built straight into one buffer (it is sent with the admission and again to settle).
-    public static func lease(_ requestID: String) -> StoreValue {
-        var requestID = requestID
-        return requestID.withUTF8 { id in
-            .bytes(Array(unsafeUninitializedCapacity: id.count + 1) { bytes, count in
-                bytes[0] = UInt8(ascii: "L")
-                _ = UnsafeMutableBufferPointer(rebasing: bytes[1...]).initialize(from: id)
-                count = id.count + 1
-            })
-        }
-    }
+    /// A lease lapses between one lease and one lease plus a slot after its admission.
+    static let slotsPerLease: Int64 = 16
 
-    /// No lease (the plan has no concurrency limit, or no admission script ran).
-    public static let noLease = StoreValue.bytes([])
+    /// The slot field of a lease admitted at `admittedAt` (store µs).
+    static func slot(admittedAt: Int64, shape: LimitScripts.Shape) -> String {
+        "L" + String((admittedAt + shape.leaseMicros) / shape.slotMicros)
+    }
 }

@@ -22,17 +22,21 @@ public struct RateLimitSnapshot: Sendable, Equatable {
     public var policyLine: [UInt8]
     var headerBound: Int
 
-    /// Reads the `LimitScripts.admit` reply; nil when it is not shaped as documented.
-    public init?(plan: LimitPlan, reply: StoreValue) {
-        guard case .array(let values) = reply, values.count == 4 + 2 * plan.limits.count else { return nil }
+    /// Reads request `entry`'s answer in a `LimitScripts.admit` reply; nil when the reply is not
+    /// shaped as documented.
+    public init?(plan: LimitPlan, reply: StoreValue, entry: Int = 0) {
+        let stride = 2 + 2 * plan.limits.count
+        guard case .array(let values) = reply, entry >= 0, values.count % stride == 1, entry < values.count / stride
+        else { return nil }
+        let first = 1 + entry * stride
         func integer(_ i: Int) -> Int64? {
             if case .integer(let value) = values[i] { return value }
             return values[i].integer
         }
-        guard let admitted = integer(0), let refusedBy = integer(1), let retryMicros = integer(2), let decidedAt = integer(3),
+        guard let decidedAt = integer(0), let refusedBy = integer(first), let retryMicros = integer(first + 1),
             refusedBy >= 0, refusedBy <= plan.limits.count
         else { return nil }
-        self.admitted = admitted == 1
+        self.admitted = refusedBy == 0
         self.refusedBy = refusedBy > 0 ? Int(refusedBy) - 1 : nil
         self.retryMicros = retryMicros
         self.decidedAt = decidedAt
@@ -41,11 +45,10 @@ public struct RateLimitSnapshot: Sendable, Equatable {
         var entries: [Entry] = []
         entries.reserveCapacity(plan.limits.count)
         for (i, limit) in plan.limits.enumerated() {
-            guard let remaining = integer(4 + 2 * i), let reset = integer(5 + 2 * i) else { return nil }
+            guard let remaining = integer(first + 2 + 2 * i), let reset = integer(first + 3 + 2 * i) else { return nil }
             entries.append(Entry(limit: limit, remaining: remaining, resetMicros: reset))
         }
         self.entries = entries
-        if !self.admitted, self.refusedBy == nil { return nil }
     }
 
     /// The request limit clients watch (`X-RateLimit-*`, `x-ratelimit-*-requests`): the one

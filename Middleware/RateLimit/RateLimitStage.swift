@@ -1,7 +1,8 @@
 import GatewayCore
 
-/// `rate_limit`: enforces the caller's tier (set by `auth`) with one atomic admission script
-/// per request, stamps the rate-limit headers on every answer to a limited caller, sheds lower
+/// `rate_limit`: enforces the caller's tier (set by `auth`) with an atomic admission script
+/// that decides each request all or nothing (requests that queue while the worker's previous
+/// admission is out share one call: `AdmissionQueue`), stamps the rate-limit headers on every answer to a limited caller, sheds lower
 /// tiers under overload, and settles usage (tokens reconciled, lease released, per-day usage
 /// recorded) when the answer has ended — streams included, cut short or not. Settlements wait
 /// up to `settle_linger` to share the worker's next admission round trip (`SettlementQueue`).
@@ -10,7 +11,6 @@ import GatewayCore
 /// that worker's reactor.
 public struct RateLimitStage: Middleware {
     public let name = "rate_limit"
-    let store: any StateStore
     let settings: PipelineConfig.RateLimit
     /// Each tier's compiled scripts, by tier name, built once.
     let tiers: [String: LimitScripts]
@@ -21,10 +21,10 @@ public struct RateLimitStage: Middleware {
     let gauge: InFlightGauge
     let shedding: LoadShedding?
     let settlements: SettlementQueue
+    let admissions: AdmissionQueue
 
     public init(store: any StateStore, settings: PipelineConfig.RateLimit, tiers: [TierConfig], gauge: InFlightGauge,
                 background: BackgroundWork, anonymous: @escaping @Sendable (RequestContext) -> Caller? = { _ in nil }) {
-        self.store = store
         self.settings = settings
         self.tiers = Dictionary(tiers.map { ($0.name, Self.compile(LimitPlan(tier: $0), settings)) }, uniquingKeysWith: { first, _ in first })
         self.accountingOnly = Self.compile(LimitPlan(limits: []), settings)
@@ -33,6 +33,7 @@ public struct RateLimitStage: Middleware {
         self.shedding = settings.overloadInFlight.map(LoadShedding.init(watermark:))
         self.settlements = SettlementQueue(store: store, background: background,
                                            linger: UInt64(max(0, settings.settleLinger.nanoseconds)))
+        self.admissions = AdmissionQueue(store: store, settlements: settlements)
     }
 
     public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
@@ -44,23 +45,20 @@ public struct RateLimitStage: Middleware {
         // compiled for this request) is for a caller another stage made up.
         let scripts = tiers[caller.tier.name] ?? Self.compile(LimitPlan(tier: caller.tier), settings)
         let plan = scripts.plan
-        let lease = plan.holdsLease ? LimiterFields.lease(context.requestID) : LimiterFields.noLease
         let promptEstimate = Int64(request.body.count / 4)
         let reserve = plan.countsTokens ? promptEstimate + completionEstimate(request) : 0
         let limiter = CallerKeys.limiter(caller.id)
 
         var snapshot: RateLimitSnapshot?
         if !plan.isEmpty {
-            let arguments = LimitScripts.admitArguments(lease: lease, reserve: reserve)
             // Settlements waiting on this worker go first, in the same write: one round trip.
-            settlements.send()
-            let outcome = await settings.onStoreError.apply { () async throws(StoreError) -> StoreValue in
-                try await store.run(scripts.admit, keys: [limiter], arguments: arguments)
+            let outcome = await settings.onStoreError.apply { () async throws(StoreError) -> AdmissionReply in
+                try await admissions.admit(scripts, limiter: limiter, reserve: reserve)
             }
             switch outcome {
-            case .answered(let reply):
-                guard let decided = RateLimitSnapshot(plan: plan, reply: reply) else {
-                    return GatewayResponse(error: .stateStoreUnavailable(.protocolViolation("rate_admit answered \(reply)")))
+            case .answered(let answer):
+                guard let decided = RateLimitSnapshot(plan: plan, reply: answer.reply, entry: answer.entry) else {
+                    return GatewayResponse(error: .stateStoreUnavailable(.protocolViolation("rate_admit answered \(answer.reply)")))
                 }
                 if !decided.admitted {
                     var refusal = GatewayResponse(error: .rateLimited(decided))
@@ -76,7 +74,7 @@ public struct RateLimitStage: Middleware {
         }
 
         var settlement = Settlement(
-            limiter: limiter, lease: snapshot == nil ? LimiterFields.noLease : lease,
+            limiter: limiter, holdsLease: snapshot != nil && plan.holdsLease,
             admittedAt: snapshot?.decidedAt ?? 0, reserved: snapshot == nil ? 0 : reserve, promptTokens: 0,
             completionTokens: 0, costNanos: 0, scripts: snapshot == nil ? accountingOnly : scripts)
         gauge.enter()

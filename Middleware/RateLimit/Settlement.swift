@@ -5,8 +5,8 @@ import GatewayCore
 struct Settlement: Sendable {
     /// `CallerKeys.limiter(id)`.
     var limiter: String
-    /// The lease field to release, or `LimiterFields.noLease`.
-    var lease: StoreValue
+    /// Whether the admission took a concurrency lease, released by its admission time.
+    var holdsLease: Bool
     /// The admission's store time, or 0 when no admission script ran (unlimited, or fail_open).
     var admittedAt: Int64
     var reserved: Int64
@@ -17,14 +17,14 @@ struct Settlement: Sendable {
 
     /// Appends this entry's `LimitScripts.settleEntry` arguments (no array of its own).
     func appendArguments(to arguments: inout [StoreValue]) {
-        LimitScripts.appendSettleEntry(to: &arguments, lease: lease, admittedAt: admittedAt, reserved: reserved,
+        LimitScripts.appendSettleEntry(to: &arguments, holdsLease: holdsLease, admittedAt: admittedAt, reserved: reserved,
                                        promptTokens: promptTokens, completionTokens: completionTokens, costNanos: costNanos)
     }
 }
 
 /// One worker's settlements, sent as one `settle` script per tier and batch, without waiting
 /// for the answer (`StateStore.start`). A settlement waits at most `linger` to ride with the
-/// worker's next admission: the stage calls `send()` just before it issues one, so the batch
+/// worker's next admission: `AdmissionQueue` calls `send()` just before it issues a batch, so the batch
 /// leaves in the same write and the store applies it first — a caller's next request on this
 /// worker always sees its last one settled, and a steady stream of requests costs one round
 /// trip each, settlements included. The script folds a caller's entries into one write per counter.

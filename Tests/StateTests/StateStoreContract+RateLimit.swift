@@ -13,6 +13,7 @@ extension StateStoreContract {
         Case(name: "rate admit: a daily token quota counts usage and reservations", body: rateDailyQuota),
         Case(name: "rate admit: token bucket refills at its rate", body: rateBucketRefills),
         Case(name: "rate settle: one batch folds a caller's entries", body: rateSettleFoldsABatch),
+        Case(name: "rate admit: a batch decides its requests in order, each all or nothing", body: rateAdmitBatch),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
     ]
 
@@ -25,25 +26,20 @@ extension StateStoreContract {
         var limits: [(Int64, Int64)]
     }
 
-    static func rateAdmit(_ env: Environment, _ base: String, _ plan: LimitPlan, lease: String = "", reserve: Int64 = 0)
-        async throws -> RateReply
-    {
-        let scripts = compiled(plan)
-        let reply = try await env.store.run(scripts.admit, keys: [base + "l"],
-                                            arguments: LimitScripts.admitArguments(
-                                                lease: lease.isEmpty ? LimiterFields.noLease : LimiterFields.lease(lease), reserve: reserve))
+    static func rateAdmit(_ env: Environment, _ base: String, _ plan: LimitPlan, reserve: Int64 = 0) async throws -> RateReply {
+        let reply = try await env.store.run(compiled(plan).admit, keys: [base + "l"], arguments: [.integer(reserve)])
         let values = (reply.array ?? []).compactMap(\.integer)
-        try #require(values.count == 4 + 2 * plan.limits.count, "reply \(reply)")
-        return RateReply(admitted: values[0] == 1, refusedBy: Int(values[1]), retry: values[2], now: values[3],
-                         limits: (0..<plan.limits.count).map { (values[4 + 2 * $0], values[5 + 2 * $0]) })
+        try #require(values.count == 3 + 2 * plan.limits.count, "reply \(reply)")
+        return RateReply(admitted: values[1] == 0, refusedBy: Int(values[1]), retry: values[2], now: values[0],
+                         limits: (0..<plan.limits.count).map { (values[3 + 2 * $0], values[4 + 2 * $0]) })
     }
 
-    static func rateSettle(_ env: Environment, _ base: String, _ plan: LimitPlan, lease: String = "", admittedAt: Int64,
+    static func rateSettle(_ env: Environment, _ base: String, _ plan: LimitPlan, holdsLease: Bool = false, admittedAt: Int64,
                            reserved: Int64, prompt: Int64, completion: Int64, cost: Int64 = 0) async throws {
         let reply = try await env.store.run(
             compiled(plan).settle, keys: [base + "l"],
             arguments: LimitScripts.settleEntry(
-                lease: lease.isEmpty ? LimiterFields.noLease : LimiterFields.lease(lease), admittedAt: admittedAt, reserved: reserved,
+                holdsLease: holdsLease, admittedAt: admittedAt, reserved: reserved,
                 promptTokens: prompt, completionTokens: completion, costNanos: cost))
         #expect(reply.integer == 1)
     }
@@ -83,18 +79,30 @@ extension StateStoreContract {
     static func rateAdmitConcurrency(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
         let plan = LimitPlan(limits: [.init(.concurrency, limit: 2, name: "concurrency")])
-        let first = try await rateAdmit(env, base, plan, lease: "r1")
-        let other = try await rateAdmit(env, base, plan, lease: "r2")
+        let first = try await rateAdmit(env, base, plan)
+        let other = try await rateAdmit(env, base, plan)
         #expect(first.admitted && first.limits[0].0 == 1)
         #expect(other.admitted && other.limits[0].0 == 0)
-        let third = try await rateAdmit(env, base, plan, lease: "r3")
+        let third = try await rateAdmit(env, base, plan)
         #expect(!third.admitted && third.retry == ConcurrencyLimit.retryMicros)
-        try await rateSettle(env, base, plan, lease: "r1", admittedAt: first.now, reserved: 0, prompt: 0, completion: 0)
-        let fourth = try await rateAdmit(env, base, plan, lease: "r4")
+        try await rateSettle(env, base, plan, holdsLease: true, admittedAt: first.now, reserved: 0, prompt: 0, completion: 0)
+        let fourth = try await rateAdmit(env, base, plan)
         #expect(fourth.admitted)
-        // A lease whose holder died lapses at its expiry.
-        try await env.after(micros: 601 * second) { () async throws in
-            let fifth = try await rateAdmit(env, base, plan, lease: "r5")
+        // Leases live in slots of a sixteenth of the lease (here 37.5 s): few fields, however
+        // many requests are in flight.
+        let slots = try await env.store.hashGetAll(base + "l").keys.filter { $0.hasPrefix("L") }
+        #expect(slots.count == 1)
+        // Leases whose holders died lapse when their slot ends, with their counts: here two that
+        // ended long ago hold a fresh caller at its limit until an admission clears them.
+        let dead = env.key("dead") + ":"
+        try await env.store.hashSet(dead + "l", field: "cn", bytes("2"))
+        try await env.store.hashSet(dead + "l", field: "L1000", bytes("2"))
+        let revived = try await rateAdmit(env, dead, plan)
+        #expect(revived.admitted && revived.limits[0].0 == 1)
+        #expect(try await env.store.hashGet(dead + "l", field: "L1000") == nil)
+        // A lease whose holder died lapses one lease and at most a slot after its admission.
+        try await env.after(micros: 638 * second) { () async throws in
+            let fifth = try await rateAdmit(env, base, plan)
             #expect(fifth.admitted && fifth.limits[0].0 == 1)
         }
     }
@@ -131,11 +139,11 @@ extension StateStoreContract {
             .init(.tokens, limit: 1_000, parameter: hour, name: "tph"),
         ])
         let scripts = compiled(plan)
-        let first = try await rateAdmit(env, base, plan, lease: "a", reserve: 400)
-        let second = try await rateAdmit(env, base, plan, lease: "b", reserve: 400)
-        let third = try await rateAdmit(env, other, plan, lease: "c", reserve: 100)
+        let first = try await rateAdmit(env, base, plan, reserve: 400)
+        let second = try await rateAdmit(env, base, plan, reserve: 400)
+        let third = try await rateAdmit(env, other, plan, reserve: 100)
         #expect(first.admitted && second.admitted && third.admitted)
-        #expect(!(try await rateAdmit(env, base, plan, lease: "x", reserve: 1)).admitted)
+        #expect(!(try await rateAdmit(env, base, plan, reserve: 1)).admitted)
         // One call: both of the caller's entries (two leases back, 800 reserved vs 150 used) and the other's.
         let entries: [(String, String, RateReply, Int64, Int64)] = [
             (base, "a", first, 400, 100), (other, "c", third, 100, 100), (base, "b", second, 400, 50),
@@ -143,11 +151,11 @@ extension StateStoreContract {
         let reply = try await env.store.run(
             scripts.settle, keys: entries.map { $0.0 + "l" },
             arguments: entries.flatMap {
-                LimitScripts.settleEntry(lease: LimiterFields.lease($0.1), admittedAt: $0.2.now, reserved: $0.3,
+                LimitScripts.settleEntry(holdsLease: true, admittedAt: $0.2.now, reserved: $0.3,
                                          promptTokens: $0.4, completionTokens: 0, costNanos: 1)
             })
         #expect(reply.integer == 3)
-        let next = try await rateAdmit(env, base, plan, lease: "d", reserve: 800)
+        let next = try await rateAdmit(env, base, plan, reserve: 800)
         #expect(next.admitted && next.limits[0].0 == 1 && next.limits[1].0 == 50)
         let day = CalendarPeriod.day(now: first.now).index
         let usage = try await env.store.hashGetAll(base + "d:" + String(day))
@@ -188,11 +196,49 @@ extension StateStoreContract {
         }
     }
 
+    static func rateAdmitBatch(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let other = env.key("other") + ":"
+        let plan = LimitPlan(limits: [
+            .init(.requests, limit: 3, parameter: hour, name: "rph"),
+            .init(.tokens, limit: 1_000, parameter: hour, name: "tph"),
+            .init(.concurrency, limit: 2, name: "concurrency"),
+        ])
+        let scripts = compiled(plan)
+        // The caller's third request does not fit its tokens (nothing of it is counted, so its
+        // fourth still fits the tokens but not the leases); the other caller is counted apart.
+        let batch: [(String, String, Int64)] = [
+            (base, "a", 400), (base, "b", 400), (other, "c", 900), (base, "x", 300), (base, "y", 100),
+        ]
+        let reply = try await env.store.run(
+            scripts.admit, keys: batch.map { $0.0 + "l" },
+            arguments: batch.map { .integer($0.2) })
+        let snapshots = batch.indices.map { RateLimitSnapshot(plan: plan, reply: reply, entry: $0) }
+        try #require(snapshots.allSatisfy { $0 != nil }, "reply \(reply)")
+        let answers = snapshots.map { $0! }
+        #expect(answers.map(\.admitted) == [true, true, true, false, false])
+        #expect(answers[1].entries.map(\.remaining) == [1, 200, 0])
+        #expect(answers[2].entries.map(\.remaining) == [2, 100, 1])
+        #expect(answers[3].refusedBy == 1 && answers[3].entries.map(\.remaining) == [1, 200, 0])
+        #expect(answers[4].refusedBy == 2 && answers[4].retryMicros == ConcurrencyLimit.retryMicros)
+        #expect(Set(answers.map(\.decidedAt)).count == 1)
+        // Written once per caller: the counters and both leases are there for the next request.
+        let next = try await rateAdmit(env, base, plan, reserve: 1)
+        #expect(!next.admitted && next.refusedBy == 3 && next.limits[0].0 == 1 && next.limits[1].0 == 200)
+        try await rateSettle(env, base, plan, holdsLease: true, admittedAt: answers[0].decidedAt, reserved: 400, prompt: 0, completion: 0)
+        let freed = try await rateAdmit(env, base, plan, reserve: 1)
+        #expect(freed.admitted && freed.limits[0].0 == 0 && freed.limits[2].0 == 0)
+    }
+
     static func rateBadArguments(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
         let plan = LimitPlan(limits: [.init(.requests, limit: 3, parameter: hour, name: "rph")])
         await #expect(throws: StoreError.self) {
             _ = try await env.store.run(compiled(plan).admit, keys: [base + "l"], arguments: [.string("")])
+        }
+        await #expect(throws: StoreError.self) {
+            _ = try await env.store.run(compiled(plan).admit, keys: [base + "l", base + "l"],
+                                        arguments: [.string(""), .integer(1), .string(""), .string("many")])
         }
         await #expect(throws: StoreError.self) {
             _ = try await env.store.run(compiled(plan).settle, keys: [base + "l"], arguments: [.string(""), .integer(1)])

@@ -61,14 +61,14 @@ extension SlidingWindow {
     /// `sliding_window(limit, window, previous, current, cost, left)` returns
     /// `admitted, remaining, available, reset, retry`, the fields of `LimitDecision`.
     public static let lua = """
+        local function full_reset(cur, previous, left, window)
+          if cur > 0 then return left + window elseif previous > 0 then return left else return 0 end
+        end
         local function sliding_window(limit, window, previous, current, cost, left)
           local used = previous * (left / window) + current
-          local function full_reset(cur)
-            if cur > 0 then return left + window elseif previous > 0 then return left else return 0 end
-          end
           local available = math.max(0, math.floor(limit - used))
           if used + cost <= limit then
-            return true, math.floor(limit - (used + cost)), available, full_reset(current + cost), 0
+            return true, math.floor(limit - (used + cost)), available, full_reset(current + cost, previous, left, window), 0
           end
           local retry
           if cost > limit then
@@ -78,7 +78,7 @@ extension SlidingWindow {
           else
             retry = left + math.max(0, math.ceil(window - (limit - cost) * window / current))
           end
-          return false, available, available, math.max(full_reset(current), retry), retry
+          return false, available, available, math.max(full_reset(current, previous, left, window), retry), retry
         end
 
         """

@@ -192,7 +192,7 @@ import Testing
         #expect(RateLimitHeaders.duration(360_000_000) == "6m0s")
         #expect(RateLimitHeaders.duration(3_723_000_000) == "1h2m3s")
         let plan = LimitPlan(tier: TierConfig(name: "x", requestsPerMinute: 60, tokensPerMinute: 1_000, burst: 5))
-        let reply = StoreValue.array([1, 0, 0, 0, 59, 30_000_000, 4, 200_000, 900, 30_000_000].map { .integer($0) })
+        let reply = StoreValue.array([0, 0, 0, 59, 30_000_000, 4, 200_000, 900, 30_000_000].map { .integer($0) })
         let snapshot = try! #require(RateLimitSnapshot(plan: plan, reply: reply))
         var headers = HeaderLines()
         RateLimitHeaders.apply(snapshot, to: &headers)
@@ -212,7 +212,7 @@ import Testing
                               dailyCost: 1e9, monthlyCost: 1e9)
         let plan = LimitPlan(tier: tier)
         #expect(plan.limits.count == 9)
-        var values: [Int64] = [1, 0, Int64.min, Int64.max]
+        var values: [Int64] = [Int64.max, 0, Int64.min]
         for _ in plan.limits { values += [Int64.min, Int64.max] }
         let snapshot = try #require(RateLimitSnapshot(plan: plan, reply: .array(values.map { .integer($0) })))
         var lines = HeaderLines()
@@ -221,7 +221,6 @@ import Testing
         #expect(lines["RateLimit"]?.components(separatedBy: ", ").count == 9)
         // A refusal built from the same numbers says so without overflowing either.
         var refused = values
-        refused[0] = 0
         refused[1] = 2
         let refusal = try #require(RateLimitSnapshot(plan: plan, reply: .array(refused.map { .integer($0) })))
         #expect(GatewayError.rateLimited(refusal).status == 429)

@@ -35,11 +35,11 @@ import Testing
         let stage = stage(store)
         #expect(await stage.handle(chatRequest(), context: context("a"), next: Self.answer).status == 200)
         // The answer has ended, its settlement waits (nothing drained the linger).
-        #expect(store.log == ["run rate_admit"])
+        #expect(store.log == ["start rate_admit"])
         // One concurrent slot: the second request fits only because the first one's lease is
         // released ahead of its admission, in the same batch of commands.
         #expect(await stage.handle(chatRequest(), context: context("b"), next: Self.answer).status == 200)
-        #expect(store.log == ["run rate_admit", "start rate_settle", "run rate_admit"])
+        #expect(store.log == ["start rate_admit", "start rate_settle", "start rate_admit"])
         #expect(try await usedRequests(store) == "1")
     }
 
@@ -49,7 +49,7 @@ import Testing
         #expect(await stage.handle(chatRequest(), context: context("a"), next: Self.answer).status == 200)
         #expect(try await usedRequests(store) == nil)
         await background.drain()
-        #expect(store.log == ["run rate_admit", "start rate_settle"])
+        #expect(store.log == ["start rate_admit", "start rate_settle"])
         #expect(try await usedRequests(store) == "1")
     }
 
@@ -63,7 +63,7 @@ import Testing
         #expect(try await usedRequests(store) == "3")
         // Flushing again has nothing to send.
         await stage.flush()
-        #expect(store.log.filter { $0.hasPrefix("start") }.count == 3)
+        #expect(store.log.filter { $0 == "start rate_settle" }.count == 3)
     }
 
     @Test func aFullBatchLeavesWithoutLingering() async throws {
@@ -86,17 +86,14 @@ import Testing
             guard case .stream(let body) = response.body else { continue }
             while try await body.next() != nil {}
         }
-        #expect(store.log.filter { $0.hasPrefix("start") }.count == 1)
+        #expect(store.log.filter { $0 == "start rate_settle" }.count == 1)
         #expect(try await usedRequests(store) == String(SettlementQueue.maxBatch))
     }
 }
 
 /// A store that logs which scripts run (`run`, waited for) and start (`start`, not waited for).
-final class RecordingStore: StateStore, @unchecked Sendable {
-    let inner: MemoryStore
+final class RecordingStore: ForwardingStore, @unchecked Sendable {
     private let entries = Mutex<[String]>([])
-
-    init(_ inner: MemoryStore) { self.inner = inner }
 
     var log: [String] { entries.withLock { $0 } }
 
@@ -106,39 +103,14 @@ final class RecordingStore: StateStore, @unchecked Sendable {
         entries.withLock { $0.append(verb + " " + name) }
     }
 
-    func run(_ script: StoreScript, keys: [String], arguments: [StoreValue]) async throws(StoreError) -> StoreValue {
+    override func run(_ script: StoreScript, keys: [String], arguments: [StoreValue]) async throws(StoreError) -> StoreValue {
         note("run", script)
-        return try inner.run(script, keys: keys, arguments: arguments)
+        return try await super.run(script, keys: keys, arguments: arguments)
     }
 
-    func start(_ script: StoreScript, keys: [String], arguments: [StoreValue],
-               completion: @escaping @Sendable (Result<StoreValue, StoreError>) -> Void) {
+    override func start(_ script: StoreScript, keys: [String], arguments: [StoreValue],
+                        completion: @escaping @Sendable (Result<StoreValue, StoreError>) -> Void) {
         note("start", script)
-        inner.start(script, keys: keys, arguments: arguments, completion: completion)
+        super.start(script, keys: keys, arguments: arguments, completion: completion)
     }
-
-    func get(_ key: String) async throws(StoreError) -> [UInt8]? { try inner.get(key) }
-    func set(_ key: String, _ value: [UInt8], ttl: TimeSpan?) async throws(StoreError) { try inner.set(key, value, ttl: ttl) }
-    func setIfAbsent(_ key: String, _ value: [UInt8], ttl: TimeSpan) async throws(StoreError) -> Bool {
-        try inner.setIfAbsent(key, value, ttl: ttl)
-    }
-    func delete(_ key: String) async throws(StoreError) -> Bool { try inner.delete(key) }
-    func increment(_ key: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64 {
-        try inner.increment(key, by: delta, ttl: ttl)
-    }
-    func hashIncrement(_ key: String, field: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64 {
-        try inner.hashIncrement(key, field: field, by: delta, ttl: ttl)
-    }
-    func hashGet(_ key: String, field: String) async throws(StoreError) -> [UInt8]? { try inner.hashGet(key, field: field) }
-    func hashSet(_ key: String, field: String, _ value: [UInt8]) async throws(StoreError) {
-        try inner.hashSet(key, field: field, value)
-    }
-    func hashDelete(_ key: String, field: String) async throws(StoreError) -> Bool { try inner.hashDelete(key, field: field) }
-    func hashGetAll(_ key: String) async throws(StoreError) -> [String: [UInt8]] { try inner.hashGetAll(key) }
-    func publish(_ channel: String, _ message: [UInt8]) async throws(StoreError) { inner.publish(channel, message) }
-    func subscribe(_ channel: String, handler: @escaping @Sendable ([UInt8]) -> Void) async throws(StoreError) -> StoreSubscription {
-        inner.subscribe(channel, handler: handler)
-    }
-    func serverTime() async throws(StoreError) -> StoreTime { inner.serverTime() }
-    var health: StoreHealth { inner.health }
 }

@@ -103,3 +103,42 @@ func errorBody(_ response: GatewayResponse) -> String {
     if case .bytes(let bytes) = response.body { return String(decoding: bytes, as: UTF8.self) }
     return ""
 }
+
+/// A store that hands every call to a memory store; test stores override what they watch.
+class ForwardingStore: StateStore, @unchecked Sendable {
+    let inner: MemoryStore
+
+    init(_ inner: MemoryStore) { self.inner = inner }
+
+    func run(_ script: StoreScript, keys: [String], arguments: [StoreValue]) async throws(StoreError) -> StoreValue {
+        try inner.run(script, keys: keys, arguments: arguments)
+    }
+    func start(_ script: StoreScript, keys: [String], arguments: [StoreValue],
+               completion: @escaping @Sendable (Result<StoreValue, StoreError>) -> Void) {
+        inner.start(script, keys: keys, arguments: arguments, completion: completion)
+    }
+    func get(_ key: String) async throws(StoreError) -> [UInt8]? { try inner.get(key) }
+    func set(_ key: String, _ value: [UInt8], ttl: TimeSpan?) async throws(StoreError) { try inner.set(key, value, ttl: ttl) }
+    func setIfAbsent(_ key: String, _ value: [UInt8], ttl: TimeSpan) async throws(StoreError) -> Bool {
+        try inner.setIfAbsent(key, value, ttl: ttl)
+    }
+    func delete(_ key: String) async throws(StoreError) -> Bool { try inner.delete(key) }
+    func increment(_ key: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64 {
+        try inner.increment(key, by: delta, ttl: ttl)
+    }
+    func hashIncrement(_ key: String, field: String, by delta: Int64, ttl: TimeSpan?) async throws(StoreError) -> Int64 {
+        try inner.hashIncrement(key, field: field, by: delta, ttl: ttl)
+    }
+    func hashGet(_ key: String, field: String) async throws(StoreError) -> [UInt8]? { try inner.hashGet(key, field: field) }
+    func hashSet(_ key: String, field: String, _ value: [UInt8]) async throws(StoreError) {
+        try inner.hashSet(key, field: field, value)
+    }
+    func hashDelete(_ key: String, field: String) async throws(StoreError) -> Bool { try inner.hashDelete(key, field: field) }
+    func hashGetAll(_ key: String) async throws(StoreError) -> [String: [UInt8]] { try inner.hashGetAll(key) }
+    func publish(_ channel: String, _ message: [UInt8]) async throws(StoreError) { inner.publish(channel, message) }
+    func subscribe(_ channel: String, handler: @escaping @Sendable ([UInt8]) -> Void) async throws(StoreError) -> StoreSubscription {
+        inner.subscribe(channel, handler: handler)
+    }
+    func serverTime() async throws(StoreError) -> StoreTime { inner.serverTime() }
+    var health: StoreHealth { inner.health }
+}

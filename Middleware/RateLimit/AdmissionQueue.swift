@@ -1,0 +1,103 @@
+import GatewayCore
+
+/// A request's answer inside an admission batch's reply: `RateLimitSnapshot(plan:reply:entry:)`
+/// reads it in place.
+struct AdmissionReply: Sendable {
+    var reply: StoreValue
+    var entry: Int
+}
+
+/// One worker's admissions, sent as `LimitScripts.admit` batches: while fewer than
+/// `maxOutstanding` batches are out a request goes at once; requests that arrive while that many
+/// are out wait for the oldest answer and then leave together, one script call per tier. Nobody
+/// waits on a timer, so a lone request pays nothing, and under load the store reads and writes
+/// each caller's counters once per batch instead of once per request — the script's commands,
+/// not its round trip, were most of the store's price per request. Two batches out, not one, so
+/// the store decides one while the worker serves the answers of the other: with one, the worker
+/// and the store took turns. Each request is still decided on its own, all or nothing, in
+/// arrival order, and the worker's lingering settlements leave first in the same write, so a
+/// caller's next request always sees its ended ones settled.
+///
+/// A batch that fails (store down, deadline passed) fails each of its requests, which the stage
+/// then treats under its `on_store_error` policy. Reactor-confined, hence `@unchecked Sendable`.
+final class AdmissionQueue: @unchecked Sendable {
+    private struct Waiting {
+        var scripts: LimitScripts
+        var limiter: String
+        var reserve: Int64
+        var continuation: UnsafeContinuation<Result<AdmissionReply, StoreError>, Never>
+    }
+
+    private let store: any StateStore
+    private let settlements: SettlementQueue
+    private var queued: [Waiting] = []
+    /// Batches sent and not answered yet; while `maxOutstanding` are out, new requests queue.
+    private var outstanding = 0
+
+    static let maxOutstanding = 2
+
+    /// Requests waiting for the batch that is out (tests).
+    var queuedCount: Int { queued.count }
+
+    /// Requests per script call, so one call's argument list and reply stay small.
+    static let maxBatch = 128
+
+    init(store: any StateStore, settlements: SettlementQueue) {
+        self.store = store
+        self.settlements = settlements
+    }
+
+    /// Decides one request (with whatever else is queued by the time it leaves).
+    func admit(_ scripts: LimitScripts, limiter: String, reserve: Int64) async throws(StoreError) -> AdmissionReply {
+        let result = await withUnsafeContinuation { continuation in
+            queued.append(Waiting(scripts: scripts, limiter: limiter, reserve: reserve, continuation: continuation))
+            if outstanding < Self.maxOutstanding { send() }
+        }
+        return try result.get()
+    }
+
+    /// Issues everything queued: one script call per tier and `maxBatch` requests, settlements first.
+    private func send() {
+        var batches: [[Waiting]] = []
+        while !queued.isEmpty {
+            // One batch: the oldest request's tier, up to `maxBatch` of its requests, in order.
+            let scripts = queued[0].scripts
+            var batch: [Waiting] = []
+            var rest: [Waiting] = []
+            for waiting in queued {
+                if waiting.scripts === scripts && batch.count < Self.maxBatch { batch.append(waiting) } else { rest.append(waiting) }
+            }
+            queued = rest
+            batches.append(batch)
+        }
+        // Counted before any is issued: the memory store answers inside `start`.
+        outstanding += batches.count
+        settlements.send()
+        for batch in batches {
+            var keys: [String] = []
+            keys.reserveCapacity(batch.count)
+            var arguments: [StoreValue] = []
+            arguments.reserveCapacity(batch.count)
+            for waiting in batch {
+                keys.append(waiting.limiter)
+                arguments.append(.integer(waiting.reserve))
+            }
+            let stride = batch[0].scripts.stride
+            store.start(batch[0].scripts.admit, keys: keys, arguments: arguments) { [self] result in
+                switch result {
+                case .success(let reply) where reply.array?.count == 1 + stride * batch.count:
+                    for (entry, waiting) in batch.enumerated() {
+                        waiting.continuation.resume(returning: .success(AdmissionReply(reply: reply, entry: entry)))
+                    }
+                case .success(let reply):
+                    let error = StoreError.protocolViolation("rate_admit answered \(reply) for \(batch.count) requests")
+                    for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
+                case .failure(let error):
+                    for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
+                }
+                outstanding -= 1
+                if outstanding < Self.maxOutstanding, !queued.isEmpty { send() }
+            }
+        }
+    }
+}
