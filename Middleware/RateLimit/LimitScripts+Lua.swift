@@ -88,9 +88,16 @@ extension LimitScripts {
           local expired, freed = {}, 0
           for j = 1, #all, 2 do
             local f = all[j]
-            if string.byte(f, 1) == 76 and (tonumber(string.sub(f, 2)) + 1) * \(shape.slotMicros) <= now then
-              expired[#expired + 1] = f
-              freed = freed + (tonumber(all[j + 1]) or 0)
+            if string.byte(f, 1) == 76 then
+              local slot, value = tonumber(string.sub(f, 2)), tonumber(all[j + 1]) or 0
+              if slot and (slot + 1) * \(shape.slotMicros) <= now then
+                expired[#expired + 1] = f
+                freed = freed + value
+              elseif not slot and value <= now then
+                -- A lease of an earlier version (one field per request, its expiry as value).
+                expired[#expired + 1] = f
+                freed = freed + 1
+              end
             end
           end
           if #expired == 0 then return live end

@@ -115,9 +115,12 @@ extension LimitScripts {
     /// Drops the lease slots that have ended, with their counts (the Lua's `lapse`).
     static func lapse(_ shape: Shape, _ storage: any ScriptStorage, _ limiter: String, now: Int64, live: Int64) -> Int64 {
         var removed: Int64 = 0
-        for (field, count) in storage.hashGetAll(limiter) where field.utf8.first == UInt8(ascii: "L") {
-            guard let slot = Int64(field.dropFirst()), (slot + 1) * shape.slotMicros <= now else { continue }
-            if storage.hashDelete(limiter, field: field) { removed += counter(count) }
+        for (field, value) in storage.hashGetAll(limiter) where field.utf8.first == UInt8(ascii: "L") {
+            if let slot = Int64(field.dropFirst()) {
+                if (slot + 1) * shape.slotMicros <= now, storage.hashDelete(limiter, field: field) { removed += counter(value) }
+            } else if counter(value) <= now, storage.hashDelete(limiter, field: field) {
+                removed += 1  // a lease of an earlier version (one field per request, its expiry as value)
+            }
         }
         guard removed > 0 else { return live }
         let left = max(0, live - removed)

@@ -100,6 +100,14 @@ extension StateStoreContract {
         let revived = try await rateAdmit(env, dead, plan)
         #expect(revived.admitted && revived.limits[0].0 == 1)
         #expect(try await env.store.hashGet(dead + "l", field: "L1000") == nil)
+        // A lease an earlier version left (a field per request, valued with its expiry) lapses too.
+        let old = env.key("old") + ":"
+        try await env.store.hashSet(old + "l", field: "cn", bytes("2"))
+        try await env.store.hashSet(old + "l", field: "Lreq-1", bytes("1000"))
+        try await env.store.hashSet(old + "l", field: "Lreq-2", bytes(String(Int64.max / 2)))
+        let upgraded = try await rateAdmit(env, old, plan)
+        #expect(upgraded.admitted && upgraded.limits[0].0 == 0)
+        #expect(try await env.store.hashGet(old + "l", field: "Lreq-1") == nil)
         // A lease whose holder died lapses one lease and at most a slot after its admission.
         try await env.after(micros: 638 * second) { () async throws in
             let fifth = try await rateAdmit(env, base, plan)
