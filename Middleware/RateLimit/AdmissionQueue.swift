@@ -7,16 +7,17 @@ struct AdmissionReply: Sendable {
     var entry: Int
 }
 
-/// One worker's admissions, sent as `LimitScripts.admit` batches: while fewer than
-/// `maxOutstanding` batches are out a request goes at once; requests that arrive while that many
-/// are out wait for the oldest answer and then leave together, one script call per tier. Nobody
+/// One worker's admissions, sent as `LimitScripts.admit` batches: the requests that reach the
+/// stage during one reactor turn leave together at its end, one script call per tier, in the
+/// write the turn sends anyway (`BackgroundWork.endOfTurn`; without it, each at once). Nobody
 /// waits on a timer, so a lone request pays nothing, and under load the store reads and writes
-/// each caller's counters once per batch instead of once per request — the script's commands,
-/// not its round trip, were most of the store's price per request. Two batches out, not one, so
-/// the store decides one while the worker serves the answers of the other: with one, the worker
-/// and the store took turns. Each request is still decided on its own, all or nothing, in
-/// arrival order, and the worker's lingering settlements leave first in the same write, so a
-/// caller's next request always sees its ended ones settled.
+/// each caller's counters once per batch instead of once per request — the script's commands
+/// and Lua, not its round trip, were most of the store's price per request. Batches are not
+/// held back for answers: the store decides one while the worker serves another's.
+///
+/// Each request is still decided on its own, all or nothing, in arrival order, and the
+/// worker's lingering settlements leave first in the same write, so a caller's next request
+/// always sees its ended ones settled.
 ///
 /// A batch that fails (store down, deadline passed) fails each of its requests, which the stage
 /// then treats under its `on_store_error` policy. Reactor-confined, hence `@unchecked Sendable`.
@@ -30,28 +31,33 @@ final class AdmissionQueue: @unchecked Sendable {
 
     private let store: any StateStore
     private let settlements: SettlementQueue
+    private let endOfTurn: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
     private var queued: [Waiting] = []
-    /// Batches sent and not answered yet; while `maxOutstanding` are out, new requests queue.
-    private var outstanding = 0
+    private var scheduled = false
 
-    static let maxOutstanding = 2
-
-    /// Requests waiting for the batch that is out (tests).
+    /// Requests waiting for the end of the turn (tests).
     var queuedCount: Int { queued.count }
 
     /// Requests per script call, so one call's argument list and reply stay small.
     static let maxBatch = 128
 
-    init(store: any StateStore, settlements: SettlementQueue) {
+    init(store: any StateStore, settlements: SettlementQueue, endOfTurn: (@Sendable (@escaping @Sendable () -> Void) -> Void)?) {
         self.store = store
         self.settlements = settlements
+        self.endOfTurn = endOfTurn
     }
 
     /// Decides one request (with whatever else is queued by the time it leaves).
     func admit(_ scripts: LimitScripts, limiter: String, reserve: Int64) async throws(StoreError) -> AdmissionReply {
         let result = await withUnsafeContinuation { continuation in
             queued.append(Waiting(scripts: scripts, limiter: limiter, reserve: reserve, continuation: continuation))
-            if outstanding < Self.maxOutstanding { send() }
+            guard let endOfTurn else { return send() }
+            guard !scheduled else { return }
+            scheduled = true
+            endOfTurn { [self] in
+                scheduled = false
+                send()
+            }
         }
         return try result.get()
     }
@@ -70,8 +76,6 @@ final class AdmissionQueue: @unchecked Sendable {
             queued = rest
             batches.append(batch)
         }
-        // Counted before any is issued: the memory store answers inside `start`.
-        outstanding += batches.count
         settlements.send()
         for batch in batches {
             var keys: [String] = []
@@ -83,7 +87,7 @@ final class AdmissionQueue: @unchecked Sendable {
                 arguments.append(.integer(waiting.reserve))
             }
             let stride = batch[0].scripts.stride
-            store.start(batch[0].scripts.admit, keys: keys, arguments: arguments) { [self] result in
+            store.start(batch[0].scripts.admit, keys: keys, arguments: arguments) { result in
                 switch result {
                 case .success(let reply) where reply.array?.count == 1 + stride * batch.count:
                     for (entry, waiting) in batch.enumerated() {
@@ -95,8 +99,6 @@ final class AdmissionQueue: @unchecked Sendable {
                 case .failure(let error):
                     for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
                 }
-                outstanding -= 1
-                if outstanding < Self.maxOutstanding, !queued.isEmpty { send() }
             }
         }
     }

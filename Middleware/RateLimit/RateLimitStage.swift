@@ -1,8 +1,8 @@
 import GatewayCore
 
 /// `rate_limit`: enforces the caller's tier (set by `auth`) with an atomic admission script
-/// that decides each request all or nothing (requests that queue while the worker's previous
-/// admission is out share one call: `AdmissionQueue`), stamps the rate-limit headers on every answer to a limited caller, sheds lower
+/// that decides each request all or nothing (the requests of one reactor turn share one call:
+/// `AdmissionQueue`), stamps the rate-limit headers on every answer to a limited caller, sheds lower
 /// tiers under overload, and settles usage (tokens reconciled, lease released, per-day usage
 /// recorded) when the answer has ended — streams included, cut short or not. Settlements wait
 /// up to `settle_linger` to share the worker's next admission round trip (`SettlementQueue`).
@@ -33,7 +33,7 @@ public struct RateLimitStage: Middleware {
         self.shedding = settings.overloadInFlight.map(LoadShedding.init(watermark:))
         self.settlements = SettlementQueue(store: store, background: background,
                                            linger: UInt64(max(0, settings.settleLinger.nanoseconds)))
-        self.admissions = AdmissionQueue(store: store, settlements: settlements)
+        self.admissions = AdmissionQueue(store: store, settlements: settlements, endOfTurn: background.endOfTurn)
     }
 
     public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {

@@ -63,7 +63,8 @@ public enum PipelineAssembly {
         let routing = routingTable(config)
         let auth = AuthStage(settings: config.pipeline.auth, keys: config.keys, tiers: config.tiers, store: shared.store,
                              directory: shared.keys, wallClock: shared.wallClock, monotonic: { monotonicNanos() })
-        let background = BackgroundWork(after: { delay, work in _ = reactor.schedule(after: delay, work) })
+        let background = BackgroundWork(after: { delay, work in _ = reactor.schedule(after: delay, work) },
+                                        endOfTurn: { work in reactor.runSoon(work) })
         let anonymousTier = config.tiers.first { $0.name == config.pipeline.auth.anonymousTier }
         var stages: [any Middleware] = []
         for name in config.pipeline.stages {

@@ -30,10 +30,17 @@ public protocol ProviderAdapter: Sendable {
 /// to share a round trip) on the current worker's reactor, later. Injected so tests decide when.
 public struct BackgroundWork: Sendable {
     private let delayer: @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void
+    /// Runs work once the jobs the worker is running now are done, before it waits for I/O.
+    public let endOfTurn: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
 
-    /// `delayer` runs work on the worker's reactor after a delay in nanoseconds (0: on a later turn).
-    public init(after delayer: @escaping @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void) {
+    /// `delayer` runs work on the worker's reactor after a delay in nanoseconds (0: on a later
+    /// turn); `endOfTurn`, when given, at the end of the current turn (work that gathers what
+    /// the turn produced, such as admissions to send as one batch). Without it such work goes
+    /// at once, one item at a time.
+    public init(after delayer: @escaping @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void,
+                endOfTurn: (@Sendable (@escaping @Sendable () -> Void) -> Void)? = nil) {
         self.delayer = delayer
+        self.endOfTurn = endOfTurn
     }
 
     public func after(_ nanoseconds: UInt64, _ work: @escaping @Sendable () -> Void) { delayer(nanoseconds, work) }

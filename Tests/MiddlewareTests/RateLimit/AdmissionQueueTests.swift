@@ -5,8 +5,9 @@ import State
 import Testing
 import TestSupport
 
-/// Admissions that queue while a batch is out leave together, are decided in order each on its
-/// own, and share the batch's fate when the store fails. Runs on a worker reactor, as the gateway does.
+/// The admissions of one reactor turn leave together at its end, are decided in order each on
+/// its own, and share their call's fate when the store fails. Runs on a worker reactor, as the
+/// gateway does.
 @Suite struct AdmissionQueueTests {
     let clock = TestClock()
     static let minute: Int64 = 60_000_000
@@ -16,8 +17,11 @@ import TestSupport
         LimitScripts(plan: plan, leaseMicros: 600_000_000, retentionMicros: 86_400_000_000)
     }
 
-    func queue(_ store: HeldStore) -> AdmissionQueue {
-        AdmissionQueue(store: store, settlements: SettlementQueue(store: store, background: BackgroundQueue().work, linger: 0))
+    func queue(_ store: HeldStore, turn: TurnEnd?) -> AdmissionQueue {
+        var endOfTurn: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
+        if let turn { endOfTurn = { body in turn.schedule(body) } }
+        return AdmissionQueue(store: store, settlements: SettlementQueue(store: store, background: BackgroundQueue().work, linger: 0),
+                              endOfTurn: endOfTurn)
     }
 
     /// Admits on the worker as a request would; true when admitted.
@@ -28,20 +32,17 @@ import TestSupport
         }
     }
 
-    @Test func requestsArrivingWhileABatchIsOutLeaveTogetherInOrder() async throws {
+    @Test func theRequestsOfATurnLeaveTogetherAtItsEndAndAreDecidedInOrder() async throws {
         let store = HeldStore(MemoryStore(clock: clock.now))
+        let turn = TurnEnd()
         let scripts = scripts(plan)
         let admitted = try await onWorker { reactor in
-            let queue = queue(store)
+            let queue = queue(store, turn: turn)
             let tasks = (0..<5).map { _ in admit(queue, scripts, caller: "c1", on: reactor) }
-            // The first two leave at once, alone; the other three wait for the oldest answer, then
-            // go as one call.
-            try await until { store.held == 2 && queue.queuedCount == 3 }
-            #expect(store.batches == [1, 1])
-            store.answer()
-            try await until { store.held == 2 }
-            #expect(store.batches == [1, 1, 3] && queue.queuedCount == 0)
-            store.answer()
+            try await until { queue.queuedCount == 5 }
+            #expect(store.batches.isEmpty && turn.scheduled == 1)  // one end-of-turn for all five
+            turn.run()
+            #expect(store.batches == [5] && queue.queuedCount == 0)
             store.answer()
             var admitted: [Bool] = []
             for task in tasks { admitted.append(try await task.value) }
@@ -52,35 +53,61 @@ import TestSupport
 
     @Test func eachTierLeavesAsItsOwnCallAndAFailedCallFailsItsRequests() async throws {
         let store = HeldStore(MemoryStore(clock: clock.now))
+        let turn = TurnEnd()
         let first = scripts(plan)
         let second = scripts(LimitPlan(limits: [.init(.requests, limit: 1, parameter: Self.minute, name: "rpm")]))
         let outcomes = try await onWorker { reactor in
-            let queue = queue(store)
-            let leads = [admit(queue, first, caller: "c1", on: reactor), admit(queue, first, caller: "c1", on: reactor)]
-            try await until { store.held == 2 }
-            let queued = [admit(queue, second, caller: "c2", on: reactor), admit(queue, first, caller: "c1", on: reactor),
-                          admit(queue, second, caller: "c3", on: reactor)]
-            try await until { queue.queuedCount == 3 }
-            store.answer()
-            try await until { store.held == 3 }
-            // Oldest tier first: the second plan's two callers, then the first plan's request.
-            #expect(store.batches == [1, 1, 2, 1])
-            store.answer()
+            let queue = queue(store, turn: turn)
+            let tasks = [admit(queue, second, caller: "c2", on: reactor), admit(queue, first, caller: "c1", on: reactor),
+                         admit(queue, second, caller: "c3", on: reactor), admit(queue, first, caller: "c1", on: reactor)]
+            try await until { queue.queuedCount == 4 }
+            turn.run()
+            // Oldest tier first: the second plan's two callers, then the first plan's two requests.
+            #expect(store.batches == [2, 2])
             store.fail(.timeout)
             store.answer()
             var outcomes: [String] = []
-            for task in leads + queued {
+            for task in tasks {
                 do { outcomes.append(try await task.value ? "admitted" : "refused") } catch { outcomes.append("\(error)") }
             }
             return outcomes
         }
-        #expect(outcomes == ["admitted", "admitted", "timeout", "admitted", "timeout"])
+        #expect(outcomes == ["timeout", "admitted", "timeout", "admitted"])
+    }
+
+    @Test func withoutAnEndOfTurnEachRequestGoesAtOnce() async throws {
+        let store = HeldStore(MemoryStore(clock: clock.now))
+        let scripts = scripts(plan)
+        let batches = try await onWorker { reactor in
+            let queue = queue(store, turn: nil)
+            let tasks = (0..<3).map { _ in admit(queue, scripts, caller: "c1", on: reactor) }
+            try await until { store.held == 3 }
+            for _ in tasks { store.answer() }
+            for task in tasks { #expect(try await task.value) }
+            return store.batches
+        }
+        #expect(batches == [1, 1, 1])
     }
 
     /// Yields to the worker's other tasks until `condition` holds (bounded; no sleeping).
     func until(_ condition: () -> Bool) async throws {
         for _ in 0..<10_000 where !condition() { await Task.yield() }
         try #require(condition())
+    }
+}
+
+/// The end of a reactor turn, run when the test says. Worker-confined, hence `@unchecked Sendable`.
+final class TurnEnd: @unchecked Sendable {
+    private var work: [@Sendable () -> Void] = []
+
+    var scheduled: Int { work.count }
+
+    func schedule(_ body: @escaping @Sendable () -> Void) { work.append(body) }
+
+    func run() {
+        let due = work
+        work = []
+        for body in due { body() }
     }
 }
 
