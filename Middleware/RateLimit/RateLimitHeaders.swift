@@ -103,15 +103,24 @@ public enum RateLimitHeaders {
         }
     }
 
-    /// The most bytes `apply` writes for a plan, worked out with it: names and numbers take at
-    /// most 64 bytes a line, a limit's item in `RateLimit` at most 48 besides its rendered name,
-    /// and the constant lines are measured.
+    /// The most bytes `apply` writes for a plan, line by line: one limit line of each kind (the
+    /// longest the plan has), numbers at their widest (20 digits with the sign), durations at
+    /// theirs, and the `RateLimit` item of every limit. Tight, so the buffer `apply` writes into
+    /// stays on the stack (a temporary allocation of over 1 KiB went to the heap, and malloc's
+    /// large-chunk path, on every request).
     static func bound(_ limits: [LimitPlan.Limit], policyLine: [UInt8]) -> Int {
-        var bound = 7 * 64 + policyLine.count + limits.count * 48
-        for limit in limits {
-            bound += limit.lines.limit.count + limit.lines.limitRequests.count + limit.lines.limitTokens.count + limit.lines.stateItem.count
-        }
-        return bound
+        let number = 20, duration = 24, end = 2
+        let limitLines = limits.map(\.lines.limit.count).max() ?? 0
+        let requestLines = limits.map(\.lines.limitRequests.count).max() ?? 0
+        let tokenLines = limits.map(\.lines.limitTokens.count).max() ?? 0
+        let primary = limitLines + "X-RateLimit-Remaining: ".utf8.count + number + end + "X-RateLimit-Reset: ".utf8.count + number + end
+        let requests = requestLines + "x-ratelimit-remaining-requests: ".utf8.count + number + end
+            + "x-ratelimit-reset-requests: ".utf8.count + duration + end
+        let tokens = tokenLines + "x-ratelimit-remaining-tokens: ".utf8.count + number + end
+            + "x-ratelimit-reset-tokens: ".utf8.count + duration + end
+        var state = "RateLimit: ".utf8.count + end
+        for limit in limits { state += ", ".utf8.count + limit.lines.stateItem.count + number + ";t=".utf8.count + number }
+        return primary + requests + tokens + policyLine.count + state
     }
 
     /// OpenAI's three lines for one limit: its limit (rendered with the plan), what remains, and

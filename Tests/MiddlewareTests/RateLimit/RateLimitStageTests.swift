@@ -1,6 +1,6 @@
 import GatewayCore
 import HTTPTypes
-import Middleware
+@testable import Middleware
 import State
 import Synchronization
 import Testing
@@ -219,6 +219,9 @@ import Testing
         RateLimitHeaders.apply(snapshot, to: &lines)
         #expect(lines.pairs.count == 11)
         #expect(lines["RateLimit"]?.components(separatedBy: ", ").count == 9)
+        // A usual tier's bound stays under the 1 KiB a temporary allocation may take on the stack.
+        let usual = LimitPlan(tier: TierConfig(name: "usual", requestsPerMinute: 600, tokensPerMinute: 100_000, maxConcurrent: 20))
+        #expect(usual.headerBound <= 1_024)
         // A refusal built from the same numbers says so without overflowing either.
         var refused = values
         refused[1] = 2
