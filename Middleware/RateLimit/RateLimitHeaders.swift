@@ -2,25 +2,27 @@ import Bytes
 import GatewayCore
 
 /// The admission script's answer for one request, per limit of the caller's plan: what the
-/// headers are rendered from, and which limit refused. A plain value.
-public struct RateLimitSnapshot: Sendable, Equatable {
+/// headers are rendered from, and which limit refused. Immutable; a class, so the stage, the
+/// headers and a refusal share one (as a struct it was copied field by field through generic
+/// value witnesses).
+public final class RateLimitSnapshot: Sendable {
     public struct Entry: Sendable, Equatable {
         public var limit: LimitPlan.Limit
         public var remaining: Int64
         public var resetMicros: Int64
     }
 
-    public var admitted: Bool
-    public var entries: [Entry]
+    public let admitted: Bool
+    public let entries: [Entry]
     /// The refusing limit's index in `entries`, when refused.
-    public var refusedBy: Int?
+    public let refusedBy: Int?
     /// Microseconds until the request would fit; -1 when it never can.
-    public var retryMicros: Int64
+    public let retryMicros: Int64
     /// The store's time at the decision (µs), which settlement reconciles against.
-    public var decidedAt: Int64
+    public let decidedAt: Int64
     /// The plan's `RateLimit-Policy` line, and the most bytes its header lines can take.
-    public var policyLine: [UInt8]
-    var headerBound: Int
+    public let policyLine: [UInt8]
+    let headerBound: Int
 
     /// Reads request `entry`'s answer in a `LimitScripts.admit` reply; nil when the reply is not
     /// shaped as documented.
