@@ -247,8 +247,9 @@ def per_run(r):
     reads = delta.pop("_reads", 0) - 2  # less the two redis-cli INFO calls of the "after" sample
     sent = sum(v for k, v in delta.items() if k not in IN_SCRIPT)
     scripts = delta.get("evalsha", 0) + delta.get("eval", 0)
-    # The admission script reads TIME exactly once; settlement only when a request was not admitted
-    # by a script (never here). So TIME counts admissions and the other script runs are settlements.
+    # An admission call (a batch of requests) reads TIME exactly once; settlement only when a
+    # request was not admitted by a script (never here). So TIME counts admission calls and the
+    # other script runs are settlement batches.
     admits = delta.get("time", 0)
     return {
         "rps": requests / (w["duration_us"] / 1e6),
