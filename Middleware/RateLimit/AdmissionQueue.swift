@@ -1,10 +1,10 @@
 import GatewayCore
 
-/// A request's answer inside an admission batch's reply: `RateLimitSnapshot(plan:reply:entry:)`
-/// reads it in place.
+/// A request's answer inside an admission batch's reply, where it starts:
+/// `RateLimitSnapshot(plan:reply:at:)` reads it in place.
 struct AdmissionReply: Sendable {
     var reply: StoreValue
-    var entry: Int
+    var offset: Int
 }
 
 /// One worker's admissions, sent as `LimitScripts.admit` batches: the requests that reach the
@@ -86,16 +86,18 @@ final class AdmissionQueue: @unchecked Sendable {
                 keys.append(waiting.limiter)
                 arguments.append(.integer(waiting.reserve))
             }
-            let stride = batch[0].scripts.stride
+            let plan = batch[0].scripts.plan
             store.start(batch[0].scripts.admit, keys: keys, arguments: arguments) { result in
                 switch result {
-                case .success(let reply) where reply.array?.count == 1 + stride * batch.count:
-                    for (entry, waiting) in batch.enumerated() {
-                        waiting.continuation.resume(returning: .success(AdmissionReply(reply: reply, entry: entry)))
-                    }
                 case .success(let reply):
-                    let error = StoreError.protocolViolation("rate_admit answered \(reply) for \(batch.count) requests")
-                    for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
+                    guard let offsets = RateLimitSnapshot.offsets(plan: plan, reply: reply), offsets.count == batch.count else {
+                        let error = StoreError.protocolViolation("rate_admit answered \(reply) for \(batch.count) requests")
+                        for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
+                        return
+                    }
+                    for (waiting, offset) in zip(batch, offsets) {
+                        waiting.continuation.resume(returning: .success(AdmissionReply(reply: reply, offset: offset)))
+                    }
                 case .failure(let error):
                     for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
                 }

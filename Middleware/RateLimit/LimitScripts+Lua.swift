@@ -159,6 +159,7 @@ extension LimitScripts {
         var prepare = ""  // per caller, once per batch: stored values made numbers, windows rolled
         var conditions: [String] = []
         var straightWrites = ""
+        var resets: [String] = []  // what a short-form answer's limits reset in (the call's)
         var decide = ""
         var commit = ""
         var quotaWrites = ""
@@ -166,7 +167,7 @@ extension LimitScripts {
             let k = offset + 1
             let limit = entry.limit
             let s = fields.count + 1  // this limit's first field in `s`
-            let (remaining, reset) = ("out[b + \(1 + 2 * k)]", "out[b + \(2 + 2 * k)]")
+            let shortRemaining = "out[b + \(1 + k)]"
             switch limit.kind {
             case .requests, .tokens:
                 let window = limit.parameter
@@ -181,14 +182,10 @@ extension LimitScripts {
                 prepare += "    s[\(s + 1)], s[\(s + 2)] = roll(s[\(s)], s[\(s + 1)], s[\(s + 2)], x\(k))\n    s[\(s)] = x\(k)\n"
                 // `sliding_window`'s arithmetic in its order: used = previous * (left / window) + current.
                 conditions.append("s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost) <= \(limit.limit)")
-                let fullReset = limit.kind == .requests
-                    ? "left\(k) + \(window)"
-                    : "(s[\(s + 1)] + reserve > 0) and left\(k) + \(window) or (s[\(s + 2)] > 0 and left\(k) or 0)"
-                straightWrites += """
-                        \(remaining) = floor(\(limit.limit) - (s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost)))
-                        \(reset) = \(fullReset)
-
-                    """
+                // Its reset is then the call's: the current window holds something (`full_reset`).
+                if limit.kind == .tokens { conditions.append("s[\(s + 1)] + reserve > 0") }
+                resets.append("left\(k) + \(window)")
+                straightWrites += "    \(shortRemaining) = floor(\(limit.limit) - (s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost)))\n"
                 decide += """
                       do
                         local ok, remaining, avail, reset, retry = sliding_window(\(limit.limit), \(window), s[\(s + 2)], s[\(s + 1)], \(cost), left\(k))
@@ -209,11 +206,13 @@ extension LimitScripts {
 
                     """
                 commit += "    s[\(s)], s[\(s + 1)] = t\(k), now\n"
+                resets.append("0")
             case .concurrency:
                 fields.append("cn")
                 prepare += "    s[\(s)] = tonumber(s[\(s)]) or 0\n"
                 conditions.append("s[\(s)] < \(limit.limit)")
-                straightWrites += "    \(remaining), \(reset) = \(limit.limit - 1) - s[\(s)], 0\n"
+                resets.append("0")
+                straightWrites += "    \(shortRemaining) = \(limit.limit - 1) - s[\(s)]\n"
                 decide += """
                       if s[\(s)] >= \(limit.limit) then s[\(s)] = lapse(lkey, now, s[\(s)]) end
                       record(\(k), s[\(s)] < \(limit.limit), math.max(0, \(limit.limit - 1) - s[\(s)]), 0, \(ConcurrencyLimit.retryMicros), math.max(0, \(limit.limit) - s[\(s)]))
@@ -223,6 +222,7 @@ extension LimitScripts {
             case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
                 let daily = limit.kind == .dailyTokens || limit.kind == .dailyCost
                 let tokens = limit.kind == .dailyTokens || limit.kind == .monthlyTokens
+                resets.append("0")
                 decide += """
                       local q\(k) = base .. \(daily ? "'d:' .. int(days)" : "'m:' .. int(month)")
                       do
@@ -252,10 +252,10 @@ extension LimitScripts {
         }
         if quotas { lua += "local days, day_left, month, month_left = periods(now)\n" }
         lua += """
-            local out = {now}
+            local out = {now\(resets.map { ", " + $0 }.joined())}
             -- Each caller's counters, read once per batch and written once after it.
             local state, order = {}, {}
-            local b = 0
+            local b = \(1 + count)
             local available = {}
             local function record(i, ok, remaining, reset, retry, avail)
               out[b + 1 + 2 * i] = remaining
@@ -263,7 +263,7 @@ extension LimitScripts {
               available[i] = avail
               if not ok then
                 local r = out[b + 2]
-                if out[b + 1] == 0 or (retry == -1 and r ~= -1) or (r ~= -1 and retry > r) then
+                if out[b + 1] == -1 or (retry == -1 and r ~= -1) or (r ~= -1 and retry > r) then
                   out[b + 1], out[b + 2] = i, retry
                 end
               end
@@ -286,22 +286,24 @@ extension LimitScripts {
                 """
         }
         if quotas { lua += "  local base = string.sub(lkey, 1, -2)\n" }
-        lua += """
-              b = 1 + \(2 + 2 * count) * (e - 1)
-              out[b + 1], out[b + 2] = 0, 0
-
-            """
+        // The long form: -1 (admitted) or the refusing limit, the retry, then each limit's
+        // remaining and reset.
         let general = """
-            \(decide)  if out[b + 1] ~= 0 then
+              out[b + 1], out[b + 2] = -1, 0
+            \(decide)  if out[b + 1] ~= -1 then
                 for i = 1, \(count) do out[b + 1 + 2 * i] = available[i] end
               else
             \(commit)\(fields.isEmpty ? "" : "    s.dirty = true\n")\(quotaWrites)  end
+              b = b + \(2 + 2 * count)
 
             """
         if straight && !conditions.isEmpty {
+            // The short form: 0, then each limit's remaining (resets are the call's, up front).
             lua += """
                   if \(conditions.joined(separator: " and ")) then
+                    out[b + 1] = 0
                 \(straightWrites)\(commit)    s.dirty = true
+                    b = b + \(1 + count)
                   else
 
                 """

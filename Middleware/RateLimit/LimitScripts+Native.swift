@@ -16,7 +16,16 @@ extension LimitScripts {
         // One clock for the batch, as the Lua's one `TIME`; each request sees those before it.
         let now = storage.now.totalMicroseconds
         var replies: [StoreValue] = [.integer(now)]
-        replies.reserveCapacity(1 + keys.count * (2 + 2 * shape.entries.count))
+        replies.reserveCapacity(1 + shape.entries.count + keys.count * (2 + 2 * shape.entries.count))
+        // The short form's resets, as the Lua's header (this twin answers in the long form only).
+        for entry in shape.entries {
+            switch entry.limit.kind {
+            case .requests, .tokens:
+                let window = SlidingWindow(limit: entry.limit.limit, windowMicros: entry.limit.parameter)
+                replies.append(.integer(window.position(now: now).left + entry.limit.parameter))
+            default: replies.append(.integer(0))
+            }
+        }
         for (entry, limiter) in keys.enumerated() {
             for value in admitOne(shape, storage, limiter: limiter, reserve: reserves[entry], now: now) {
                 replies.append(.integer(value))
@@ -27,8 +36,8 @@ extension LimitScripts {
 
     /// One request of an admission batch, decided and (when admitted) counted.
     static func admitOne(_ shape: Shape, _ storage: any ScriptStorage, limiter: String, reserve: Int64, now: Int64) -> [Int64] {
-        // Refusing limit (0: admitted), retry, then remaining and reset per limit.
-        var reply: [Int64] = [0, 0]
+        // The long form: -1 (admitted) or the refusing limit, retry, then remaining and reset per limit.
+        var reply: [Int64] = [-1, 0]
         var available: [Int64] = []
         // Every counter of the plan in one read, as the Lua's HMGET.
         let stored = storage.hashGet(limiter, fields: shape.fields)
@@ -78,13 +87,13 @@ extension LimitScripts {
             available.append(decision.available)
             if !decision.admitted {
                 let retry = decision.retryMicros
-                if reply[0] == 0 || (retry == -1 && reply[1] != -1) || (reply[1] != -1 && retry > reply[1]) {
+                if reply[0] == -1 || (retry == -1 && reply[1] != -1) || (reply[1] != -1 && retry > reply[1]) {
                     reply[0] = Int64(offset + 1)
                     reply[1] = retry
                 }
             }
         }
-        guard reply[0] == 0 else {
+        guard reply[0] == -1 else {
             // Nothing was counted: every limit reports what it had before this request.
             for (i, units) in available.enumerated() { reply[2 + 2 * i] = units }
             return reply

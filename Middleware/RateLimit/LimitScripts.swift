@@ -21,13 +21,16 @@ public final class LimitScripts: Sendable {
     /// - KEYS: `CallerKeys.limiter(id)` of each request (callers may repeat).
     /// - ARGV: per request, the tokens to reserve (a plan with a concurrency limit takes a lease
     ///   for each admitted request, counted in its slot: `LimiterFields`).
-    /// - Reply: the store's time (µs) the batch was decided at, then per request `stride`
-    ///   integers: `refusing limit (1-based; 0: admitted), retry µs (-1: never), then remaining
-    ///   and reset µs for each limit` (when refused, what each limit had before the request).
-    ///   Every integer is a reply element the gateway parses, so none is repeated per request.
+    /// - Reply: the store's time (µs) the batch was decided at and, per limit, the reset (µs) of
+    ///   a short-form answer; then each request's answer, in one of two forms:
+    ///   - short, `0` then each limit's remaining: admitted on the straight path (windows and
+    ///     concurrency only, each window already holding something), its resets the call's;
+    ///   - long, `-1` (admitted) or the refusing limit (1-based), the retry µs (-1: never), then
+    ///     each limit's remaining and reset µs (when refused, what each limit had before).
+    ///   Every integer is a reply element the gateway parses, so none is repeated that need not
+    ///   be. The native twin answers in the long form only; both read the same
+    ///   (`RateLimitSnapshot.offsets`).
     public let admit: StoreScript
-    /// Integers per request in `admit`'s reply (after its leading time).
-    public var stride: Int { 2 + 2 * plan.limits.count }
     /// Settles a batch of ended requests of this tier (a worker flushes what ended in one
     /// reactor turn, so settlement costs a fraction of a round trip per request under load).
     /// - KEYS: `CallerKeys.limiter(id)` of each entry (callers may repeat: the script folds them).

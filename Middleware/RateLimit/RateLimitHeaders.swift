@@ -26,30 +26,52 @@ public final class RateLimitSnapshot: Sendable {
 
     /// Reads request `entry`'s answer in a `LimitScripts.admit` reply; nil when the reply is not
     /// shaped as documented.
-    public init?(plan: LimitPlan, reply: StoreValue, entry: Int = 0) {
-        let stride = 2 + 2 * plan.limits.count
-        guard case .array(let values) = reply, entry >= 0, values.count % stride == 1, entry < values.count / stride
-        else { return nil }
-        let first = 1 + entry * stride
+    public convenience init?(plan: LimitPlan, reply: StoreValue, entry: Int = 0) {
+        guard let offsets = Self.offsets(plan: plan, reply: reply), offsets.indices.contains(entry) else { return nil }
+        self.init(plan: plan, reply: reply, at: offsets[entry])
+    }
+
+    /// Where each request's answer starts in an admission reply (short and long forms, see
+    /// `LimitScripts.admit`); nil when the reply is not shaped as documented.
+    public static func offsets(plan: LimitPlan, reply: StoreValue) -> [Int]? {
+        guard case .array(let values) = reply else { return nil }
+        let count = plan.limits.count
+        var offsets: [Int] = []
+        var at = 1 + count
+        while at < values.count {
+            guard let form = values[at].integer else { return nil }
+            offsets.append(at)
+            at += form == 0 ? 1 + count : 2 + 2 * count
+        }
+        return at == values.count && !offsets.isEmpty ? offsets : nil
+    }
+
+    /// Reads the answer that starts at `first` (one of `offsets`).
+    init?(plan: LimitPlan, reply: StoreValue, at first: Int) {
+        guard case .array(let values) = reply, first > plan.limits.count, first < values.count else { return nil }
         func integer(_ i: Int) -> Int64? {
+            guard i < values.count else { return nil }
             if case .integer(let value) = values[i] { return value }
             return values[i].integer
         }
-        guard let decidedAt = integer(0), let refusedBy = integer(first), let retryMicros = integer(first + 1),
-            refusedBy >= 0, refusedBy <= plan.limits.count
-        else { return nil }
-        self.admitted = refusedBy == 0
-        self.refusedBy = refusedBy > 0 ? Int(refusedBy) - 1 : nil
+        guard let decidedAt = integer(0), let form = integer(first), form >= -1, form <= plan.limits.count else { return nil }
+        let short = form == 0
+        var entries: [Entry] = []
+        entries.reserveCapacity(plan.limits.count)
+        for (i, limit) in plan.limits.enumerated() {
+            // Short: remaining after the form, reset from the call's header. Long: pairs after the retry.
+            let remaining = short ? integer(first + 1 + i) : integer(first + 2 + 2 * i)
+            let reset = short ? integer(1 + i) : integer(first + 3 + 2 * i)
+            guard let remaining, let reset else { return nil }
+            entries.append(Entry(limit: limit, remaining: remaining, resetMicros: reset))
+        }
+        guard let retryMicros = short ? 0 : integer(first + 1) else { return nil }
+        self.admitted = form <= 0
+        self.refusedBy = form > 0 ? Int(form) - 1 : nil
         self.retryMicros = retryMicros
         self.decidedAt = decidedAt
         policyLine = plan.policyLine
         headerBound = plan.headerBound
-        var entries: [Entry] = []
-        entries.reserveCapacity(plan.limits.count)
-        for (i, limit) in plan.limits.enumerated() {
-            guard let remaining = integer(first + 2 + 2 * i), let reset = integer(first + 3 + 2 * i) else { return nil }
-            entries.append(Entry(limit: limit, remaining: remaining, resetMicros: reset))
-        }
         self.entries = entries
     }
 

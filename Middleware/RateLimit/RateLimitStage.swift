@@ -57,7 +57,7 @@ public struct RateLimitStage: Middleware {
             }
             switch outcome {
             case .answered(let answer):
-                guard let decided = RateLimitSnapshot(plan: plan, reply: answer.reply, entry: answer.entry) else {
+                guard let decided = RateLimitSnapshot(plan: plan, reply: answer.reply, at: answer.offset) else {
                     return GatewayResponse(error: .stateStoreUnavailable(.protocolViolation("rate_admit answered \(answer.reply)")))
                 }
                 if !decided.admitted {

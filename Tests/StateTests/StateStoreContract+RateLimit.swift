@@ -28,10 +28,10 @@ extension StateStoreContract {
 
     static func rateAdmit(_ env: Environment, _ base: String, _ plan: LimitPlan, reserve: Int64 = 0) async throws -> RateReply {
         let reply = try await env.store.run(compiled(plan).admit, keys: [base + "l"], arguments: [.integer(reserve)])
-        let values = (reply.array ?? []).compactMap(\.integer)
-        try #require(values.count == 3 + 2 * plan.limits.count, "reply \(reply)")
-        return RateReply(admitted: values[1] == 0, refusedBy: Int(values[1]), retry: values[2], now: values[0],
-                         limits: (0..<plan.limits.count).map { (values[3 + 2 * $0], values[4 + 2 * $0]) })
+        // Read as the stage reads it: the Lua may answer in the short form, its twin in the long.
+        let answer = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
+        return RateReply(admitted: answer.admitted, refusedBy: answer.refusedBy.map { $0 + 1 } ?? 0, retry: answer.retryMicros,
+                         now: answer.decidedAt, limits: answer.entries.map { ($0.remaining, $0.resetMicros) })
     }
 
     static func rateSettle(_ env: Environment, _ base: String, _ plan: LimitPlan, holdsLease: Bool = false, admittedAt: Int64,

@@ -28,7 +28,7 @@ import TestSupport
     func admit(_ queue: AdmissionQueue, _ scripts: LimitScripts, caller: String, on reactor: Reactor) -> Task<Bool, any Error> {
         Task(executorPreference: reactor) {
             let answer = try await queue.admit(scripts, limiter: CallerKeys.limiter(caller), reserve: 0)
-            return try #require(RateLimitSnapshot(plan: scripts.plan, reply: answer.reply, entry: answer.entry)).admitted
+            return try #require(RateLimitSnapshot(plan: scripts.plan, reply: answer.reply, at: answer.offset)).admitted
         }
     }
 

@@ -192,7 +192,8 @@ import Testing
         #expect(RateLimitHeaders.duration(360_000_000) == "6m0s")
         #expect(RateLimitHeaders.duration(3_723_000_000) == "1h2m3s")
         let plan = LimitPlan(tier: TierConfig(name: "x", requestsPerMinute: 60, tokensPerMinute: 1_000, burst: 5))
-        let reply = StoreValue.array([0, 0, 0, 59, 30_000_000, 4, 200_000, 900, 30_000_000].map { .integer($0) })
+        // The call's time and short-form resets, then one answer in the long form.
+        let reply = StoreValue.array([0, 0, 0, 0, -1, 0, 59, 30_000_000, 4, 200_000, 900, 30_000_000].map { .integer($0) })
         let snapshot = try! #require(RateLimitSnapshot(plan: plan, reply: reply))
         var headers = HeaderLines()
         RateLimitHeaders.apply(snapshot, to: &headers)
@@ -212,7 +213,7 @@ import Testing
                               dailyCost: 1e9, monthlyCost: 1e9)
         let plan = LimitPlan(tier: tier)
         #expect(plan.limits.count == 9)
-        var values: [Int64] = [Int64.max, 0, Int64.min]
+        var values: [Int64] = [Int64.max] + plan.limits.map { _ in Int64.max } + [-1, Int64.min]
         for _ in plan.limits { values += [Int64.min, Int64.max] }
         let snapshot = try #require(RateLimitSnapshot(plan: plan, reply: .array(values.map { .integer($0) })))
         var lines = HeaderLines()
@@ -223,12 +224,13 @@ import Testing
         let usual = LimitPlan(tier: TierConfig(name: "usual", requestsPerMinute: 600, tokensPerMinute: 100_000, maxConcurrent: 20))
         #expect(usual.headerBound <= 1_024)
         // A refusal built from the same numbers says so without overflowing either.
+        let form = 1 + plan.limits.count
         var refused = values
-        refused[1] = 2
+        refused[form] = 2
         let refusal = try #require(RateLimitSnapshot(plan: plan, reply: .array(refused.map { .integer($0) })))
         #expect(GatewayError.rateLimited(refusal).status == 429)
         // A refusing limit the plan does not have is a malformed reply, not an index to trust.
-        refused[1] = 10
+        refused[form] = 10
         #expect(RateLimitSnapshot(plan: plan, reply: .array(refused.map { .integer($0) })) == nil)
     }
 }
