@@ -359,9 +359,11 @@ extension LimitScripts {
             end
             for e = 1, n do
               local p = \(settleArity) * (e - 1)
-              local holds, at, reserved = tonumber(argv[p + 1]), tonumber(argv[p + 2]), tonumber(argv[p + 3])
-              local prompt, completion, cost = tonumber(argv[p + 4]), tonumber(argv[p + 5]), tonumber(argv[p + 6])
-              if not (holds and at and reserved and prompt and completion and cost) then \(badArgumentsReply) end
+              local at, reserved = tonumber(argv[p + 1]), tonumber(argv[p + 2])
+              local prompt, completion, cost = tonumber(argv[p + 3]), tonumber(argv[p + 4]), tonumber(argv[p + 5])
+              if not (at and reserved and prompt and completion and cost) then \(badArgumentsReply) end
+              -- A request an admission script decided holds a lease when the plan takes one.
+              local holds = \(shape.holdsLease) and at ~= 0
               if at == 0 then
                 if not now then now = server_now() end
                 at = now
@@ -373,7 +375,7 @@ extension LimitScripts {
                 callers[lkey] = c
                 order[#order + 1] = lkey
               end
-              if holds == 1 then
+              if holds then
                 local slot = floor((at + \(shape.leaseMicros)) / \(shape.slotMicros))
                 if not c.leased[slot] then
                   c.leased[slot] = 0

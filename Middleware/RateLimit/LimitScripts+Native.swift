@@ -171,9 +171,11 @@ extension LimitScripts {
         var position: [String: Int] = [:]
         for (e, limiter) in keys.enumerated() {
             let p = settleArity * e
-            guard let holds = arguments[p].integer, var at = arguments[p + 1].integer, let reserved = arguments[p + 2].integer, let prompt = arguments[p + 3].integer,
-                let completion = arguments[p + 4].integer, let cost = arguments[p + 5].integer
+            guard var at = arguments[p].integer, let reserved = arguments[p + 1].integer, let prompt = arguments[p + 2].integer,
+                let completion = arguments[p + 3].integer, let cost = arguments[p + 4].integer
             else { throw badArguments }
+            // A request an admission script decided holds a lease when the plan takes one.
+            let holds = shape.holdsLease && at != 0
             if at == 0 {
                 if now == nil { now = storage.now.totalMicroseconds }
                 at = now!
@@ -187,7 +189,7 @@ extension LimitScripts {
                 callers.append(Caller(deltas: Array(repeating: [:], count: shape.tokenStems.count)))
                 order.append(limiter)
             }
-            if holds == 1 {
+            if holds {
                 let slot = LimiterFields.slot(admittedAt: at, shape: shape)
                 if callers[c].leased[slot] == nil { callers[c].leases.append(slot) }
                 callers[c].leased[slot, default: 0] += 1

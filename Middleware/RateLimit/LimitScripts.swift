@@ -34,9 +34,9 @@ public final class LimitScripts: Sendable {
     /// Settles a batch of ended requests of this tier (a worker flushes what ended in one
     /// reactor turn, so settlement costs a fraction of a round trip per request under load).
     /// - KEYS: `CallerKeys.limiter(id)` of each entry (callers may repeat: the script folds them).
-    /// - ARGV: per entry, `settleEntry`: 1 when it holds a lease (else 0), admission time µs (0:
-    ///   not admitted by a script, use now), tokens reserved, prompt tokens, completion tokens,
-    ///   cost in nano-dollars.
+    /// - ARGV: per entry, `settleEntry`: admission time µs (0: not admitted by a script, use
+    ///   now), tokens reserved, prompt tokens, completion tokens, cost in nano-dollars. An entry
+    ///   an admission script decided releases its lease when the plan takes leases.
     /// - Reply: the entry count.
     public let settle: StoreScript
 
@@ -55,18 +55,17 @@ public final class LimitScripts: Sendable {
     }
 
     /// ARGV of `settle` for one entry (a batch concatenates entries).
-    public static func settleEntry(holdsLease: Bool, admittedAt: Int64, reserved: Int64, promptTokens: Int64,
+    public static func settleEntry(admittedAt: Int64, reserved: Int64, promptTokens: Int64,
                                    completionTokens: Int64, costNanos: Int64) -> [StoreValue] {
         var arguments: [StoreValue] = []
-        appendSettleEntry(to: &arguments, holdsLease: holdsLease, admittedAt: admittedAt, reserved: reserved, promptTokens: promptTokens,
+        appendSettleEntry(to: &arguments, admittedAt: admittedAt, reserved: reserved, promptTokens: promptTokens,
                           completionTokens: completionTokens, costNanos: costNanos)
         return arguments
     }
 
     /// `settleEntry` appended to a batch's arguments in place.
-    static func appendSettleEntry(to arguments: inout [StoreValue], holdsLease: Bool, admittedAt: Int64, reserved: Int64,
+    static func appendSettleEntry(to arguments: inout [StoreValue], admittedAt: Int64, reserved: Int64,
                                   promptTokens: Int64, completionTokens: Int64, costNanos: Int64) {
-        arguments.append(.integer(holdsLease ? 1 : 0))
         arguments.append(.integer(admittedAt))
         arguments.append(.integer(reserved))
         arguments.append(.integer(promptTokens))
@@ -74,7 +73,7 @@ public final class LimitScripts: Sendable {
         arguments.append(.integer(costNanos))
     }
 
-    static let settleArity = 6
+    static let settleArity = 5
     static let badArguments = StoreError.server("ERR rate limit script: bad arguments")
 
     static func digest(_ text: String) -> String {

@@ -73,9 +73,9 @@ public struct RateLimitStage: Middleware {
             }
         }
 
+        // Without an admission (fail_open) the accounting-only scripts settle it: no lease to release.
         var settlement = Settlement(
-            limiter: limiter, holdsLease: snapshot != nil && plan.holdsLease,
-            admittedAt: snapshot?.decidedAt ?? 0, reserved: snapshot == nil ? 0 : reserve, promptTokens: 0,
+            limiter: limiter, admittedAt: snapshot?.decidedAt ?? 0, reserved: snapshot == nil ? 0 : reserve, promptTokens: 0,
             completionTokens: 0, costNanos: 0, scripts: snapshot == nil ? accountingOnly : scripts)
         gauge.enter()
         var response = await next(request, context)

@@ -5,8 +5,6 @@ import GatewayCore
 struct Settlement: Sendable {
     /// `CallerKeys.limiter(id)`.
     var limiter: String
-    /// Whether the admission took a concurrency lease, released by its admission time.
-    var holdsLease: Bool
     /// The admission's store time, or 0 when no admission script ran (unlimited, or fail_open).
     var admittedAt: Int64
     var reserved: Int64
@@ -17,7 +15,7 @@ struct Settlement: Sendable {
 
     /// Appends this entry's `LimitScripts.settleEntry` arguments (no array of its own).
     func appendArguments(to arguments: inout [StoreValue]) {
-        LimitScripts.appendSettleEntry(to: &arguments, holdsLease: holdsLease, admittedAt: admittedAt, reserved: reserved,
+        LimitScripts.appendSettleEntry(to: &arguments, admittedAt: admittedAt, reserved: reserved,
                                        promptTokens: promptTokens, completionTokens: completionTokens, costNanos: costNanos)
     }
 }

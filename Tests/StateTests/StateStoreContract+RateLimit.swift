@@ -34,12 +34,12 @@ extension StateStoreContract {
                          now: answer.decidedAt, limits: answer.entries.map { ($0.remaining, $0.resetMicros) })
     }
 
-    static func rateSettle(_ env: Environment, _ base: String, _ plan: LimitPlan, holdsLease: Bool = false, admittedAt: Int64,
+    static func rateSettle(_ env: Environment, _ base: String, _ plan: LimitPlan, admittedAt: Int64,
                            reserved: Int64, prompt: Int64, completion: Int64, cost: Int64 = 0) async throws {
         let reply = try await env.store.run(
             compiled(plan).settle, keys: [base + "l"],
             arguments: LimitScripts.settleEntry(
-                holdsLease: holdsLease, admittedAt: admittedAt, reserved: reserved,
+                admittedAt: admittedAt, reserved: reserved,
                 promptTokens: prompt, completionTokens: completion, costNanos: cost))
         #expect(reply.integer == 1)
     }
@@ -85,7 +85,7 @@ extension StateStoreContract {
         #expect(other.admitted && other.limits[0].0 == 0)
         let third = try await rateAdmit(env, base, plan)
         #expect(!third.admitted && third.retry == ConcurrencyLimit.retryMicros)
-        try await rateSettle(env, base, plan, holdsLease: true, admittedAt: first.now, reserved: 0, prompt: 0, completion: 0)
+        try await rateSettle(env, base, plan, admittedAt: first.now, reserved: 0, prompt: 0, completion: 0)
         let fourth = try await rateAdmit(env, base, plan)
         #expect(fourth.admitted)
         // Leases live in slots of a sixteenth of the lease (here 37.5 s): few fields, however
@@ -159,7 +159,7 @@ extension StateStoreContract {
         let reply = try await env.store.run(
             scripts.settle, keys: entries.map { $0.0 + "l" },
             arguments: entries.flatMap {
-                LimitScripts.settleEntry(holdsLease: true, admittedAt: $0.2.now, reserved: $0.3,
+                LimitScripts.settleEntry(admittedAt: $0.2.now, reserved: $0.3,
                                          promptTokens: $0.4, completionTokens: 0, costNanos: 1)
             })
         #expect(reply.integer == 3)
@@ -233,7 +233,7 @@ extension StateStoreContract {
         // Written once per caller: the counters and both leases are there for the next request.
         let next = try await rateAdmit(env, base, plan, reserve: 1)
         #expect(!next.admitted && next.refusedBy == 3 && next.limits[0].0 == 1 && next.limits[1].0 == 200)
-        try await rateSettle(env, base, plan, holdsLease: true, admittedAt: answers[0].decidedAt, reserved: 400, prompt: 0, completion: 0)
+        try await rateSettle(env, base, plan, admittedAt: answers[0].decidedAt, reserved: 400, prompt: 0, completion: 0)
         let freed = try await rateAdmit(env, base, plan, reserve: 1)
         #expect(freed.admitted && freed.limits[0].0 == 0 && freed.limits[2].0 == 0)
     }
