@@ -22,6 +22,7 @@ public struct RateLimitStage: Middleware {
     let shedding: LoadShedding?
     let settlements: SettlementQueue
     let admissions: AdmissionQueue
+    let limiters = LimiterKeys()
 
     public init(store: any StateStore, settings: PipelineConfig.RateLimit, tiers: [TierConfig], gauge: InFlightGauge,
                 background: BackgroundWork, anonymous: @escaping @Sendable (RequestContext) -> Caller? = { _ in nil }) {
@@ -47,7 +48,7 @@ public struct RateLimitStage: Middleware {
         let plan = scripts.plan
         let promptEstimate = Int64(request.body.count / 4)
         let reserve = plan.countsTokens ? promptEstimate + completionEstimate(request) : 0
-        let limiter = CallerKeys.limiter(caller.id)
+        let limiter = limiters.key(for: caller)
 
         var snapshot: RateLimitSnapshot?
         if !plan.isEmpty {
@@ -129,5 +130,20 @@ public struct RateLimitStage: Middleware {
     static func compile(_ plan: LimitPlan, _ settings: PipelineConfig.RateLimit) -> LimitScripts {
         LimitScripts(plan: plan, leaseMicros: settings.concurrencyLease.nanoseconds / 1_000,
                      retentionMicros: settings.usageRetention.nanoseconds / 1_000)
+    }
+}
+
+/// The last caller's limiter key, so a caller's run of requests on a worker builds it once (a
+/// string of about 25 bytes, allocated and appended, on every request). The caller is held,
+/// so it is compared by identity: a config key's caller is one object for the configuration's
+/// lifetime. Reactor-confined (one per stage, which is per worker), hence `@unchecked Sendable`.
+final class LimiterKeys: @unchecked Sendable {
+    private var last: (caller: Caller, key: String)?
+
+    func key(for caller: Caller) -> String {
+        if let last, last.caller === caller { return last.key }
+        let key = CallerKeys.limiter(caller.id)
+        last = (caller, key)
+        return key
     }
 }

@@ -186,6 +186,18 @@ import Testing
         #expect(errorBody(refused).contains("state_store_unavailable"))
     }
 
+    @Test func aCallersLimiterKeyIsRememberedOnlyForThatCaller() {
+        let keys = LimiterKeys()
+        let tier = TierConfig(name: "t", requestsPerMinute: 1)
+        let first = Caller(id: "aaaa", name: "a", source: .config, tier: tier)
+        let other = Caller(id: "bbbb", name: "b", source: .runtime, tier: tier)
+        #expect(keys.key(for: first) == CallerKeys.limiter("aaaa"))
+        #expect(keys.key(for: first) == CallerKeys.limiter("aaaa"))
+        #expect(keys.key(for: other) == CallerKeys.limiter("bbbb"))
+        // Another object with the same identity is looked up afresh, and gets the same key.
+        #expect(keys.key(for: Caller(id: "aaaa", name: "a", source: .config, tier: tier)) == CallerKeys.limiter("aaaa"))
+    }
+
     @Test func headersRenderInEachConvention() {
         #expect(RateLimitHeaders.duration(20_000) == "20ms")
         #expect(RateLimitHeaders.duration(1_000_000) == "1s")
