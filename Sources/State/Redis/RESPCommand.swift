@@ -47,15 +47,21 @@ struct RESPCommand: Sendable {
     }
 
     /// A command of `count` arguments taking `size` bytes in all (`headerCount(count)` plus
-    /// each argument's `encodedCount`), written by `body`.
+    /// each argument's `encodedCount`), written by `body`, and a NUL after them that is not
+    /// sent: hiredis 0.14 scans a formatted command with `strchr` (looking for SUBSCRIBE) and
+    /// read past the end of an unterminated one (AddressSanitizer caught it).
     init(count: Int, size: Int, _ body: (inout ByteWriter) -> Void) {
-        bytes = [UInt8](capacity: size) { cursor in
+        bytes = [UInt8](capacity: size + 1) { cursor in
             cursor.write(UInt8(ascii: "*"))
             cursor.writeDecimal(count)
             cursor.write("\r\n")
             body(&cursor)
+            cursor.write(0)
         }
     }
+
+    /// What goes on the wire: the bytes without the terminating NUL.
+    var wireCount: Int { bytes.count - 1 }
 
     static func headerCount(_ count: Int) -> Int { 3 + [UInt8].decimalCount(count) }
 
