@@ -171,7 +171,7 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
                         privdata: UnsafeMutableRawPointer, callback: @escaping RedisCallback) -> Int32 {
         command.bytes.withUnsafeBufferPointer { bytes in
             bytes.withMemoryRebound(to: CChar.self) { chars in
-                redisAsyncFormattedCommand(context, callback, privdata, chars.baseAddress, chars.count)
+                redisAsyncFormattedCommand(context, callback, privdata, chars.baseAddress, command.wireCount)
             }
         }
     }
@@ -206,6 +206,7 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
         context = ac
         let me = Unmanaged.passUnretained(self).toOpaque()
         sy_redis_set_data(ac, me)
+        sy_redis_use_block_replies(ac)
         sy_redis_attach(ac, me,
             { Unmanaged<RedisConnection>.fromOpaque($0!).takeUnretainedValue().setInterest(read: true) },
             { Unmanaged<RedisConnection>.fromOpaque($0!).takeUnretainedValue().setInterest(read: false) },
