@@ -64,20 +64,9 @@ final class AdmissionQueue: @unchecked Sendable {
 
     /// Issues everything queued: one script call per tier and `maxBatch` requests, settlements first.
     private func send() {
-        var batches: [[Waiting]] = []
-        while !queued.isEmpty {
-            // One batch: the oldest request's tier, up to `maxBatch` of its requests, in order.
-            let scripts = queued[0].scripts
-            var batch: [Waiting] = []
-            var rest: [Waiting] = []
-            for waiting in queued {
-                if waiting.scripts === scripts && batch.count < Self.maxBatch { batch.append(waiting) } else { rest.append(waiting) }
-            }
-            queued = rest
-            batches.append(batch)
-        }
         settlements.send()
-        for batch in batches {
+        while !queued.isEmpty {
+            let batch = queued.takeTierBatch(limit: Self.maxBatch) { $0.scripts }
             var keys: [String] = []
             keys.reserveCapacity(batch.count)
             var arguments: [StoreValue] = []

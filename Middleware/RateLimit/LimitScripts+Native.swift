@@ -1,8 +1,8 @@
 import GatewayCore
 
 /// The native twins of a plan's scripts, over the memory store: the Lua of
-/// `LimitScripts+Lua.swift` step for step, with the limiter values (`SlidingWindow`,
-/// `TokenBucket`, `ConcurrencyLimit`, `CalendarQuota`) deciding.
+/// `LimitScripts+AdmitLua.swift` and `LimitScripts+Lua.swift` step for step, with the limiter
+/// values (`SlidingWindow`, `TokenBucket`, `ConcurrencyLimit`, `CalendarQuota`) deciding.
 extension LimitScripts {
     static func admitNative(_ shape: Shape, _ storage: any ScriptStorage, _ keys: [String], _ arguments: [StoreValue])
         throws(StoreError) -> StoreValue
@@ -258,11 +258,5 @@ extension LimitScripts {
     /// Lua's `tonumber(x) or 0` for a stored integer.
     static func counter(_ bytes: [UInt8]?) -> Int64 {
         bytes.flatMap(DecimalBytes.parse) ?? 0
-    }
-
-    static func string(_ value: StoreValue) -> String {
-        if case .bytes(let bytes) = value { return String(decoding: bytes, as: UTF8.self) }
-        if case .integer(let number) = value { return String(number) }
-        return ""
     }
 }

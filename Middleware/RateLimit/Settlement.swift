@@ -65,24 +65,17 @@ final class SettlementQueue: @unchecked Sendable {
     /// Issues everything pending now, one script call per tier and `maxBatch` entries.
     func send() {
         while !pending.isEmpty {
-            // One batch: the oldest entry's tier, up to `maxBatch` of its entries.
-            let scripts = pending[0].scripts
+            let batch = pending.takeTierBatch(limit: Self.maxBatch) { $0.scripts }
             var keys: [String] = []
-            keys.reserveCapacity(min(pending.count, Self.maxBatch))
+            keys.reserveCapacity(batch.count)
             var arguments: [StoreValue] = []
-            arguments.reserveCapacity(keys.capacity * LimitScripts.settleArity)
-            var rest: [Settlement] = []
-            for settlement in pending {
-                if settlement.scripts === scripts && keys.count < Self.maxBatch {
-                    keys.append(settlement.limiter)
-                    settlement.appendArguments(to: &arguments)
-                } else {
-                    rest.append(settlement)
-                }
+            arguments.reserveCapacity(batch.count * LimitScripts.settleArity)
+            for settlement in batch {
+                keys.append(settlement.limiter)
+                settlement.appendArguments(to: &arguments)
             }
-            if rest.isEmpty { pending.removeAll(keepingCapacity: true) } else { pending = rest }
             unanswered += 1
-            store.start(scripts.settle, keys: keys, arguments: arguments) { [self] result in
+            store.start(batch[0].scripts.settle, keys: keys, arguments: arguments) { [self] result in
                 if case .failure = result { failedBatches += 1 }
                 unanswered -= 1
                 if unanswered == 0 {

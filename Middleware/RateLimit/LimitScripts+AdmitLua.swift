@@ -1,0 +1,209 @@
+import GatewayCore
+
+/// The admission script's Lua, generated once per tier from its plan (the shared pieces are in
+/// `LimitScripts+Lua.swift`): a batch of requests, each caller's counters read once and written
+/// once, windows and concurrency decided on a straight arithmetic path, answers in the short
+/// form when they can be (`LimitScripts.admit`).
+extension LimitScripts {
+    static func admitLua(_ shape: Shape) -> String {
+        let kinds = Set(shape.entries.map(\.limit.kind))
+        let windows = kinds.contains(.requests) || kinds.contains(.tokens)
+        let quotas = !kinds.isDisjoint(with: [.dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost])
+        // Windows and concurrency admit on a straight path of arithmetic; a refusal, and plans
+        // with a bucket or a quota, take the general one (the limiter functions, one per limit).
+        let straight = kinds.isSubset(of: [.requests, .tokens, .concurrency])
+        let count = shape.entries.count
+        var lua = luaBasics
+        if windows { lua += SlidingWindow.lua + luaRoll }
+        if kinds.contains(.burst) { lua += luaBucket }
+        if kinds.contains(.concurrency) { lua += luaLapse(shape) }
+        if quotas { lua += luaCalendar + luaQuota }
+        lua += """
+            local keys, argv = KEYS, ARGV
+            local n = #keys
+            if n == 0 or #argv ~= n then \(badArgumentsReply) end
+            for e = 1, n do
+              if not tonumber(argv[e]) then \(badArgumentsReply) end
+            end
+            local now = server_now()
+            local floor = math.floor
+
+            """
+        // Per batch: where `now` falls in each window, and the lease slot.
+        var fields: [String] = []
+        var prepare = ""  // per caller, once per batch: stored values made numbers, windows rolled
+        var conditions: [String] = []
+        var straightWrites = ""
+        var resets: [String] = []  // what a short-form answer's limits reset in (the call's)
+        var decide = ""
+        var commit = ""
+        var quotaWrites = ""
+        for (offset, entry) in shape.entries.enumerated() {
+            let k = offset + 1
+            let limit = entry.limit
+            let s = fields.count + 1  // this limit's first field in `s`
+            let shortRemaining = "out[b + \(1 + k)]"
+            switch limit.kind {
+            case .requests, .tokens:
+                let window = limit.parameter
+                let cost = limit.kind == .tokens ? "reserve" : "1"
+                fields += [entry.stem + "i", entry.stem + "c", entry.stem + "p"]
+                lua += """
+                    local x\(k) = floor(now / \(window))
+                    local left\(k) = \(window) - (now - x\(k) * \(window))
+                    local w\(k) = left\(k) / \(window)
+
+                    """
+                prepare += "    s[\(s + 1)], s[\(s + 2)] = roll(s[\(s)], s[\(s + 1)], s[\(s + 2)], x\(k))\n    s[\(s)] = x\(k)\n"
+                // `sliding_window`'s arithmetic in its order: used = previous * (left / window) + current.
+                conditions.append("s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost) <= \(limit.limit)")
+                // Its reset is then the call's: the current window holds something (`full_reset`).
+                if limit.kind == .tokens { conditions.append("s[\(s + 1)] + reserve > 0") }
+                resets.append("left\(k) + \(window)")
+                straightWrites += "    \(shortRemaining) = floor(\(limit.limit) - (s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost)))\n"
+                decide += """
+                      do
+                        local ok, remaining, avail, reset, retry = sliding_window(\(limit.limit), \(window), s[\(s + 2)], s[\(s + 1)], \(cost), left\(k))
+                        record(\(k), ok, remaining, reset, retry, avail)
+                      end
+
+                    """
+                commit += "    s[\(s + 1)] = s[\(s + 1)] + \(cost)\n"
+            case .burst:
+                fields += ["bt", "ba"]
+                decide += """
+                      local t\(k)
+                      do
+                        local ok, remaining, reset, retry, avail
+                        ok, remaining, reset, retry, avail, t\(k) = bucket(\(max(1, limit.limit)), \(max(1, limit.parameter)), s[\(s)], s[\(s + 1)], now)
+                        record(\(k), ok, remaining, reset, retry, avail)
+                      end
+
+                    """
+                commit += "    s[\(s)], s[\(s + 1)] = t\(k), now\n"
+                resets.append("0")
+            case .concurrency:
+                fields.append("cn")
+                prepare += "    s[\(s)] = tonumber(s[\(s)]) or 0\n"
+                conditions.append("s[\(s)] < \(limit.limit)")
+                resets.append("0")
+                straightWrites += "    \(shortRemaining) = \(limit.limit - 1) - s[\(s)]\n"
+                decide += """
+                      if s[\(s)] >= \(limit.limit) then s[\(s)] = lapse(lkey, now, s[\(s)]) end
+                      record(\(k), s[\(s)] < \(limit.limit), math.max(0, \(limit.limit - 1) - s[\(s)]), 0, \(ConcurrencyLimit.retryMicros), math.max(0, \(limit.limit) - s[\(s)]))
+
+                    """
+                commit += "    s[\(s)] = s[\(s)] + 1\n"
+            case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
+                let daily = limit.kind == .dailyTokens || limit.kind == .dailyCost
+                let tokens = limit.kind == .dailyTokens || limit.kind == .monthlyTokens
+                resets.append("0")
+                decide += """
+                      local q\(k) = base .. \(daily ? "'d:' .. int(days)" : "'m:' .. int(month)")
+                      do
+                        local ok, remaining, reset, retry, avail = quota(q\(k), \(limit.limit), \(tokens ? "reserve" : "0"), \(daily ? "day_left" : "month_left"), \(tokens))
+                        record(\(k), ok, remaining, reset, retry, avail)
+                      end
+
+                    """
+                if tokens {
+                    // Written at once: the batch's next request reads the usage hash again.
+                    quotaWrites += """
+                            if reserve > 0 then
+                              redis.call('HINCRBY', q\(k), 'reserved_tokens', int(reserve))
+                              redis.call('PEXPIRE', q\(k), \(millis(shape.retentionMicros)))
+                            end
+
+                        """
+                }
+            }
+        }
+        // The lease slot this batch's leases fall in: its count is read and written with the rest.
+        let slot = fields.count + 1
+        if shape.holdsLease {
+            lua += "local slot = 'L' .. int(floor((now + \(shape.leaseMicros)) / \(shape.slotMicros)))\n"
+            prepare += "    s[\(slot)] = tonumber(s[\(slot)]) or 0\n"
+            commit += "    s[\(slot)] = s[\(slot)] + 1\n"
+        }
+        if quotas { lua += "local days, day_left, month, month_left = periods(now)\n" }
+        lua += """
+            local out = {now\(resets.map { ", " + $0 }.joined())}
+            -- Each caller's counters, read once per batch and written once after it.
+            local state, order = {}, {}
+            local b = \(1 + count)
+            local available = {}
+            local function record(i, ok, remaining, reset, retry, avail)
+              out[b + 1 + 2 * i] = remaining
+              out[b + 2 + 2 * i] = reset
+              available[i] = avail
+              if not ok then
+                local r = out[b + 2]
+                if out[b + 1] == -1 or (retry == -1 and r ~= -1) or (r ~= -1 and retry > r) then
+                  out[b + 1], out[b + 2] = i, retry
+                end
+              end
+            end
+            for e = 1, n do
+              local lkey = keys[e]
+              local reserve = tonumber(argv[e])
+
+            """
+        if !fields.isEmpty {
+            let read = (fields.map { "'\($0)'" } + (shape.holdsLease ? ["slot"] : [])).joined(separator: ", ")
+            lua += """
+                  local s = state[lkey]
+                  if not s then
+                    s = redis.call('HMGET', lkey, \(read))
+                \(prepare)    state[lkey] = s
+                    order[#order + 1] = lkey
+                  end
+
+                """
+        }
+        if quotas { lua += "  local base = string.sub(lkey, 1, -2)\n" }
+        // The long form: -1 (admitted) or the refusing limit, the retry, then each limit's
+        // remaining and reset.
+        let general = """
+              out[b + 1], out[b + 2] = -1, 0
+            \(decide)  if out[b + 1] ~= -1 then
+                for i = 1, \(count) do out[b + 1 + 2 * i] = available[i] end
+              else
+            \(commit)\(fields.isEmpty ? "" : "    s.dirty = true\n")\(quotaWrites)  end
+              b = b + \(2 + 2 * count)
+
+            """
+        if straight && !conditions.isEmpty {
+            // The short form: 0, then each limit's remaining (resets are the call's, up front).
+            lua += """
+                  if \(conditions.joined(separator: " and ")) then
+                    out[b + 1] = 0
+                \(straightWrites)\(commit)    s.dirty = true
+                    b = b + \(1 + count)
+                  else
+
+                """
+            lua += general.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }
+                .joined(separator: "\n")
+            lua += "  end\n"
+        } else {
+            lua += general
+        }
+        lua += "end\n"
+        if !fields.isEmpty {
+            // One write per caller: every counter (all numbers by now) and the lease slot.
+            var sets = fields.enumerated().map { "'\($0.element)', int(s[\($0.offset + 1)])" }
+            if shape.holdsLease { sets.append("slot, int(s[\(slot)])") }
+            lua += """
+                for _, lkey in ipairs(order) do
+                  local s = state[lkey]
+                  if s.dirty then
+                    redis.call('HSET', lkey, \(sets.joined(separator: ", ")))
+                    redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros) + 1))
+                  end
+                end
+
+                """
+        }
+        return lua + "return out\n"
+    }
+}
