@@ -3,7 +3,7 @@ import GatewayCore
 /// A request's answer inside an admission batch's reply, where it starts:
 /// `RateLimitSnapshot(plan:reply:at:)` reads it in place.
 struct AdmissionReply: Sendable {
-    var reply: StoreValue
+    var reply: PackedIntegers
     var offset: Int
 }
 
@@ -67,25 +67,21 @@ final class AdmissionQueue: @unchecked Sendable {
         settlements.send()
         while !queued.isEmpty {
             let batch = queued.takeTierBatch(limit: Self.maxBatch) { $0.scripts }
-            var keys: [String] = []
-            keys.reserveCapacity(batch.count)
-            var arguments: [StoreValue] = []
-            arguments.reserveCapacity(batch.count)
-            for waiting in batch {
-                keys.append(waiting.limiter)
-                arguments.append(.integer(waiting.reserve))
-            }
+            var call = ScriptBatch(entries: batch.count, arity: 1)
+            for waiting in batch { LimitScripts.appendAdmission(to: &call, limiter: waiting.limiter, reserve: waiting.reserve) }
             let plan = batch[0].scripts.plan
-            store.start(batch[0].scripts.admit, keys: keys, arguments: arguments) { result in
+            store.start(batch[0].scripts.admit, keys: call.keys, arguments: call.arguments) { result in
                 switch result {
                 case .success(let reply):
-                    guard let offsets = RateLimitSnapshot.offsets(plan: plan, reply: reply), offsets.count == batch.count else {
+                    guard let packed = PackedIntegers(reply), let offsets = RateLimitSnapshot.offsets(plan: plan, reply: packed),
+                        offsets.count == batch.count
+                    else {
                         let error = StoreError.protocolViolation("rate_admit answered \(reply) for \(batch.count) requests")
                         for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
                         return
                     }
                     for (waiting, offset) in zip(batch, offsets) {
-                        waiting.continuation.resume(returning: .success(AdmissionReply(reply: reply, offset: offset)))
+                        waiting.continuation.resume(returning: .success(AdmissionReply(reply: packed, offset: offset)))
                     }
                 case .failure(let error):
                     for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }

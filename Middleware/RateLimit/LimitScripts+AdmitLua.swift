@@ -20,10 +20,9 @@ extension LimitScripts {
         if quotas { lua += luaCalendar + luaQuota }
         lua += """
             local keys, argv = KEYS, ARGV
-            local n = #keys
-            if n == 0 or #argv ~= n then \(badArgumentsReply) end
+            \(luaUnpackBatch(arity: 1))
             for e = 1, n do
-              if not tonumber(argv[e]) then \(badArgumentsReply) end
+              if not keys[a[2 * e - 1]] then \(badArgumentsReply) end
             end
             local now = server_now()
             local floor = math.floor
@@ -144,8 +143,8 @@ extension LimitScripts {
               end
             end
             for e = 1, n do
-              local lkey = keys[e]
-              local reserve = tonumber(argv[e])
+              local lkey = keys[a[2 * e - 1]]
+              local reserve = a[2 * e]
 
             """
         if !fields.isEmpty {
@@ -204,6 +203,6 @@ extension LimitScripts {
 
                 """
         }
-        return lua + "return out\n"
+        return lua + "return struct.pack('<' .. string.rep('i8', #out), unpack(out))\n"
     }
 }

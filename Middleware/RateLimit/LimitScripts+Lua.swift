@@ -132,6 +132,17 @@ extension LimitScripts {
 
         """
 
+    /// A batch's packed entries (`ScriptBatch`) unpacked at once into `a`: per entry its key's
+    /// index in KEYS, then `arity` integers; `n` entries. Bad arguments end the script before
+    /// it has written anything.
+    static func luaUnpackBatch(arity: Int) -> String {
+        """
+        if #argv ~= 1 or #argv[1] == 0 or #argv[1] % \(8 * (1 + arity)) ~= 0 then \(badArgumentsReply) end
+        local n = #argv[1] / \(8 * (1 + arity))
+        local a = {struct.unpack('<' .. string.rep('i8', \(1 + arity) * n), argv[1])}
+        """
+    }
+
     static func settleLua(_ shape: Shape) -> String {
         let tokenWindows = shape.tokenStems.map { "{\($0.window), '\($0.stem)c', '\($0.stem)p'}" }.joined(separator: ", ")
         let limiterFields = ["'cn'"] + shape.tokenStems.flatMap { ["'\($0.stem)i'", "'\($0.stem)c'", "'\($0.stem)p'"] }
@@ -142,8 +153,7 @@ extension LimitScripts {
             local quota_day, quota_month, monthly = \(shape.quotaDay), \(shape.quotaMonth), \(shape.monthly)
             local retention_us = \(shape.retentionMicros)
             local keys, argv = KEYS, ARGV
-            local n = #keys
-            if n == 0 or #argv ~= \(settleArity) * n then \(badArgumentsReply) end
+            \(luaUnpackBatch(arity: settleArity))
             local floor = math.floor
             local now
             local callers, order = {}, {}
@@ -158,17 +168,16 @@ extension LimitScripts {
               u[1], u[2], u[3], u[4], u[5] = u[1] + 1, u[2] + prompt, u[3] + completion, u[4] + cost, u[5] - reserved
             end
             for e = 1, n do
-              local p = \(settleArity) * (e - 1)
-              local at, reserved = tonumber(argv[p + 1]), tonumber(argv[p + 2])
-              local prompt, completion, cost = tonumber(argv[p + 3]), tonumber(argv[p + 4]), tonumber(argv[p + 5])
-              if not (at and reserved and prompt and completion and cost) then \(badArgumentsReply) end
+              local p = \(settleArity + 1) * (e - 1)
+              local lkey = keys[a[p + 1]]
+              if not lkey then \(badArgumentsReply) end
+              local at, reserved, prompt, completion, cost = a[p + 2], a[p + 3], a[p + 4], a[p + 5], a[p + 6]
               -- A request an admission script decided holds a lease when the plan takes one.
               local holds = \(shape.holdsLease) and at ~= 0
               if at == 0 then
                 if not now then now = server_now() end
                 at = now
               end
-              local lkey = keys[e]
               local c = callers[lkey]
               if not c then
                 c = {leases = {}, leased = {}, deltas = {}, usage = {}, slots = {}}

@@ -7,31 +7,27 @@ extension LimitScripts {
     static func admitNative(_ shape: Shape, _ storage: any ScriptStorage, _ keys: [String], _ arguments: [StoreValue])
         throws(StoreError) -> StoreValue
     {
-        guard !keys.isEmpty, arguments.count == keys.count else { throw badArguments }
-        var reserves: [Int64] = []
-        for argument in arguments {
-            guard let reserve = argument.integer else { throw badArguments }
-            reserves.append(reserve)
-        }
+        guard let requests = ScriptBatch.entries(keys: keys, arguments: arguments, arity: 1) else { throw badArguments }
         // One clock for the batch, as the Lua's one `TIME`; each request sees those before it.
         let now = storage.now.totalMicroseconds
-        var replies: [StoreValue] = [.integer(now)]
-        replies.reserveCapacity(1 + shape.entries.count + keys.count * (2 + 2 * shape.entries.count))
+        var replies = PackedIntegers()
+        replies.reserveCapacity(1 + shape.entries.count + requests.count * (2 + 2 * shape.entries.count))
+        replies.append(now)
         // The short form's resets, as the Lua's header (this twin answers in the long form only).
         for entry in shape.entries {
             switch entry.limit.kind {
             case .requests, .tokens:
                 let window = SlidingWindow(limit: entry.limit.limit, windowMicros: entry.limit.parameter)
-                replies.append(.integer(window.position(now: now).left + entry.limit.parameter))
-            default: replies.append(.integer(0))
+                replies.append(window.position(now: now).left + entry.limit.parameter)
+            default: replies.append(0)
             }
         }
-        for (entry, limiter) in keys.enumerated() {
-            for value in admitOne(shape, storage, limiter: limiter, reserve: reserves[entry], now: now) {
-                replies.append(.integer(value))
+        for request in requests {
+            for value in admitOne(shape, storage, limiter: request.key, reserve: request.values.first!, now: now) {
+                replies.append(value)
             }
         }
-        return .array(replies)
+        return replies.storeValue
     }
 
     /// One request of an admission batch, decided and (when admitted) counted.
@@ -140,7 +136,7 @@ extension LimitScripts {
     static func settleNative(_ shape: Shape, _ storage: any ScriptStorage, _ keys: [String], _ arguments: [StoreValue])
         throws(StoreError) -> StoreValue
     {
-        guard !keys.isEmpty, arguments.count == settleArity * keys.count else { throw badArguments }
+        guard let entries = ScriptBatch.entries(keys: keys, arguments: arguments, arity: settleArity) else { throw badArguments }
         struct Usage {
             var prefix: String
             var index: Int64
@@ -169,11 +165,10 @@ extension LimitScripts {
         var callers: [Caller] = []
         var order: [String] = []
         var position: [String: Int] = [:]
-        for (e, limiter) in keys.enumerated() {
-            let p = settleArity * e
-            guard var at = arguments[p].integer, let reserved = arguments[p + 1].integer, let prompt = arguments[p + 2].integer,
-                let completion = arguments[p + 3].integer, let cost = arguments[p + 4].integer
-            else { throw badArguments }
+        for (limiter, values) in entries {
+            let p = values.startIndex
+            var at = values[p]
+            let (reserved, prompt, completion, cost) = (values[p + 1], values[p + 2], values[p + 3], values[p + 4])
             // A request an admission script decided holds a lease when the plan takes one.
             let holds = shape.holdsLease && at != 0
             if at == 0 {
@@ -250,7 +245,7 @@ extension LimitScripts {
                 if fresh { storage.expire(key, ttlMicros: millis(usage.ttl) * 1_000) }
             }
         }
-        return .integer(Int64(keys.count))
+        return .integer(Int64(entries.count))
     }
 
     static let usageFields = ["requests", "prompt_tokens", "completion_tokens", "cost_nanos", "reserved_tokens"]

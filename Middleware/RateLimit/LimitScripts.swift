@@ -18,25 +18,25 @@ public final class LimitScripts: Sendable {
     /// Decides a batch of requests of this tier, one after another, each all or nothing (a
     /// worker sends the admissions that queued while its previous batch was out as one call, so
     /// under load a caller's counters are read and written once for many requests).
-    /// - KEYS: `CallerKeys.limiter(id)` of each request (callers may repeat).
-    /// - ARGV: per request, the tokens to reserve (a plan with a concurrency limit takes a lease
-    ///   for each admitted request, counted in its slot: `LimiterFields`).
-    /// - Reply: the store's time (µs) the batch was decided at and, per limit, the reset (µs) of
-    ///   a short-form answer; then each request's answer, in one of two forms:
+    /// - KEYS and ARGV: a `ScriptBatch` of the requests' `CallerKeys.limiter(id)` and, per
+    ///   request, the tokens to reserve (`appendAdmission`; a plan with a concurrency limit takes
+    ///   a lease for each admitted request, counted in its slot: `LimiterFields`).
+    /// - Reply: `PackedIntegers`: the store's time (µs) the batch was decided at and, per limit,
+    ///   the reset (µs) of a short-form answer; then each request's answer, in one of two forms:
     ///   - short, `0` then each limit's remaining: admitted on the straight path (windows and
     ///     concurrency only, each window already holding something), its resets the call's;
     ///   - long, `-1` (admitted) or the refusing limit (1-based), the retry µs (-1: never), then
     ///     each limit's remaining and reset µs (when refused, what each limit had before).
-    ///   Every integer is a reply element the gateway parses, so none is repeated that need not
-    ///   be. The native twin answers in the long form only; both read the same
-    ///   (`RateLimitSnapshot.offsets`).
+    ///   None is repeated that need not be. The native twin answers in the long form only; both
+    ///   read the same (`RateLimitSnapshot.offsets`).
     public let admit: StoreScript
     /// Settles a batch of ended requests of this tier (a worker flushes what ended in one
     /// reactor turn, so settlement costs a fraction of a round trip per request under load).
-    /// - KEYS: `CallerKeys.limiter(id)` of each entry (callers may repeat: the script folds them).
-    /// - ARGV: per entry, `settleEntry`: admission time µs (0: not admitted by a script, use
-    ///   now), tokens reserved, prompt tokens, completion tokens, cost in nano-dollars. An entry
-    ///   an admission script decided releases its lease when the plan takes leases.
+    /// - KEYS and ARGV: a `ScriptBatch` of the entries' `CallerKeys.limiter(id)` (the script
+    ///   folds a caller's entries) and, per entry (`appendSettlement`): admission time µs (0:
+    ///   not admitted by a script, use now), tokens reserved, prompt tokens, completion tokens,
+    ///   cost in nano-dollars. An entry an admission script decided releases its lease when the
+    ///   plan takes leases.
     /// - Reply: the entry count.
     public let settle: StoreScript
 
@@ -54,23 +54,21 @@ public final class LimitScripts: Sendable {
         }
     }
 
-    /// ARGV of `settle` for one entry (a batch concatenates entries).
-    public static func settleEntry(admittedAt: Int64, reserved: Int64, promptTokens: Int64,
-                                   completionTokens: Int64, costNanos: Int64) -> [StoreValue] {
-        var arguments: [StoreValue] = []
-        appendSettleEntry(to: &arguments, admittedAt: admittedAt, reserved: reserved, promptTokens: promptTokens,
-                          completionTokens: completionTokens, costNanos: costNanos)
-        return arguments
+    /// One request of an `admit` batch.
+    public static func appendAdmission(to batch: inout ScriptBatch, limiter: String, reserve: Int64) {
+        batch.startEntry(key: limiter)
+        batch.append(reserve)
     }
 
-    /// `settleEntry` appended to a batch's arguments in place.
-    static func appendSettleEntry(to arguments: inout [StoreValue], admittedAt: Int64, reserved: Int64,
-                                  promptTokens: Int64, completionTokens: Int64, costNanos: Int64) {
-        arguments.append(.integer(admittedAt))
-        arguments.append(.integer(reserved))
-        arguments.append(.integer(promptTokens))
-        arguments.append(.integer(completionTokens))
-        arguments.append(.integer(costNanos))
+    /// One entry of a `settle` batch.
+    public static func appendSettlement(to batch: inout ScriptBatch, limiter: String, admittedAt: Int64, reserved: Int64,
+                                        promptTokens: Int64, completionTokens: Int64, costNanos: Int64) {
+        batch.startEntry(key: limiter)
+        batch.append(admittedAt)
+        batch.append(reserved)
+        batch.append(promptTokens)
+        batch.append(completionTokens)
+        batch.append(costNanos)
     }
 
     static let settleArity = 5

@@ -27,49 +27,44 @@ public final class RateLimitSnapshot: Sendable {
     /// Reads request `entry`'s answer in a `LimitScripts.admit` reply; nil when the reply is not
     /// shaped as documented.
     public convenience init?(plan: LimitPlan, reply: StoreValue, entry: Int = 0) {
-        guard let offsets = Self.offsets(plan: plan, reply: reply), offsets.indices.contains(entry) else { return nil }
-        self.init(plan: plan, reply: reply, at: offsets[entry])
+        guard let packed = PackedIntegers(reply), let offsets = Self.offsets(plan: plan, reply: packed),
+            offsets.indices.contains(entry)
+        else { return nil }
+        self.init(plan: plan, reply: packed, at: offsets[entry])
     }
 
     /// Where each request's answer starts in an admission reply (short and long forms, see
     /// `LimitScripts.admit`); nil when the reply is not shaped as documented.
-    public static func offsets(plan: LimitPlan, reply: StoreValue) -> [Int]? {
-        guard case .array(let values) = reply else { return nil }
+    public static func offsets(plan: LimitPlan, reply: PackedIntegers) -> [Int]? {
         let count = plan.limits.count
         var offsets: [Int] = []
         var at = 1 + count
-        while at < values.count {
-            guard let form = values[at].integer else { return nil }
+        while at < reply.count {
             offsets.append(at)
-            at += form == 0 ? 1 + count : 2 + 2 * count
+            at += reply[at] == 0 ? 1 + count : 2 + 2 * count
         }
-        return at == values.count && !offsets.isEmpty ? offsets : nil
+        return at == reply.count && !offsets.isEmpty ? offsets : nil
     }
 
     /// Reads the answer that starts at `first` (one of `offsets`).
-    init?(plan: LimitPlan, reply: StoreValue, at first: Int) {
-        guard case .array(let values) = reply, first > plan.limits.count, first < values.count else { return nil }
-        func integer(_ i: Int) -> Int64? {
-            guard i < values.count else { return nil }
-            if case .integer(let value) = values[i] { return value }
-            return values[i].integer
-        }
-        guard let decidedAt = integer(0), let form = integer(first), form >= -1, form <= plan.limits.count else { return nil }
+    init?(plan: LimitPlan, reply: PackedIntegers, at first: Int) {
+        let count = plan.limits.count
+        guard first > count, first < reply.count else { return nil }
+        let form = reply[first]
         let short = form == 0
+        guard form >= -1, form <= count, first + (short ? 1 + count : 2 + 2 * count) <= reply.count else { return nil }
         var entries: [Entry] = []
-        entries.reserveCapacity(plan.limits.count)
+        entries.reserveCapacity(count)
         for (i, limit) in plan.limits.enumerated() {
             // Short: remaining after the form, reset from the call's header. Long: pairs after the retry.
-            let remaining = short ? integer(first + 1 + i) : integer(first + 2 + 2 * i)
-            let reset = short ? integer(1 + i) : integer(first + 3 + 2 * i)
-            guard let remaining, let reset else { return nil }
+            let remaining = short ? reply[first + 1 + i] : reply[first + 2 + 2 * i]
+            let reset = short ? reply[1 + i] : reply[first + 3 + 2 * i]
             entries.append(Entry(limit: limit, remaining: remaining, resetMicros: reset))
         }
-        guard let retryMicros = short ? 0 : integer(first + 1) else { return nil }
         self.admitted = form <= 0
         self.refusedBy = form > 0 ? Int(form) - 1 : nil
-        self.retryMicros = retryMicros
-        self.decidedAt = decidedAt
+        self.retryMicros = short ? 0 : reply[first + 1]
+        self.decidedAt = reply[0]
         policyLine = plan.policyLine
         headerBound = plan.headerBound
         self.entries = entries

@@ -13,10 +13,10 @@ struct Settlement: Sendable {
     var costNanos: Int64
     var scripts: LimitScripts
 
-    /// Appends this entry's `LimitScripts.settleEntry` arguments (no array of its own).
-    func appendArguments(to arguments: inout [StoreValue]) {
-        LimitScripts.appendSettleEntry(to: &arguments, admittedAt: admittedAt, reserved: reserved,
-                                       promptTokens: promptTokens, completionTokens: completionTokens, costNanos: costNanos)
+    /// Appends this entry to its tier's `LimitScripts.settle` batch.
+    func append(to batch: inout ScriptBatch) {
+        LimitScripts.appendSettlement(to: &batch, limiter: limiter, admittedAt: admittedAt, reserved: reserved,
+                                      promptTokens: promptTokens, completionTokens: completionTokens, costNanos: costNanos)
     }
 }
 
@@ -66,16 +66,10 @@ final class SettlementQueue: @unchecked Sendable {
     func send() {
         while !pending.isEmpty {
             let batch = pending.takeTierBatch(limit: Self.maxBatch) { $0.scripts }
-            var keys: [String] = []
-            keys.reserveCapacity(batch.count)
-            var arguments: [StoreValue] = []
-            arguments.reserveCapacity(batch.count * LimitScripts.settleArity)
-            for settlement in batch {
-                keys.append(settlement.limiter)
-                settlement.appendArguments(to: &arguments)
-            }
+            var call = ScriptBatch(entries: batch.count, arity: LimitScripts.settleArity)
+            for settlement in batch { settlement.append(to: &call) }
             unanswered += 1
-            store.start(batch[0].scripts.settle, keys: keys, arguments: arguments) { [self] result in
+            store.start(batch[0].scripts.settle, keys: call.keys, arguments: call.arguments) { [self] result in
                 if case .failure = result { failedBatches += 1 }
                 unanswered -= 1
                 if unanswered == 0 {

@@ -27,7 +27,9 @@ extension StateStoreContract {
     }
 
     static func rateAdmit(_ env: Environment, _ base: String, _ plan: LimitPlan, reserve: Int64 = 0) async throws -> RateReply {
-        let reply = try await env.store.run(compiled(plan).admit, keys: [base + "l"], arguments: [.integer(reserve)])
+        var call = ScriptBatch(entries: 1, arity: 1)
+        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: reserve)
+        let reply = try await env.store.run(compiled(plan).admit, keys: call.keys, arguments: call.arguments)
         // Read as the stage reads it: the Lua may answer in the short form, its twin in the long.
         let answer = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
         return RateReply(admitted: answer.admitted, refusedBy: answer.refusedBy.map { $0 + 1 } ?? 0, retry: answer.retryMicros,
@@ -36,11 +38,10 @@ extension StateStoreContract {
 
     static func rateSettle(_ env: Environment, _ base: String, _ plan: LimitPlan, admittedAt: Int64,
                            reserved: Int64, prompt: Int64, completion: Int64, cost: Int64 = 0) async throws {
-        let reply = try await env.store.run(
-            compiled(plan).settle, keys: [base + "l"],
-            arguments: LimitScripts.settleEntry(
-                admittedAt: admittedAt, reserved: reserved,
-                promptTokens: prompt, completionTokens: completion, costNanos: cost))
+        var call = ScriptBatch(entries: 1, arity: 5)
+        LimitScripts.appendSettlement(to: &call, limiter: base + "l", admittedAt: admittedAt, reserved: reserved,
+                                      promptTokens: prompt, completionTokens: completion, costNanos: cost)
+        let reply = try await env.store.run(compiled(plan).settle, keys: call.keys, arguments: call.arguments)
         #expect(reply.integer == 1)
     }
 
@@ -156,12 +157,13 @@ extension StateStoreContract {
         let entries: [(String, String, RateReply, Int64, Int64)] = [
             (base, "a", first, 400, 100), (other, "c", third, 100, 100), (base, "b", second, 400, 50),
         ]
-        let reply = try await env.store.run(
-            scripts.settle, keys: entries.map { $0.0 + "l" },
-            arguments: entries.flatMap {
-                LimitScripts.settleEntry(admittedAt: $0.2.now, reserved: $0.3,
-                                         promptTokens: $0.4, completionTokens: 0, costNanos: 1)
-            })
+        var call = ScriptBatch(entries: entries.count, arity: 5)
+        for entry in entries {
+            LimitScripts.appendSettlement(to: &call, limiter: entry.0 + "l", admittedAt: entry.2.now, reserved: entry.3,
+                                          promptTokens: entry.4, completionTokens: 0, costNanos: 1)
+        }
+        #expect(call.keys == [base + "l", other + "l"])  // each caller's key once
+        let reply = try await env.store.run(scripts.settle, keys: call.keys, arguments: call.arguments)
         #expect(reply.integer == 3)
         let next = try await rateAdmit(env, base, plan, reserve: 800)
         #expect(next.admitted && next.limits[0].0 == 1 && next.limits[1].0 == 50)
@@ -218,9 +220,9 @@ extension StateStoreContract {
         let batch: [(String, String, Int64)] = [
             (base, "a", 400), (base, "b", 400), (other, "c", 900), (base, "x", 300), (base, "y", 100),
         ]
-        let reply = try await env.store.run(
-            scripts.admit, keys: batch.map { $0.0 + "l" },
-            arguments: batch.map { .integer($0.2) })
+        var call = ScriptBatch(entries: batch.count, arity: 1)
+        for request in batch { LimitScripts.appendAdmission(to: &call, limiter: request.0 + "l", reserve: request.2) }
+        let reply = try await env.store.run(scripts.admit, keys: call.keys, arguments: call.arguments)
         let snapshots = batch.indices.map { RateLimitSnapshot(plan: plan, reply: reply, entry: $0) }
         try #require(snapshots.allSatisfy { $0 != nil }, "reply \(reply)")
         let answers = snapshots.map { $0! }
@@ -241,15 +243,25 @@ extension StateStoreContract {
     static func rateBadArguments(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
         let plan = LimitPlan(limits: [.init(.requests, limit: 3, parameter: hour, name: "rph")])
-        await #expect(throws: StoreError.self) {
-            _ = try await env.store.run(compiled(plan).admit, keys: [base + "l"], arguments: [.string("")])
+        let scripts = compiled(plan)
+        let malformed: [(StoreScript, [String], [StoreValue])] = [
+            (scripts.admit, [base + "l"], [.string("")]),  // no entries
+            (scripts.admit, [base + "l"], [.integer(1)]),  // not packed
+            (scripts.admit, [base + "l"], [PackedIntegers([1]).storeValue]),  // half an entry
+            (scripts.admit, [base + "l"], [PackedIntegers([2, 0]).storeValue]),  // a key index past KEYS
+            (scripts.admit, [base + "l"], [PackedIntegers([1, 0]).storeValue, .integer(1)]),  // two arguments
+            (scripts.settle, [base + "l"], [PackedIntegers([1, 0, 0, 0, 0]).storeValue]),  // an entry cut short
+            (scripts.settle, [base + "l"], [PackedIntegers([0, 0, 0, 0, 0, 0]).storeValue]),  // key index 0
+        ]
+        for (script, keys, arguments) in malformed {
+            await #expect(throws: StoreError.self, "\(script.name) \(arguments)") {
+                _ = try await env.store.run(script, keys: keys, arguments: arguments)
+            }
         }
+        // A batch with a bad entry anywhere writes nothing: the good first request is not counted.
         await #expect(throws: StoreError.self) {
-            _ = try await env.store.run(compiled(plan).admit, keys: [base + "l", base + "l"],
-                                        arguments: [.string(""), .integer(1), .string(""), .string("many")])
+            _ = try await env.store.run(scripts.admit, keys: [base + "l"], arguments: [PackedIntegers([1, 0, 5, 0]).storeValue])
         }
-        await #expect(throws: StoreError.self) {
-            _ = try await env.store.run(compiled(plan).settle, keys: [base + "l"], arguments: [.string(""), .integer(1)])
-        }
+        #expect(try await rateAdmit(env, base, plan).limits[0].0 == 2)
     }
 }

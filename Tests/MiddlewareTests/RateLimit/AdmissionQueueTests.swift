@@ -122,7 +122,8 @@ final class HeldStore: ForwardingStore, @unchecked Sendable {
 
     override func start(_ script: StoreScript, keys: [String], arguments: [StoreValue],
                         completion: @escaping @Sendable (Result<StoreValue, StoreError>) -> Void) {
-        if script.name.hasPrefix("rate_admit") { batches.append(keys.count) }
+        // An admission entry packs two integers: its key's index and its reservation.
+        if script.name.hasPrefix("rate_admit") { batches.append((arguments.first.flatMap(PackedIntegers.init)?.count ?? 0) / 2) }
         pending.append((script, keys, arguments, completion))
     }
 

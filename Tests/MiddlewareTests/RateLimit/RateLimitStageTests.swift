@@ -205,7 +205,7 @@ import Testing
         #expect(RateLimitHeaders.duration(3_723_000_000) == "1h2m3s")
         let plan = LimitPlan(tier: TierConfig(name: "x", requestsPerMinute: 60, tokensPerMinute: 1_000, burst: 5))
         // The call's time and short-form resets, then one answer in the long form.
-        let reply = StoreValue.array([0, 0, 0, 0, -1, 0, 59, 30_000_000, 4, 200_000, 900, 30_000_000].map { .integer($0) })
+        let reply = PackedIntegers([0, 0, 0, 0, -1, 0, 59, 30_000_000, 4, 200_000, 900, 30_000_000]).storeValue
         let snapshot = try! #require(RateLimitSnapshot(plan: plan, reply: reply))
         var headers = HeaderLines()
         RateLimitHeaders.apply(snapshot, to: &headers)
@@ -227,7 +227,7 @@ import Testing
         #expect(plan.limits.count == 9)
         var values: [Int64] = [Int64.max] + plan.limits.map { _ in Int64.max } + [-1, Int64.min]
         for _ in plan.limits { values += [Int64.min, Int64.max] }
-        let snapshot = try #require(RateLimitSnapshot(plan: plan, reply: .array(values.map { .integer($0) })))
+        let snapshot = try #require(RateLimitSnapshot(plan: plan, reply: PackedIntegers(values).storeValue))
         var lines = HeaderLines()
         RateLimitHeaders.apply(snapshot, to: &lines)
         #expect(lines.pairs.count == 11)
@@ -239,10 +239,10 @@ import Testing
         let form = 1 + plan.limits.count
         var refused = values
         refused[form] = 2
-        let refusal = try #require(RateLimitSnapshot(plan: plan, reply: .array(refused.map { .integer($0) })))
+        let refusal = try #require(RateLimitSnapshot(plan: plan, reply: PackedIntegers(refused).storeValue))
         #expect(GatewayError.rateLimited(refusal).status == 429)
         // A refusing limit the plan does not have is a malformed reply, not an index to trust.
         refused[form] = 10
-        #expect(RateLimitSnapshot(plan: plan, reply: .array(refused.map { .integer($0) })) == nil)
+        #expect(RateLimitSnapshot(plan: plan, reply: PackedIntegers(refused).storeValue) == nil)
     }
 }

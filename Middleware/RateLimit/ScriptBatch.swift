@@ -1,0 +1,111 @@
+import GatewayCore
+
+/// Integers as the rate-limit scripts take and give them: one bulk string of 8-byte
+/// little-endian two's-complement words (Lua's `struct.pack('<i8…')`), not one RESP element
+/// each. A batch's numbers then cost neither side any decimal rendering or parsing, Redis makes
+/// no object per argument, and the gateway no reply object per answer integer. Lua numbers
+/// are doubles, so the values stay within ±2^53: µs timestamps, tokens and nano-dollars do.
+public struct PackedIntegers: Sendable, Equatable {
+    public private(set) var bytes: [UInt8]
+
+    public init() { bytes = [] }
+
+    public init(_ values: [Int64]) {
+        self.init()
+        reserveCapacity(values.count)
+        for value in values { append(value) }
+    }
+
+    /// The words of `bytes`; nil unless it holds a whole number of them.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count % 8 == 0 else { return nil }
+        self.bytes = bytes
+    }
+
+    /// The words of a script's answer (`StoreValue.bytes`); nil for anything else.
+    public init?(_ reply: StoreValue) {
+        guard case .bytes(let bytes) = reply else { return nil }
+        self.init(bytes: bytes)
+    }
+
+    public var count: Int { bytes.count / 8 }
+
+    public subscript(index: Int) -> Int64 {
+        precondition(index >= 0 && index < count, "packed integer \(index) of \(count)")
+        return bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: 8 * index, as: Int64.self)) }
+    }
+
+    public mutating func reserveCapacity(_ integers: Int) { bytes.reserveCapacity(8 * integers) }
+
+    public mutating func append(_ value: Int64) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// The answer a script gives: one bulk string.
+    public var storeValue: StoreValue { .bytes(bytes) }
+}
+
+/// The KEYS and ARGV of one call of a tier's script (`LimitScripts`): the batch's limiter keys,
+/// each once, and every entry's integers packed in the one argument, each entry led by the
+/// 1-based index of its key in KEYS. A caller's run of requests sends its key once per call.
+public struct ScriptBatch: Sendable {
+    public private(set) var keys: [String] = []
+    public private(set) var integers = PackedIntegers()
+    /// Where each key is in `keys`, once there are too many for a linear search.
+    private var positions: [String: Int] = [:]
+    private static let linearKeys = 8
+
+    public init(entries: Int, arity: Int) {
+        integers.reserveCapacity(entries * (1 + arity))
+    }
+
+    /// Starts an entry of `key`'s; its `arity` integers follow (`append`).
+    public mutating func startEntry(key: String) {
+        integers.append(Int64(1 + position(of: key)))
+    }
+
+    public mutating func append(_ value: Int64) { integers.append(value) }
+
+    /// ARGV: the packed entries.
+    public var arguments: [StoreValue] { [integers.storeValue] }
+
+    private mutating func position(of key: String) -> Int {
+        // The last key first: a batch is mostly one caller's run (and the same string object).
+        if let last = keys.last, last == key { return keys.count - 1 }
+        if keys.count <= Self.linearKeys {
+            if let found = keys.firstIndex(of: key) { return found }
+        } else if let found = positions[key] {
+            return found
+        }
+        keys.append(key)
+        if keys.count > Self.linearKeys {
+            if positions.isEmpty {
+                for (offset, known) in keys.enumerated() { positions[known] = offset }
+            } else {
+                positions[key] = keys.count - 1
+            }
+        }
+        return keys.count - 1
+    }
+
+    /// The entries of a script call as the scripts read them: each one's key and integers; nil
+    /// when the arguments are not one whole packed batch of `arity`-integer entries over `keys`.
+    static func entries(keys: [String], arguments: [StoreValue], arity: Int) -> [(key: String, values: ArraySlice<Int64>)]? {
+        guard !keys.isEmpty, arguments.count == 1, let packed = PackedIntegers(arguments[0]), packed.count > 0,
+            packed.count % (1 + arity) == 0
+        else { return nil }
+        let values = (0..<packed.count).map { packed[$0] }
+        var entries: [(key: String, values: ArraySlice<Int64>)] = []
+        entries.reserveCapacity(values.count / (1 + arity))
+        for start in stride(from: 0, to: values.count, by: 1 + arity) {
+            let index = values[start]
+            guard index >= 1, index <= Int64(keys.count) else { return nil }
+            entries.append((keys[Int(index) - 1], values[(start + 1)..<(start + 1 + arity)]))
+        }
+        return entries
+    }
+}
+
+extension PackedIntegers: CustomStringConvertible {
+    public var description: String { "[" + (0..<count).map { String(self[$0]) }.joined(separator: ", ") + "]" }
+}
