@@ -70,7 +70,7 @@ public struct AuthStage: Middleware {
     }
 
     /// The caller for a presented key (or none), or the error to answer.
-    public func identify(_ key: String?, context: RequestContext) async -> Result<Caller, GatewayError> {
+    public func identify(_ key: Substring?, context: RequestContext) async -> Result<Caller, GatewayError> {
         guard let key else {
             guard !settings.required, let tier = tiers[settings.anonymousTier] else { return .failure(.missingAPIKey) }
             return .success(Self.anonymous(address: context.clientAddress, tier: tier))

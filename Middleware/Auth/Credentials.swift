@@ -8,8 +8,9 @@ public enum Credentials {
 
     /// One pass over the fields: HTTPFields' by-name getter joins repeated values through
     /// unspecialised generic code, a cost every request paid. A field sent twice reads as its
-    /// values joined, as that getter gives (and no key matches it).
-    public static func key(in headers: HTTPFields) -> String? {
+    /// values joined, as that getter gives (and no key matches it). The key is a slice of the
+    /// field's value, so a key seen before is recognised without a copy (`KeyDigests`).
+    public static func key(in headers: HTTPFields) -> Substring? {
         var authorization: String?
         var apiKey: String?
         for field in headers {
@@ -20,30 +21,41 @@ public enum Credentials {
             }
         }
         if let authorization, let key = bearerToken(authorization) { return key }
-        if let apiKey, let key = trimmed(apiKey.utf8[...]) { return key }
+        if let apiKey, let key = trimmed(apiKey, from: 0) { return key }
         return nil
     }
 
     /// The token of `Bearer <token>` (scheme case-insensitive, RFC 9110 §11.1), bytewise.
-    static func bearerToken(_ value: String) -> String? {
-        var bytes = value.utf8[...]
-        while bytes.first == UInt8(ascii: " ") { bytes = bytes.dropFirst() }
-        let scheme = Array("bearer".utf8)
-        guard bytes.count > scheme.count + 1 else { return nil }
-        for (offset, expected) in scheme.enumerated() {
-            guard bytes[bytes.index(bytes.startIndex, offsetBy: offset)] | 0x20 == expected else { return nil }
+    static func bearerToken(_ value: String) -> Substring? {
+        var value = value
+        let tokenStart: Int? = value.withUTF8 { bytes in
+            var i = 0
+            while i < bytes.count, bytes[i] == UInt8(ascii: " ") { i += 1 }
+            guard bytes.count - i > scheme.count + 1 else { return nil }
+            for expected in scheme {
+                guard bytes[i] | 0x20 == expected else { return nil }
+                i += 1
+            }
+            return bytes[i] == UInt8(ascii: " ") ? i + 1 : nil
         }
-        let afterScheme = bytes.index(bytes.startIndex, offsetBy: scheme.count)
-        guard bytes[afterScheme] == UInt8(ascii: " ") else { return nil }
-        return trimmed(bytes[bytes.index(after: afterScheme)...])
+        return tokenStart.flatMap { trimmed(value, from: $0) }
     }
 
-    /// The bytes without surrounding spaces or tabs, as a string; nil when nothing is left.
-    static func trimmed(_ bytes: Substring.UTF8View.SubSequence) -> String? {
-        var bytes = bytes
-        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
-        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
-        return bytes.isEmpty ? nil : String(Substring(bytes))
+    private static let scheme = Array("bearer".utf8)
+
+    /// `value`'s bytes from `start` without surrounding spaces or tabs; nil when nothing is left.
+    static func trimmed(_ value: String, from start: Int) -> Substring? {
+        var value = value
+        let range: Range<Int>? = value.withUTF8 { bytes in
+            var lower = start
+            var upper = bytes.count
+            while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower += 1 }
+            while upper > lower, bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09 { upper -= 1 }
+            return lower < upper ? lower..<upper : nil
+        }
+        guard let range else { return nil }
+        let utf8 = value.utf8
+        return Substring(utf8[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)])
     }
 }
 
@@ -65,12 +77,38 @@ final class KeyDigests: @unchecked Sendable {
     }
 
     private var table: [String: Known] = [:]
+    /// The last key found, checked first and in constant time: a worker mostly sees one
+    /// caller's run of requests, which then cost neither a hash of the key nor a copy of it.
+    private var last: (key: String, known: Known)?
     static let capacity = 1_024
 
-    func known(_ key: String) -> Known? { table[key] }
+    func known(_ key: Substring) -> Known? {
+        if let last, Self.constantTimeEqual(key, last.key) { return last.known }
+        let owned = String(key)
+        guard let found = table[owned] else { return nil }
+        last = (owned, found)
+        return found
+    }
 
-    func remember(_ key: String, digest: [UInt8], hex: String, config: AuthStage.ConfigKey?) {
+    func remember(_ key: Substring, digest: [UInt8], hex: String, config: AuthStage.ConfigKey?) {
         if table.count >= Self.capacity { table.removeAll(keepingCapacity: true) }
-        table[key] = Known(digest: digest, hex: hex, config: config)
+        let owned = String(key)
+        let known = Known(digest: digest, hex: hex, config: config)
+        table[owned] = known
+        last = (owned, known)
+    }
+
+    /// Whether the two hold the same bytes, in time that depends on their length only.
+    static func constantTimeEqual(_ presented: Substring, _ stored: String) -> Bool {
+        var presented = presented
+        var stored = stored
+        return presented.withUTF8 { a in
+            stored.withUTF8 { b in
+                guard a.count == b.count else { return false }
+                var difference: UInt8 = 0
+                for i in 0..<a.count { difference |= a[i] ^ b[i] }
+                return difference == 0
+            }
+        }
     }
 }

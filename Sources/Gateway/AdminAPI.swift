@@ -27,7 +27,7 @@ struct AdminAPI {
     }
 
     func handle(method: HTTPRequest.Method, path: String, query: [String: String], request: ServerRequest) async -> Answer {
-        let presented = Credentials.key(in: request.head.headers)
+        let presented = Credentials.key(in: request.head.headers).map(String.init)
         let isAdmin = presented.map(isAdminKey) ?? false
         if path == "/admin/usage" {
             guard method == .get else { return .failure(.methodNotAllowed(method.rawValue, path, allowed: "GET")) }
@@ -181,7 +181,7 @@ struct AdminAPI {
         } else {
             guard let presented else { return .failure(.missingAPIKey) }
             let context = RequestContext(requestID: "usage", receivedAt: 0)
-            switch await snapshot.auth.identify(presented, context: context) {
+            switch await snapshot.auth.identify(presented[...], context: context) {
             case .failure(let error): return .failure(error)
             case .success(let caller): subjects = [(caller.id, caller.name, caller.tier.name, caller.source.rawValue)]
             }

@@ -45,6 +45,20 @@ import Testing
         }
     }
 
+    /// A stage remembers the keys that identified someone (the last one checked first, in
+    /// constant time); a key one byte away from a remembered one is still someone else's, or nobody's.
+    @Test func rememberedKeysAreToldApartByEveryByte() async {
+        let other = "sk-test-demX"
+        let keys = [Self.configKey, KeyConfig(name: "other", keySHA256: SHA256.hex(other.utf8), tier: "free")]
+        let stage = stage(keys: keys)
+        for (presented, expected) in [(Self.key, "demo"), (Self.key, "demo"), (other, "other"), ("sk-test-demY", nil),
+                                      (Self.key, "demo"), (other, "other"), ("sk-test-dem", nil)] as [(String, String?)] {
+            let (status, caller) = await call(stage, headers: [.authorization: "Bearer \(presented)"])
+            #expect(status == (expected == nil ? 401 : 200), "\(presented)")
+            #expect(caller?.name == expected, "\(presented)")
+        }
+    }
+
     @Test func missingWrongAndExpiredKeysAre401() async {
         #expect(await call(stage(), headers: [:]).0 == 401)
         #expect(await call(stage(), headers: [.authorization: "Bearer sk-nope"]).0 == 401)
