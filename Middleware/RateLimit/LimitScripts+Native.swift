@@ -10,9 +10,8 @@ extension LimitScripts {
         guard let requests = ScriptBatch.entries(keys: keys, arguments: arguments, arity: 1) else { throw badArguments }
         // One clock for the batch, as the Lua's one `TIME`; each request sees those before it.
         let now = storage.now.totalMicroseconds
-        var replies = PackedIntegers()
+        var replies: [Int64] = [now]
         replies.reserveCapacity(1 + shape.entries.count + requests.count * (2 + 2 * shape.entries.count))
-        replies.append(now)
         // The short form's resets, as the Lua's header (this twin answers in the long form only).
         for entry in shape.entries {
             switch entry.limit.kind {
@@ -23,11 +22,9 @@ extension LimitScripts {
             }
         }
         for request in requests {
-            for value in admitOne(shape, storage, limiter: request.key, reserve: request.values.first!, now: now) {
-                replies.append(value)
-            }
+            replies += admitOne(shape, storage, limiter: request.key, reserve: request.values.first!, now: now)
         }
-        return replies.storeValue
+        return PackedIntegers(replies).storeValue
     }
 
     /// One request of an admission batch, decided and (when admitted) counted.

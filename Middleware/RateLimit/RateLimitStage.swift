@@ -74,8 +74,9 @@ public struct RateLimitStage: Middleware {
             }
         }
 
-        // Without an admission (fail_open) the accounting-only scripts settle it: no lease to release.
-        var settlement = Settlement(
+        // Without an admission (fail_open) the accounting-only scripts settle it: no lease to
+        // release. A constant, so no box holds it for the stream's end: each branch completes a copy.
+        let admitted = Settlement(
             limiter: limiter, admittedAt: snapshot?.decidedAt ?? 0, reserved: snapshot == nil ? 0 : reserve, promptTokens: 0,
             completionTokens: 0, costNanos: 0, scripts: snapshot == nil ? accountingOnly : scripts)
         gauge.enter()
@@ -88,6 +89,7 @@ public struct RateLimitStage: Middleware {
         case .bytes(let body):
             var meter = UsageMeter()
             if (200..<300).contains(response.status) { meter.observe(body: body) }
+            var settlement = admitted
             Self.complete(&settlement, meter: meter, promptEstimate: (200..<300).contains(response.status) ? promptEstimate : 0,
                           context: context)
             gauge.leave()
@@ -96,6 +98,7 @@ public struct RateLimitStage: Middleware {
             // A stream cut short still settles what it used: the end runs on any outcome.
             var meter = UsageMeter()
             response.body = .stream(ObservedStream(stream, onChunk: { meter.observe(chunk: $0) }) { _, _ in
+                var settlement = admitted
                 Self.complete(&settlement, meter: meter, promptEstimate: promptEstimate, context: context)
                 gauge.leave()
                 settlements.add(settlement)

@@ -8,12 +8,12 @@ import GatewayCore
 public struct PackedIntegers: Sendable, Equatable {
     public private(set) var bytes: [UInt8]
 
-    public init() { bytes = [] }
-
+    /// `values` packed: one copy of their memory.
     public init(_ values: [Int64]) {
-        self.init()
-        reserveCapacity(values.count)
-        for value in values { append(value) }
+        #if _endian(big)
+        let values = values.map(\.littleEndian)
+        #endif
+        bytes = values.withUnsafeBytes { Array($0) }
     }
 
     /// The words of `bytes`; nil unless it holds a whole number of them.
@@ -35,12 +35,6 @@ public struct PackedIntegers: Sendable, Equatable {
         return bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: 8 * index, as: Int64.self)) }
     }
 
-    public mutating func reserveCapacity(_ integers: Int) { bytes.reserveCapacity(8 * integers) }
-
-    public mutating func append(_ value: Int64) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
-    }
-
     /// The answer a script gives: one bulk string.
     public var storeValue: StoreValue { .bytes(bytes) }
 }
@@ -50,7 +44,9 @@ public struct PackedIntegers: Sendable, Equatable {
 /// 1-based index of its key in KEYS. A caller's run of requests sends its key once per call.
 public struct ScriptBatch: Sendable {
     public private(set) var keys: [String] = []
-    public private(set) var integers = PackedIntegers()
+    /// Built as integers and packed once (`arguments`): appending words to bytes went through
+    /// generic code, a call per integer.
+    private var integers: [Int64] = []
     /// Where each key is in `keys`, once there are too many for a linear search.
     private var positions: [String: Int] = [:]
     private static let linearKeys = 8
@@ -67,7 +63,7 @@ public struct ScriptBatch: Sendable {
     public mutating func append(_ value: Int64) { integers.append(value) }
 
     /// ARGV: the packed entries.
-    public var arguments: [StoreValue] { [integers.storeValue] }
+    public var arguments: [StoreValue] { [PackedIntegers(integers).storeValue] }
 
     private mutating func position(of key: String) -> Int {
         // The last key first: a batch is mostly one caller's run (and the same string object).
