@@ -4,7 +4,8 @@ import GatewayCore
 /// The admission script's answer for one request, per limit of the caller's plan: what the
 /// headers are rendered from, and which limit refused. Immutable; a class, so the stage, the
 /// headers and a refusal share one (as a struct it was copied field by field through generic
-/// value witnesses).
+/// value witnesses). Each limit's numbers are read from the batch's reply where they are, not
+/// copied into an array of their own (an allocation per request).
 public final class RateLimitSnapshot: Sendable {
     public struct Entry: Sendable, Equatable {
         public var limit: LimitPlan.Limit
@@ -13,7 +14,12 @@ public final class RateLimitSnapshot: Sendable {
     }
 
     public let admitted: Bool
-    public let entries: [Entry]
+    /// The plan's limits, in the reply's order.
+    let limits: [LimitPlan.Limit]
+    /// The batch's reply, where this answer starts in it, and whether in the short form.
+    private let reply: PackedIntegers
+    private let first: Int
+    private let short: Bool
     /// The refusing limit's index in `entries`, when refused.
     public let refusedBy: Int?
     /// Microseconds until the request would fit; -1 when it never can.
@@ -53,35 +59,48 @@ public final class RateLimitSnapshot: Sendable {
         let form = reply[first]
         let short = form == 0
         guard form >= -1, form <= count, first + (short ? 1 + count : 2 + 2 * count) <= reply.count else { return nil }
-        var entries: [Entry] = []
-        entries.reserveCapacity(count)
-        for (i, limit) in plan.limits.enumerated() {
-            // Short: remaining after the form, reset from the call's header. Long: pairs after the retry.
-            let remaining = short ? reply[first + 1 + i] : reply[first + 2 + 2 * i]
-            let reset = short ? reply[1 + i] : reply[first + 3 + 2 * i]
-            entries.append(Entry(limit: limit, remaining: remaining, resetMicros: reset))
-        }
         self.admitted = form <= 0
         self.refusedBy = form > 0 ? Int(form) - 1 : nil
         self.retryMicros = short ? 0 : reply[first + 1]
         self.decidedAt = reply[0]
+        self.limits = plan.limits
+        self.reply = reply
+        self.first = first
+        self.short = short
         policyLine = plan.policyLine
         headerBound = plan.headerBound
-        self.entries = entries
     }
+
+    /// What limit `i` had left after this request (before it, when refused).
+    func remaining(_ i: Int) -> Int64 {
+        // Short: remaining after the form, reset from the call's header. Long: pairs after the retry.
+        short ? reply[first + 1 + i] : reply[first + 2 + 2 * i]
+    }
+
+    /// Microseconds until limit `i` resets.
+    func resetMicros(_ i: Int) -> Int64 {
+        short ? reply[1 + i] : reply[first + 3 + 2 * i]
+    }
+
+    public func entry(_ i: Int) -> Entry {
+        Entry(limit: limits[i], remaining: remaining(i), resetMicros: resetMicros(i))
+    }
+
+    /// Every limit's entry, in plan order.
+    public var entries: [Entry] { limits.indices.map(entry) }
 
     /// The request limit clients watch (`X-RateLimit-*`, `x-ratelimit-*-requests`): the one
     /// with the fewest requests left, the first in plan order on ties (windows come before the
     /// burst bucket).
     var requestEntry: Entry? {
-        var best: Entry?
-        for entry in entries where entry.limit.kind == .requests || entry.limit.kind == .burst {
-            if best == nil || entry.remaining < best!.remaining { best = entry }
+        var best: Int?
+        for i in limits.indices where limits[i].kind == .requests || limits[i].kind == .burst {
+            if best == nil || remaining(i) < remaining(best!) { best = i }
         }
-        return best
+        return best.map(entry)
     }
 
-    var tokenEntry: Entry? { entries.first { $0.limit.kind == .tokens } }
+    var tokenEntry: Entry? { limits.firstIndex { $0.kind == .tokens }.map(entry) }
 }
 
 /// Renders the rate-limit headers every answer to a limited caller carries, in each convention
@@ -95,7 +114,7 @@ public enum RateLimitHeaders {
         let requests = snapshot.requestEntry
         let tokens = snapshot.tokenEntry
         lines.write(maxCount: snapshot.headerBound) { out in
-            if let primary = requests ?? tokens ?? snapshot.entries.first {
+            if let primary = requests ?? tokens ?? (snapshot.limits.isEmpty ? nil : snapshot.entry(0)) {
                 out.write(primary.limit.lines.limit)
                 line(&out, "X-RateLimit-Remaining: ", primary.remaining)
                 line(&out, "X-RateLimit-Reset: ", seconds(primary.resetMicros))
@@ -108,15 +127,15 @@ public enum RateLimitHeaders {
                 openAI(&out, tokens, limitLine: tokens.limit.lines.limitTokens,
                        remaining: "x-ratelimit-remaining-tokens: ", reset: "x-ratelimit-reset-tokens: ")
             }
-            guard !snapshot.entries.isEmpty else { return }
+            guard !snapshot.limits.isEmpty else { return }
             out.write(snapshot.policyLine)
             out.write("RateLimit: ")
-            for (i, entry) in snapshot.entries.enumerated() {
+            for (i, limit) in snapshot.limits.enumerated() {
                 if i > 0 { out.write(", ") }
-                out.write(entry.limit.lines.stateItem)
-                out.writeDecimal(Int(entry.remaining))
+                out.write(limit.lines.stateItem)
+                out.writeDecimal(Int(snapshot.remaining(i)))
                 out.write(";t=")
-                out.writeDecimal(Int(seconds(entry.resetMicros)))
+                out.writeDecimal(Int(seconds(snapshot.resetMicros(i))))
             }
             out.write("\r\n")
         }
@@ -246,7 +265,7 @@ extension GatewayError {
     /// cannot cure (a quota, or a request larger than the limit) says `x-should-retry: false`,
     /// so SDKs do not retry in vain.
     public static func rateLimited(_ snapshot: RateLimitSnapshot) -> GatewayError {
-        let entry = snapshot.entries[snapshot.refusedBy ?? 0]
+        let entry = snapshot.entry(snapshot.refusedBy ?? 0)
         let limit = entry.limit
         let never = snapshot.retryMicros < 0
         let wait = never ? entry.resetMicros : snapshot.retryMicros

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Token usage of one answer, read from what the provider sent: the `usage` object of a JSON
 /// answer, or of the final SSE chunk. When a stream carries none (the client did not ask for
 /// `include_usage`, or the stream was cut short), completion tokens are estimated as one per
@@ -68,6 +70,7 @@ public struct UsageMeter: Sendable {
     /// Top-level integer members of the object at `objectStart` (nested objects are skipped);
     /// stops once both counts are read (they come first in every OpenAI-shaped usage).
     private static func members(_ bytes: UnsafeBufferPointer<UInt8>, objectStart: Int) -> (prompt: Int64, completion: Int64) {
+        if let counts = leadingCounts(bytes, objectStart: objectStart) { return counts }
         var prompt: Int64?
         var completion: Int64?
         var depth = 0
@@ -117,6 +120,36 @@ public struct UsageMeter: Sendable {
         return (prompt ?? 0, completion ?? 0)
     }
 
+    /// The shape OpenAI and compatible servers send, read without the general scan:
+    /// `{"prompt_tokens":N,"completion_tokens":M` then `,` or `}`. nil for anything else
+    /// (spaces, another order, a number too long), which the general scan then reads.
+    private static func leadingCounts(_ bytes: UnsafeBufferPointer<UInt8>, objectStart: Int) -> (prompt: Int64, completion: Int64)? {
+        var i = objectStart + 1
+        guard matches(bytes, promptMember, at: i) else { return nil }
+        i += promptMember.count
+        guard let prompt = digits(bytes, &i), i < bytes.count, bytes[i] == UInt8(ascii: ","),
+            matches(bytes, completionMember, at: i + 1)
+        else { return nil }
+        i += 1 + completionMember.count
+        guard let completion = digits(bytes, &i), i < bytes.count, bytes[i] == UInt8(ascii: ",") || bytes[i] == UInt8(ascii: "}")
+        else { return nil }
+        return (prompt, completion)
+    }
+
+    /// A run of 1 to 18 digits at `i` as a number, `i` moved past it.
+    private static func digits(_ bytes: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Int64? {
+        let start = i
+        var value: Int64 = 0
+        while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
+            guard i - start < 18 else { return nil }
+            value = value * 10 + Int64(bytes[i] - UInt8(ascii: "0"))
+            i += 1
+        }
+        return i > start ? value : nil
+    }
+
+    private static let promptMember = Array(#""prompt_tokens":"#.utf8)
+    private static let completionMember = Array(#""completion_tokens":"#.utf8)
     private static let usageKey = Array(#""usage""#.utf8)
     /// How far left the search window may move when the byte at its start is `b`: the first
     /// position of `b` in the key after its opening quote, or the key's length.
@@ -135,9 +168,8 @@ public struct UsageMeter: Sendable {
     }
 
     private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ pattern: [UInt8], at start: Int) -> Bool {
-        guard start + pattern.count <= bytes.count else { return false }
-        for j in 0..<pattern.count where bytes[start + j] != pattern[j] { return false }
-        return true
+        guard start >= 0, start + pattern.count <= bytes.count, let base = bytes.baseAddress else { return false }
+        return pattern.withUnsafeBufferPointer { memcmp(base + start, $0.baseAddress!, $0.count) == 0 }
     }
 
     /// Whether `bytes` holds `prefix` (a key and the opening quote of its value) followed by a

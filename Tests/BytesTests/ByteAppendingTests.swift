@@ -12,6 +12,18 @@ struct ByteAppendingTests {
         #expect([UInt8].decimalCount(value) == String(value).utf8.count)
     }
 
+    /// Every power of ten and its neighbours: where the digit count changes.
+    @Test func decimalCountsChangeAtEveryPowerOfTen() {
+        var power = 1
+        for _ in 0...18 {
+            for value in [power - 1, power, power + 1, -power, -(power - 1)] {
+                #expect([UInt8].decimalCount(value) == String(value).utf8.count, "\(value)")
+            }
+            if power > Int.max / 10 { break }
+            power *= 10
+        }
+    }
+
     @Test func textIsAppendedAsItsUTF8() {
         var out: [UInt8] = []
         out.appendUTF8("a: ")

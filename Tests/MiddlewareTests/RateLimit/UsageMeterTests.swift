@@ -28,6 +28,24 @@ import Testing
         }
     }
 
+    /// The compact OpenAI shape is read on a short path; every other shape on the general
+    /// scan, with the same answers.
+    @Test(arguments: [
+        (#"{"prompt_tokens":7,"completion_tokens":9,"total_tokens":16}"#, 7, 9),
+        (#"{"prompt_tokens":7,"completion_tokens":9}"#, 7, 9),
+        (#"{"completion_tokens":9,"prompt_tokens":7}"#, 7, 9),
+        (#"{ "prompt_tokens": 7, "completion_tokens": 9 }"#, 7, 9),
+        (#"{"prompt_tokens":7,"total_tokens":7}"#, 7, 0),
+        (#"{"prompt_tokens":7,"completion_tokens":9x}"#, 7, 9),
+        (#"{"prompt_tokens":123456789012345678,"completion_tokens":1}"#, 123_456_789_012_345_678, 1),
+        (#"{"prompt_tokens":1234567890123456789,"completion_tokens":1}"#, 1_234_567_890_123_456_789, 1),
+    ] as [(String, Int64, Int64)])
+    func usageShapesReadTheSame(_ usage: String, _ prompt: Int64, _ completion: Int64) {
+        var meter = UsageMeter()
+        meter.observe(body: Array(#"{"id":"x","usage":\#(usage)}"#.utf8))
+        #expect(meter.tokens(promptEstimate: 1) == (prompt, completion))
+    }
+
     @Test func embeddingsHaveNoCompletionTokens() {
         var meter = UsageMeter()
         meter.observe(body: Array(#"{"object":"list","usage":{"prompt_tokens":8,"total_tokens":8}}"#.utf8))
