@@ -16,6 +16,7 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Path to the configuration file.") var config = "config.yaml"
 
     func run() throws {
+        MallocTuning.applyByReexecuting()
         let code = GatewayProcess.serve(configPath: config, environment: ProcessInfo.processInfo.environment)
         if code != 0 { throw ExitCode(code) }
     }

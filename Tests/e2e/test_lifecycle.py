@@ -206,6 +206,18 @@ def test_sigterm_with_idle_keep_alive_connection_exits_promptly(own_gateway):
         connection.close()
 
 
+# MARK: process
+
+
+def test_serve_runs_with_a_deeper_malloc_thread_cache(gateway, client):
+    """`serve` re-executes itself once with glibc's tcache deepened (MallocTuning): the process
+    the test started is the one serving, its environment carries the tunable, and it answers."""
+    environ = Path(f"/proc/{gateway.process.proc.pid}/environ").read_bytes().split(b"\0")
+    tunables = [entry for entry in environ if entry.startswith(b"GLIBC_TUNABLES=")]
+    assert tunables and b"glibc.malloc.tcache_count=64" in tunables[0]
+    assert client.chat.completions.create(model="remote-gpt", messages=MESSAGES).choices
+
+
 # MARK: access log
 
 
