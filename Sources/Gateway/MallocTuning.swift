@@ -24,6 +24,9 @@ public enum MallocTuning {
     /// Re-executes the process with the tuned cache, unless it runs with it already. Returns
     /// only when it does, or when the exec failed (the gateway then runs untuned).
     public static func applyByReexecuting() {
+        // Under valgrind, /proc/self/exe is valgrind's tool, not the gateway (and its malloc is
+        // valgrind's): run as started.
+        if let preload = getenv("LD_PRELOAD"), String(cString: preload).contains("vgpreload") { return }
         let previous = getenv("GLIBC_TUNABLES").map { String(cString: $0) }
         guard let value = tunables(current: previous) else { return }
         setenv("GLIBC_TUNABLES", value, 1)
