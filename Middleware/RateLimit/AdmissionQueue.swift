@@ -16,8 +16,9 @@ struct AdmissionReply: Sendable {
 /// held back for answers: the store decides one while the worker serves another's.
 ///
 /// Each request is still decided on its own, all or nothing, in arrival order, and the
-/// worker's lingering settlements leave first in the same write, so a caller's next request
-/// always sees its ended ones settled.
+/// worker's lingering settlements of the tier ride in the same call and are applied first (those
+/// of other tiers leave ahead in the same write), so a caller's next request always sees its
+/// ended ones settled.
 ///
 /// A batch that fails (store down, deadline passed) fails each of its requests, which the stage
 /// then treats under its `on_store_error` policy. Reactor-confined, hence `@unchecked Sendable`.
@@ -62,30 +63,42 @@ final class AdmissionQueue: @unchecked Sendable {
         return try result.get()
     }
 
-    /// Issues everything queued: one script call per tier and `maxBatch` requests, settlements first.
+    /// Issues everything queued: one script call per tier and `maxBatch` requests, each carrying
+    /// the worker's pending settlements of its tier (applied first); settlements of other tiers
+    /// leave ahead of them as `settle` calls, in the same write.
     private func send() {
-        settlements.send()
+        var calls: [(requests: [Waiting], riders: [Settlement])] = []
         while !queued.isEmpty {
             let batch = queued.takeTierBatch(limit: Self.maxBatch) { $0.scripts }
-            var call = ScriptBatch(entries: batch.count, arity: 1)
-            for waiting in batch { LimitScripts.appendAdmission(to: &call, limiter: waiting.limiter, reserve: waiting.reserve) }
-            let plan = batch[0].scripts.plan
-            store.start(batch[0].scripts.admit, keys: call.keys, arguments: call.arguments) { result in
-                switch result {
-                case .success(let reply):
-                    guard let packed = PackedIntegers(reply), let offsets = RateLimitSnapshot.offsets(plan: plan, reply: packed),
-                        offsets.count == batch.count
-                    else {
-                        let error = StoreError.protocolViolation("rate_admit answered \(reply) for \(batch.count) requests")
-                        for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
-                        return
-                    }
-                    for (waiting, offset) in zip(batch, offsets) {
-                        waiting.continuation.resume(returning: .success(AdmissionReply(reply: packed, offset: offset)))
-                    }
-                case .failure(let error):
+            calls.append((batch, settlements.take(for: batch[0].scripts, limit: SettlementQueue.maxBatch)))
+        }
+        settlements.send()
+        for (batch, riders) in calls { issue(batch, riders: riders) }
+    }
+
+    private func issue(_ batch: [Waiting], riders: [Settlement]) {
+        var call = ScriptBatch(entries: batch.count, arity: 1, sections: 2)
+        for waiting in batch { LimitScripts.appendAdmission(to: &call, limiter: waiting.limiter, reserve: waiting.reserve) }
+        for settlement in riders { settlement.append(to: &call, section: 1) }
+        let plan = batch[0].scripts.plan
+        let settlements = riders.isEmpty ? nil : self.settlements
+        store.start(batch[0].scripts.admit, keys: call.keys, arguments: call.arguments) { result in
+            switch result {
+            case .success(let reply):
+                settlements?.answered(failed: false)
+                guard let packed = PackedIntegers(reply), let offsets = RateLimitSnapshot.offsets(plan: plan, reply: packed),
+                    offsets.count == batch.count
+                else {
+                    let error = StoreError.protocolViolation("rate_admit answered \(reply) for \(batch.count) requests")
                     for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
+                    return
                 }
+                for (waiting, offset) in zip(batch, offsets) {
+                    waiting.continuation.resume(returning: .success(AdmissionReply(reply: packed, offset: offset)))
+                }
+            case .failure(let error):
+                settlements?.answered(failed: true)
+                for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
             }
         }
     }

@@ -17,13 +17,18 @@ extension LimitScripts {
         if windows { lua += SlidingWindow.lua + luaRoll }
         if kinds.contains(.burst) { lua += luaBucket }
         if kinds.contains(.concurrency) { lua += luaLapse(shape) }
-        if quotas { lua += luaCalendar + luaQuota }
+        lua += luaCalendar  // the riding settlements' days and months, and the quotas'
+        if quotas { lua += luaQuota }
         lua += """
             local keys, argv = KEYS, ARGV
-            \(luaUnpackBatch(arity: 1))
+            \(luaUnpackBatch(arity: 1, allowed: [1, 2]))
             for e = 1, n do
               if not keys[a[2 * e - 1]] then \(badArgumentsReply) end
             end
+            -- Settlements riding with the batch (ARGV[2]) go first: a caller's next request sees
+            -- its ended ones settled, one script call for both.
+            if #argv == 2 then
+            \(luaUnpackBatch(arity: settleArity, argument: 2, allowed: []))\(settleBody(shape))end
             local now = server_now()
             local floor = math.floor
 

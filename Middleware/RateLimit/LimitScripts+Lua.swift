@@ -135,25 +135,34 @@ extension LimitScripts {
     /// A batch's packed entries (`ScriptBatch`) unpacked at once into `a`: per entry its key's
     /// index in KEYS, then `arity` integers; `n` entries. Bad arguments end the script before
     /// it has written anything.
-    static func luaUnpackBatch(arity: Int) -> String {
-        """
-        if #argv ~= 1 or #argv[1] == 0 or #argv[1] % \(8 * (1 + arity)) ~= 0 then \(badArgumentsReply) end
-        local n = #argv[1] / \(8 * (1 + arity))
-        local a = {struct.unpack('<' .. string.rep('i8', \(1 + arity) * n), argv[1])}
-        """
+    /// `argument` is ARGV's 1-based index; `allowed` the argument counts the script takes.
+    static func luaUnpackBatch(arity: Int, argument: Int = 1, allowed: [Int] = [1]) -> String {
+        let count = allowed.isEmpty ? "" : "(" + allowed.map { "#argv ~= \($0)" }.joined(separator: " and ") + ") or "
+        return """
+            if \(count)#argv[\(argument)] == 0 or #argv[\(argument)] % \(8 * (1 + arity)) ~= 0 then \(badArgumentsReply) end
+            local n = #argv[\(argument)] / \(8 * (1 + arity))
+            local a = {struct.unpack('<' .. string.rep('i8', \(1 + arity) * n), argv[\(argument)])}
+
+            """
     }
 
+    /// The settlement script: its body (`settleBody`) over ARGV[1].
     static func settleLua(_ shape: Shape) -> String {
+        luaBasics + luaCalendar + "local keys, argv = KEYS, ARGV\n" + luaUnpackBatch(arity: settleArity) + settleBody(shape) + "return n\n"
+    }
+
+    /// Settles the `n` packed entries in `a` (over `keys`): validates every entry before it
+    /// writes anything. Needs `luaBasics` and `luaCalendar`; its locals are its own when it runs
+    /// inside a block (the admission script runs it for the settlements riding with a batch).
+    static func settleBody(_ shape: Shape) -> String {
         let tokenWindows = shape.tokenStems.map { "{\($0.window), '\($0.stem)c', '\($0.stem)p'}" }.joined(separator: ", ")
         let limiterFields = ["'cn'"] + shape.tokenStems.flatMap { ["'\($0.stem)i'", "'\($0.stem)c'", "'\($0.stem)p'"] }
-        return luaBasics + luaCalendar + """
+        return """
             local token_windows = {\(tokenWindows)}
             local limiter_fields = {\(limiterFields.joined(separator: ", "))}
             local usage_fields = {'requests', 'prompt_tokens', 'completion_tokens', 'cost_nanos', 'reserved_tokens'}
             local quota_day, quota_month, monthly = \(shape.quotaDay), \(shape.quotaMonth), \(shape.monthly)
             local retention_us = \(shape.retentionMicros)
-            local keys, argv = KEYS, ARGV
-            \(luaUnpackBatch(arity: settleArity))
             local floor = math.floor
             local now
             local callers, order = {}, {}
@@ -261,7 +270,6 @@ extension LimitScripts {
                 if not stored[1] then redis.call('PEXPIRE', key, int(math.ceil(u.ttl / 1000))) end
               end
             end
-            return n
 
             """
     }

@@ -7,7 +7,11 @@ extension LimitScripts {
     static func admitNative(_ shape: Shape, _ storage: any ScriptStorage, _ keys: [String], _ arguments: [StoreValue])
         throws(StoreError) -> StoreValue
     {
-        guard let requests = ScriptBatch.entries(keys: keys, arguments: arguments, arity: 1) else { throw badArguments }
+        guard arguments.count == 1 || arguments.count == 2,
+            let requests = ScriptBatch.entries(keys: keys, argument: arguments[0], arity: 1)
+        else { throw badArguments }
+        // Settlements riding with the batch go first, as in the Lua (they validate before writing).
+        if arguments.count == 2 { _ = try settleNative(shape, storage, keys, [arguments[1]]) }
         // One clock for the batch, as the Lua's one `TIME`; each request sees those before it.
         let now = storage.now.totalMicroseconds
         var replies: [Int64] = [now]
@@ -133,7 +137,8 @@ extension LimitScripts {
     static func settleNative(_ shape: Shape, _ storage: any ScriptStorage, _ keys: [String], _ arguments: [StoreValue])
         throws(StoreError) -> StoreValue
     {
-        guard let entries = ScriptBatch.entries(keys: keys, arguments: arguments, arity: settleArity) else { throw badArguments }
+        guard arguments.count == 1, let entries = ScriptBatch.entries(keys: keys, argument: arguments[0], arity: settleArity)
+        else { throw badArguments }
         struct Usage {
             var prefix: String
             var index: Int64

@@ -20,7 +20,9 @@ public final class LimitScripts: Sendable {
     /// under load a caller's counters are read and written once for many requests).
     /// - KEYS and ARGV: a `ScriptBatch` of the requests' `CallerKeys.limiter(id)` and, per
     ///   request, the tokens to reserve (`appendAdmission`; a plan with a concurrency limit takes
-    ///   a lease for each admitted request, counted in its slot: `LimiterFields`).
+    ///   a lease for each admitted request, counted in its slot: `LimiterFields`); optionally a
+    ///   second section, settlements of this tier riding with the batch (`appendSettlement`),
+    ///   which the script applies first, exactly as `settle` would: one call instead of two.
     /// - Reply: `PackedIntegers`: the store's time (µs) the batch was decided at and, per limit,
     ///   the reset (µs) of a short-form answer; then each request's answer, in one of two forms:
     ///   - short, `0` then each limit's remaining: admitted on the straight path (windows and
@@ -60,10 +62,11 @@ public final class LimitScripts: Sendable {
         batch.append(reserve)
     }
 
-    /// One entry of a `settle` batch.
-    public static func appendSettlement(to batch: inout ScriptBatch, limiter: String, admittedAt: Int64, reserved: Int64,
-                                        promptTokens: Int64, completionTokens: Int64, costNanos: Int64) {
-        batch.startEntry(key: limiter)
+    /// One entry of a `settle` batch (section 0), or of the settlements riding with an `admit`
+    /// batch (section 1).
+    public static func appendSettlement(to batch: inout ScriptBatch, section: Int = 0, limiter: String, admittedAt: Int64,
+                                        reserved: Int64, promptTokens: Int64, completionTokens: Int64, costNanos: Int64) {
+        batch.startEntry(key: limiter, section: section)
         batch.append(admittedAt)
         batch.append(reserved)
         batch.append(promptTokens)

@@ -40,30 +40,42 @@ public struct PackedIntegers: Sendable, Equatable {
 }
 
 /// The KEYS and ARGV of one call of a tier's script (`LimitScripts`): the batch's limiter keys,
-/// each once, and every entry's integers packed in the one argument, each entry led by the
-/// 1-based index of its key in KEYS. A caller's run of requests sends its key once per call.
+/// each once, and every entry's integers packed in one argument per section (an admission call
+/// carries its admissions, then the settlements riding with it), each entry led by the 1-based
+/// index of its key in KEYS. A caller's run of requests sends its key once per call.
 public struct ScriptBatch: Sendable {
     public private(set) var keys: [String] = []
-    /// Built as integers and packed once (`arguments`): appending words to bytes went through
-    /// generic code, a call per integer.
-    private var integers: [Int64] = []
+    /// Each section's entries, built as integers and packed once (`arguments`): appending words
+    /// to bytes went through generic code, a call per integer.
+    private var sections: [[Int64]]
+    /// The section the last entry started in, which `append` adds to.
+    private var current = 0
     /// Where each key is in `keys`, once there are too many for a linear search.
     private var positions: [String: Int] = [:]
     private static let linearKeys = 8
 
-    public init(entries: Int, arity: Int) {
-        integers.reserveCapacity(entries * (1 + arity))
+    public init(entries: Int, arity: Int, sections: Int = 1) {
+        self.sections = Array(repeating: [], count: max(1, sections))
+        self.sections[0].reserveCapacity(entries * (1 + arity))
     }
 
-    /// Starts an entry of `key`'s; its `arity` integers follow (`append`).
-    public mutating func startEntry(key: String) {
-        integers.append(Int64(1 + position(of: key)))
+    /// Starts an entry of `key`'s in `section`; its integers follow (`append`).
+    public mutating func startEntry(key: String, section: Int = 0) {
+        current = section
+        sections[section].append(Int64(1 + position(of: key)))
     }
 
-    public mutating func append(_ value: Int64) { integers.append(value) }
+    public mutating func append(_ value: Int64) { sections[current].append(value) }
 
-    /// ARGV: the packed entries.
-    public var arguments: [StoreValue] { [PackedIntegers(integers).storeValue] }
+    /// Entries of `section` so far, counted in integers.
+    public func integers(in section: Int) -> Int { sections[section].count }
+
+    /// ARGV: one packed argument per section, but for empty sections at the end.
+    public var arguments: [StoreValue] {
+        var last = sections.count - 1
+        while last > 0, sections[last].isEmpty { last -= 1 }
+        return sections[...last].map { PackedIntegers($0).storeValue }
+    }
 
     private mutating func position(of key: String) -> Int {
         // The last key first: a batch is mostly one caller's run (and the same string object).
@@ -84,11 +96,11 @@ public struct ScriptBatch: Sendable {
         return keys.count - 1
     }
 
-    /// The entries of a script call as the scripts read them: each one's key and integers; nil
-    /// when the arguments are not one whole packed batch of `arity`-integer entries over `keys`.
-    static func entries(keys: [String], arguments: [StoreValue], arity: Int) -> [(key: String, values: ArraySlice<Int64>)]? {
-        guard !keys.isEmpty, arguments.count == 1, let packed = PackedIntegers(arguments[0]), packed.count > 0,
-            packed.count % (1 + arity) == 0
+    /// The entries of one section of a script call as the scripts read them: each one's key and
+    /// integers; nil when `argument` is not a whole packed batch of `arity`-integer entries over
+    /// `keys`.
+    static func entries(keys: [String], argument: StoreValue, arity: Int) -> [(key: String, values: ArraySlice<Int64>)]? {
+        guard !keys.isEmpty, let packed = PackedIntegers(argument), packed.count > 0, packed.count % (1 + arity) == 0
         else { return nil }
         let values = (0..<packed.count).map { packed[$0] }
         var entries: [(key: String, values: ArraySlice<Int64>)] = []

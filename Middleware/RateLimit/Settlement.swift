@@ -13,20 +13,23 @@ struct Settlement: Sendable {
     var costNanos: Int64
     var scripts: LimitScripts
 
-    /// Appends this entry to its tier's `LimitScripts.settle` batch.
-    func append(to batch: inout ScriptBatch) {
-        LimitScripts.appendSettlement(to: &batch, limiter: limiter, admittedAt: admittedAt, reserved: reserved,
-                                      promptTokens: promptTokens, completionTokens: completionTokens, costNanos: costNanos)
+    /// Appends this entry to its tier's `LimitScripts.settle` batch (section 0), or to the
+    /// settlements riding with an admission batch (section 1).
+    func append(to batch: inout ScriptBatch, section: Int = 0) {
+        LimitScripts.appendSettlement(to: &batch, section: section, limiter: limiter, admittedAt: admittedAt,
+                                      reserved: reserved, promptTokens: promptTokens, completionTokens: completionTokens,
+                                      costNanos: costNanos)
     }
 }
 
-/// One worker's settlements, sent as one `settle` script per tier and batch, without waiting
-/// for the answer (`StateStore.start`). A settlement waits at most `linger` to ride with the
-/// worker's next admission: `AdmissionQueue` calls `send()` just before it issues a batch, so the batch
-/// leaves in the same write and the store applies it first — a caller's next request on this
+/// One worker's settlements, sent without waiting for the answer (`StateStore.start`). A
+/// settlement waits at most `linger` to ride with the worker's next admission batch: the
+/// admission call of its tier carries it (`take`) and the script applies it first, and those of
+/// other tiers leave as `settle` calls in the same write — a caller's next request on this
 /// worker always sees its last one settled, and a steady stream of requests costs one round
-/// trip each, settlements included. The script folds a caller's entries into one write per counter.
-/// Reactor-confined, hence `@unchecked Sendable`.
+/// trip and one script call each turn, settlements included. Otherwise the linger's end sends
+/// them, one `settle` per tier and batch. The script folds a caller's entries into one write per
+/// counter. Reactor-confined, hence `@unchecked Sendable`.
 final class SettlementQueue: @unchecked Sendable {
     private let store: any StateStore
     private let background: BackgroundWork
@@ -70,14 +73,33 @@ final class SettlementQueue: @unchecked Sendable {
             for settlement in batch { settlement.append(to: &call) }
             unanswered += 1
             store.start(batch[0].scripts.settle, keys: call.keys, arguments: call.arguments) { [self] result in
-                if case .failure = result { failedBatches += 1 }
-                unanswered -= 1
-                if unanswered == 0 {
-                    let waiting = drained
-                    drained = []
-                    for waiter in waiting { waiter.resume() }
-                }
+                if case .failure = result { answered(failed: true) } else { answered(failed: false) }
             }
+        }
+    }
+
+    /// Takes up to `limit` pending settlements of `scripts`' tier, oldest first, to ride with an
+    /// admission call; the call reports its outcome through `answered(failed:)`.
+    func take(for scripts: LimitScripts, limit: Int) -> [Settlement] {
+        guard pending.contains(where: { $0.scripts === scripts }) else { return [] }
+        var taken: [Settlement] = []
+        var rest: [Settlement] = []
+        for settlement in pending {
+            if taken.count < limit, settlement.scripts === scripts { taken.append(settlement) } else { rest.append(settlement) }
+        }
+        pending = rest
+        unanswered += 1
+        return taken
+    }
+
+    /// The outcome of a call that carried settlements taken with `take`.
+    func answered(failed: Bool) {
+        if failed { failedBatches += 1 }
+        unanswered -= 1
+        if unanswered == 0 {
+            let waiting = drained
+            drained = []
+            for waiter in waiting { waiter.resume() }
         }
     }
 

@@ -14,6 +14,7 @@ extension StateStoreContract {
         Case(name: "rate admit: token bucket refills at its rate", body: rateBucketRefills),
         Case(name: "rate settle: one batch folds a caller's entries", body: rateSettleFoldsABatch),
         Case(name: "rate admit: a batch decides its requests in order, each all or nothing", body: rateAdmitBatch),
+        Case(name: "rate admit: settlements riding with a batch go first", body: rateAdmitWithRidingSettlements),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
     ]
 
@@ -43,6 +44,14 @@ extension StateStoreContract {
                                       promptTokens: prompt, completionTokens: completion, costNanos: cost)
         let reply = try await env.store.run(compiled(plan).settle, keys: call.keys, arguments: call.arguments)
         #expect(reply.integer == 1)
+    }
+
+    /// A concurrency limit and 1,000 tokens an hour.
+    static func leasesAndTokens(concurrency: Int64) -> LimitPlan {
+        LimitPlan(limits: [
+            .init(.concurrency, limit: concurrency, name: "concurrency"),
+            .init(.tokens, limit: 1_000, parameter: hour, name: "tph"),
+        ])
     }
 
     static func compiled(_ plan: LimitPlan) -> LimitScripts {
@@ -143,10 +152,7 @@ extension StateStoreContract {
     static func rateSettleFoldsABatch(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
         let other = env.key("other") + ":"
-        let plan = LimitPlan(limits: [
-            .init(.concurrency, limit: 2, name: "concurrency"),
-            .init(.tokens, limit: 1_000, parameter: hour, name: "tph"),
-        ])
+        let plan = leasesAndTokens(concurrency: 2)
         let scripts = compiled(plan)
         let first = try await rateAdmit(env, base, plan, reserve: 400)
         let second = try await rateAdmit(env, base, plan, reserve: 400)
@@ -238,6 +244,34 @@ extension StateStoreContract {
         try await rateSettle(env, base, plan, admittedAt: answers[0].decidedAt, reserved: 400, prompt: 0, completion: 0)
         let freed = try await rateAdmit(env, base, plan, reserve: 1)
         #expect(freed.admitted && freed.limits[0].0 == 0 && freed.limits[2].0 == 0)
+    }
+
+    static func rateAdmitWithRidingSettlements(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let plan = leasesAndTokens(concurrency: 1)
+        let scripts = compiled(plan)
+        let first = try await rateAdmit(env, base, plan, reserve: 600)
+        #expect(first.admitted)
+        // One call: the first request's settlement (its lease back; 600 reserved, 100 used),
+        // then the next request, which fits only because the settlement went first.
+        var call = ScriptBatch(entries: 1, arity: 1, sections: 2)
+        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 800)
+        LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: first.now, reserved: 600,
+                                      promptTokens: 100, completionTokens: 0, costNanos: 0)
+        #expect(call.arguments.count == 2)
+        let reply = try await env.store.run(scripts.admit, keys: call.keys, arguments: call.arguments)
+        let next = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
+        #expect(next.admitted && next.entries.map(\.remaining) == [0, 100])
+        let day = CalendarPeriod.day(now: first.now).index
+        #expect(try await env.store.hashGetAll(base + "d:" + String(day))["requests"] == bytes("1"))
+        // A malformed riding section fails the call before anything is written, admission included.
+        await #expect(throws: StoreError.self) {
+            _ = try await env.store.run(scripts.admit, keys: [base + "l"],
+                                        arguments: [PackedIntegers([1, 0]).storeValue, PackedIntegers([1, 0, 0]).storeValue])
+        }
+        #expect(try await env.store.hashGetAll(base + "d:" + String(day))["requests"] == bytes("1"))
+        let third = try await rateAdmit(env, base, plan)
+        #expect(!third.admitted && third.refusedBy == 1)  // the second still holds the one slot
     }
 
     static func rateBadArguments(_ env: Environment) async throws {

@@ -27,18 +27,35 @@ import Testing
         var firstSeen: [String] = []
         for i in order where !firstSeen.contains("k\(i)") { firstSeen.append("k\(i)") }
         #expect(batch.keys == firstSeen)
-        let entries = try #require(ScriptBatch.entries(keys: batch.keys, arguments: batch.arguments, arity: 2))
+        #expect(batch.arguments.count == 1)
+        let entries = try #require(ScriptBatch.entries(keys: batch.keys, argument: batch.arguments[0], arity: 2))
         #expect(entries.map(\.key) == order.map { "k\($0)" })
         #expect(entries.map { Array($0.values) } == order.enumerated().map { [Int64($0.element), Int64($0.offset)] })
     }
 
+    /// An admission call's second section (settlements riding with it) shares KEYS with the
+    /// first, and is left out of ARGV when empty.
+    @Test func sectionsShareTheKeysAndAnEmptyLastOneIsLeftOut() throws {
+        var batch = ScriptBatch(entries: 2, arity: 1, sections: 2)
+        batch.startEntry(key: "a")
+        batch.append(10)
+        #expect(batch.arguments.count == 1)
+        batch.startEntry(key: "b", section: 1)
+        batch.append(20)
+        batch.append(21)
+        batch.startEntry(key: "a")
+        batch.append(11)
+        #expect(batch.keys == ["a", "b"])
+        #expect(batch.arguments == [PackedIntegers([1, 10, 1, 11]).storeValue, PackedIntegers([2, 20, 21]).storeValue])
+    }
+
     @Test func malformedBatchesAreNotEntries() {
         let keys = ["a"]
-        #expect(ScriptBatch.entries(keys: keys, arguments: [], arity: 1) == nil)
-        #expect(ScriptBatch.entries(keys: [], arguments: [PackedIntegers([1, 0]).storeValue], arity: 1) == nil)
-        #expect(ScriptBatch.entries(keys: keys, arguments: [PackedIntegers([1, 0, 1]).storeValue], arity: 1) == nil)
-        #expect(ScriptBatch.entries(keys: keys, arguments: [PackedIntegers([2, 0]).storeValue], arity: 1) == nil)
-        #expect(ScriptBatch.entries(keys: keys, arguments: [PackedIntegers([]).storeValue], arity: 1) == nil)
-        #expect(ScriptBatch.entries(keys: keys, arguments: [PackedIntegers([1, 7]).storeValue], arity: 1)?.first?.values.first == 7)
+        #expect(ScriptBatch.entries(keys: [], argument: PackedIntegers([1, 0]).storeValue, arity: 1) == nil)
+        #expect(ScriptBatch.entries(keys: keys, argument: .integer(1), arity: 1) == nil)
+        #expect(ScriptBatch.entries(keys: keys, argument: PackedIntegers([1, 0, 1]).storeValue, arity: 1) == nil)
+        #expect(ScriptBatch.entries(keys: keys, argument: PackedIntegers([2, 0]).storeValue, arity: 1) == nil)
+        #expect(ScriptBatch.entries(keys: keys, argument: PackedIntegers([]).storeValue, arity: 1) == nil)
+        #expect(ScriptBatch.entries(keys: keys, argument: PackedIntegers([1, 7]).storeValue, arity: 1)?.first?.values.first == 7)
     }
 }

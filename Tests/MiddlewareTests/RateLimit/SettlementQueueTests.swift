@@ -37,10 +37,28 @@ import Testing
         // The answer has ended, its settlement waits (nothing drained the linger).
         #expect(store.log == ["start rate_admit"])
         // One concurrent slot: the second request fits only because the first one's lease is
-        // released ahead of its admission, in the same batch of commands.
+        // released ahead of its admission, in the same script call.
         #expect(await stage.handle(chatRequest(), context: context("b"), next: Self.answer).status == 200)
-        #expect(store.log == ["start rate_admit", "start rate_settle", "start rate_admit"])
+        #expect(store.log == ["start rate_admit", "start rate_admit"])
         #expect(try await usedRequests(store) == "1")
+        // The linger's end sends only the second one's.
+        await background.drain()
+        #expect(store.log == ["start rate_admit", "start rate_admit", "start rate_settle"])
+        #expect(try await usedRequests(store) == "2")
+    }
+
+    /// A settlement of another tier (here: the accounting-only scripts of an unlimited caller)
+    /// cannot ride in this tier's call: it leaves as its own settle call, ahead in the same write.
+    @Test func aSettlementOfAnotherTierLeavesAsItsOwnCall() async throws {
+        let store = RecordingStore(MemoryStore(clock: clock.now))
+        let unlimited = TierConfig(name: "all", unlimited: true)
+        let stage = RateLimitStage(store: store, settings: .init(), tiers: [tier, unlimited], gauge: InFlightGauge(),
+                                   background: background.work)
+        let free = RequestContext(requestID: "u", receivedAt: 0)
+        free.caller = Caller(id: "caller2", name: "vip", source: .config, tier: unlimited)
+        #expect(await stage.handle(chatRequest(), context: free, next: Self.answer).status == 200)
+        #expect(await stage.handle(chatRequest(), context: context("a"), next: Self.answer).status == 200)
+        #expect(store.log == ["start rate_settle", "start rate_admit"])
     }
 
     @Test func whenNoRequestFollowsTheLingerSendsIt() async throws {
@@ -61,9 +79,11 @@ import Testing
         }
         await stage.flush()
         #expect(try await usedRequests(store) == "3")
-        // Flushing again has nothing to send.
+        // Flushing again has nothing to send. The first two rode with the next admissions; the
+        // last one left on its own.
         await stage.flush()
-        #expect(store.log.filter { $0 == "start rate_settle" }.count == 3)
+        #expect(store.log.filter { $0 == "start rate_settle" }.count == 1)
+        #expect(store.log.filter { $0 == "start rate_admit" }.count == 3)
     }
 
     @Test func aFullBatchLeavesWithoutLingering() async throws {
