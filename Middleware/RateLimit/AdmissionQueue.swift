@@ -77,7 +77,8 @@ final class AdmissionQueue: @unchecked Sendable {
     }
 
     private func issue(_ batch: [Waiting], riders: [Settlement]) {
-        var call = ScriptBatch(entries: batch.count, arity: 1, sections: 2)
+        var call = ScriptBatch(entries: batch.count, arity: 1)
+        call.reserve(entries: riders.count, arity: LimitScripts.settleArity, section: 1)
         for waiting in batch { LimitScripts.appendAdmission(to: &call, limiter: waiting.limiter, reserve: waiting.reserve) }
         for settlement in riders { settlement.append(to: &call, section: 1) }
         let plan = batch[0].scripts.plan

@@ -45,36 +45,43 @@ public struct PackedIntegers: Sendable, Equatable {
 /// index of its key in KEYS. A caller's run of requests sends its key once per call.
 public struct ScriptBatch: Sendable {
     public private(set) var keys: [String] = []
-    /// Each section's entries, built as integers and packed once (`arguments`): appending words
-    /// to bytes went through generic code, a call per integer.
-    private var sections: [[Int64]]
-    /// The section the last entry started in, which `append` adds to.
-    private var current = 0
+    /// The two sections' entries, built as integers and packed once (`arguments`): appending
+    /// words to bytes went through generic code, a call per integer. Two arrays rather than an
+    /// array of them, so an append is one array's.
+    private var first: [Int64] = []
+    private var second: [Int64] = []
+    /// Whether the last entry started in the second section, which `append` then adds to.
+    private var inSecond = false
     /// Where each key is in `keys`, once there are too many for a linear search.
     private var positions: [String: Int] = [:]
     private static let linearKeys = 8
 
-    public init(entries: Int, arity: Int, sections: Int = 1) {
-        self.sections = Array(repeating: [], count: max(1, sections))
-        self.sections[0].reserveCapacity(entries * (1 + arity))
+    public init(entries: Int, arity: Int) {
+        first.reserveCapacity(entries * (1 + arity))
     }
 
-    /// Starts an entry of `key`'s in `section`; its integers follow (`append`).
+    /// Room for `entries` more of `arity` integers in `section` (0 or 1).
+    public mutating func reserve(entries: Int, arity: Int, section: Int) {
+        if section == 0 { first.reserveCapacity(first.count + entries * (1 + arity)) } else {
+            second.reserveCapacity(second.count + entries * (1 + arity))
+        }
+    }
+
+    /// Starts an entry of `key`'s in `section` (0, or 1 for the settlements riding with an
+    /// admission batch); its integers follow (`append`).
     public mutating func startEntry(key: String, section: Int = 0) {
-        current = section
-        sections[section].append(Int64(1 + position(of: key)))
+        precondition(section == 0 || section == 1, "a script call has two sections")
+        inSecond = section == 1
+        append(Int64(1 + position(of: key)))
     }
 
-    public mutating func append(_ value: Int64) { sections[current].append(value) }
+    public mutating func append(_ value: Int64) {
+        if inSecond { second.append(value) } else { first.append(value) }
+    }
 
-    /// Entries of `section` so far, counted in integers.
-    public func integers(in section: Int) -> Int { sections[section].count }
-
-    /// ARGV: one packed argument per section, but for empty sections at the end.
+    /// ARGV: the first section packed, then the second when it has entries.
     public var arguments: [StoreValue] {
-        var last = sections.count - 1
-        while last > 0, sections[last].isEmpty { last -= 1 }
-        return sections[...last].map { PackedIntegers($0).storeValue }
+        second.isEmpty ? [PackedIntegers(first).storeValue] : [PackedIntegers(first).storeValue, PackedIntegers(second).storeValue]
     }
 
     private mutating func position(of key: String) -> Int {

@@ -254,7 +254,7 @@ extension StateStoreContract {
         #expect(first.admitted)
         // One call: the first request's settlement (its lease back; 600 reserved, 100 used),
         // then the next request, which fits only because the settlement went first.
-        var call = ScriptBatch(entries: 1, arity: 1, sections: 2)
+        var call = ScriptBatch(entries: 1, arity: 1)
         LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 800)
         LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: first.now, reserved: 600,
                                       promptTokens: 100, completionTokens: 0, costNanos: 0)

@@ -36,7 +36,7 @@ import Testing
     /// An admission call's second section (settlements riding with it) shares KEYS with the
     /// first, and is left out of ARGV when empty.
     @Test func sectionsShareTheKeysAndAnEmptyLastOneIsLeftOut() throws {
-        var batch = ScriptBatch(entries: 2, arity: 1, sections: 2)
+        var batch = ScriptBatch(entries: 2, arity: 1)
         batch.startEntry(key: "a")
         batch.append(10)
         #expect(batch.arguments.count == 1)
