@@ -36,6 +36,7 @@ extension LimitScripts {
         // Per batch: where `now` falls in each window, and the lease slot.
         var fields: [String] = []
         var prepare = ""  // per caller, once per batch: stored values made numbers, windows rolled
+        var steady: [Int] = []  // the fields (1-based in `s`) a batch writes when no window rolled
         var conditions: [String] = []
         var straightWrites = ""
         var resets: [String] = []  // what a short-form answer's limits reset in (the call's)
@@ -58,7 +59,14 @@ extension LimitScripts {
                     local w\(k) = left\(k) / \(window)
 
                     """
-                prepare += "    s[\(s + 1)], s[\(s + 2)] = roll(s[\(s)], s[\(s + 1)], s[\(s + 2)], x\(k))\n    s[\(s)] = x\(k)\n"
+                prepare += """
+                        s[\(s + 1)], s[\(s + 2)], rolled = roll(s[\(s)], s[\(s + 1)], s[\(s + 2)], x\(k))
+                        if rolled then s.rolled = true end
+                        s[\(s)] = x\(k)
+
+                    """
+                // Between rolls only the current count changes.
+                steady.append(s + 1)
                 // `sliding_window`'s arithmetic in its order: used = previous * (left / window) + current.
                 conditions.append("s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost) <= \(limit.limit)")
                 // Its reset is then the call's: the current window holds something (`full_reset`).
@@ -74,6 +82,7 @@ extension LimitScripts {
                     """
                 commit += "    s[\(s + 1)] = s[\(s + 1)] + \(cost)\n"
             case .burst:
+                steady += [fields.count + 1, fields.count + 2]
                 fields += ["bt", "ba"]
                 decide += """
                       local t\(k)
@@ -87,6 +96,7 @@ extension LimitScripts {
                 commit += "    s[\(s)], s[\(s + 1)] = t\(k), now\n"
                 resets.append("0")
             case .concurrency:
+                steady.append(fields.count + 1)
                 fields.append("cn")
                 prepare += "    s[\(s)] = tonumber(s[\(s)]) or 0\n"
                 conditions.append("s[\(s)] < \(limit.limit)")
@@ -158,6 +168,7 @@ extension LimitScripts {
                   local s = state[lkey]
                   if not s then
                     s = redis.call('HMGET', lkey, \(read))
+                    local rolled
                 \(prepare)    state[lkey] = s
                     order[#order + 1] = lkey
                   end
@@ -194,14 +205,29 @@ extension LimitScripts {
         }
         lua += "end\n"
         if !fields.isEmpty {
-            // One write per caller: every counter (all numbers by now) and the lease slot.
+            // One write per caller: every counter (all numbers by now) and the lease slot; while
+            // no window rolled, only what changes between rolls (each number written is a
+            // string.format inside Redis).
             var sets = fields.enumerated().map { "'\($0.element)', int(s[\($0.offset + 1)])" }
-            if shape.holdsLease { sets.append("slot, int(s[\(slot)])") }
+            var steadySets = steady.map { "'\(fields[$0 - 1])', int(s[\($0)])" }
+            if shape.holdsLease {
+                sets.append("slot, int(s[\(slot)])")
+                steadySets.append("slot, int(s[\(slot)])")
+            }
+            let write = steadySets.count == sets.count
+                ? "redis.call('HSET', lkey, \(sets.joined(separator: ", ")))"
+                : """
+                  if s.rolled then
+                        redis.call('HSET', lkey, \(sets.joined(separator: ", ")))
+                      else
+                        redis.call('HSET', lkey, \(steadySets.joined(separator: ", ")))
+                      end
+                  """
             lua += """
                 for _, lkey in ipairs(order) do
                   local s = state[lkey]
                   if s.dirty then
-                    redis.call('HSET', lkey, \(sets.joined(separator: ", ")))
+                    \(write)
                     redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros) + 1))
                   end
                 end

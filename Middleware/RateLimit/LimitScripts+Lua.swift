@@ -54,12 +54,13 @@ extension LimitScripts {
 
         """
 
-    /// A stored window (`<stem>i`, `c`, `p`) rolled to window `index`: (current, previous).
+    /// A stored window (`<stem>i`, `c`, `p`) rolled to window `index`: (current, previous, and
+    /// whether the stored index and previous count change).
     static let luaRoll = """
         local function roll(si, c, p, index)
           si, c, p = tonumber(si), tonumber(c) or 0, tonumber(p) or 0
-          if si == index then return c, p elseif si == index - 1 then return 0, c end
-          return 0, 0
+          if si == index then return c, p, false elseif si == index - 1 then return 0, c, true end
+          return 0, 0, true
         end
 
         """
