@@ -57,8 +57,12 @@ public struct AuthStage: Middleware {
     }
 
     public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
+        let key = Credentials.key(in: request.headers)
         let caller: Caller
-        switch await identify(Credentials.key(in: request.headers), context: context) {
+        // A config key seen before is answered without an `await` (each one is a task switch).
+        let identified: Result<Caller, GatewayError>
+        if let known = rememberedConfigKey(key) { identified = known } else { identified = await identify(key, context: context) }
+        switch identified {
         case .success(let identified): caller = identified
         case .failure(let error): return GatewayResponse(error: error)
         }
@@ -87,6 +91,13 @@ public struct AuthStage: Middleware {
         if let matched { identified = answer(matched) } else { identified = await identify(digest: digest, digestHex: digestHex) }
         if case .success = identified { digests.remember(key, digest: digest, hex: digestHex, config: matched) }
         return identified
+    }
+
+    /// The answer for a config key this worker has seen identify its caller; nil for anything
+    /// else (no key, a new key, a run-time key), which `identify` answers.
+    private func rememberedConfigKey(_ key: Substring?) -> Result<Caller, GatewayError>? {
+        guard let key, let configKey = digests.known(key)?.config else { return nil }
+        return answer(configKey)
     }
 
     /// What a config key's caller gets: the caller, unless the key has expired.
