@@ -1,5 +1,33 @@
-/// The rest of the chain after a stage.
-public typealias Next = @Sendable (GatewayRequest, RequestContext) async -> GatewayResponse
+/// What ends a chain: the upstream call (or a test's answer).
+public typealias Terminal = @Sendable (GatewayRequest, RequestContext) async -> GatewayResponse
+
+/// The rest of the chain after a stage: the next stage with the rest after it, or the terminal.
+/// A node of a list built once per pipeline. A stage calls it as `await next(request, context)`,
+/// which is inlined into the stage, so the next stage is called straight from it: a chain of
+/// closures put one more async frame per stage between them, and each frame's return cost a
+/// task switch (under a task-executor preference, a lock). Immutable.
+public final class Next: Sendable {
+    @usableFromInline let stage: (any Middleware)?
+    @usableFromInline let rest: Next?
+    @usableFromInline let terminal: Terminal
+
+    /// A chain of no stages: just `terminal`.
+    public convenience init(_ terminal: @escaping Terminal) {
+        self.init(stage: nil, rest: nil, terminal: terminal)
+    }
+
+    init(stage: (any Middleware)?, rest: Next?, terminal: @escaping Terminal) {
+        self.stage = stage
+        self.rest = rest
+        self.terminal = terminal
+    }
+
+    @inlinable
+    public func callAsFunction(_ request: GatewayRequest, _ context: RequestContext) async -> GatewayResponse {
+        if let stage, let rest { return await stage.handle(request, context: context, next: rest) }
+        return await terminal(request, context)
+    }
+}
 
 /// One stage of the pipeline. It either answers by itself (returns a response without calling
 /// `next`: 401, 429, a cache hit) or calls `next` and may decorate what comes back.
@@ -18,6 +46,12 @@ public protocol Middleware: Sendable {
 extension Middleware {
     /// Most stages hold nothing back.
     public func flush() async {}
+
+    /// `handle` with the rest of the chain given as a closure (tests, a stage on its own).
+    public func handle(_ request: GatewayRequest, context: RequestContext,
+                       next terminal: @escaping Terminal) async -> GatewayResponse {
+        await handle(request, context: context, next: Next(terminal))
+    }
 }
 
 /// Sends a request to one provider. Implementations live in `Upstream` (one file per provider

@@ -9,13 +9,10 @@ public struct Pipeline: Sendable {
     public let stages: [any Middleware]
     private let entry: Next
 
-    public init(stages: [any Middleware], terminal: @escaping Next) {
+    public init(stages: [any Middleware], terminal: @escaping Terminal) {
         self.stages = stages
-        var next = terminal
-        for stage in stages.reversed() {
-            let after = next
-            next = { request, context in await stage.handle(request, context: context, next: after) }
-        }
+        var next = Next(terminal)
+        for stage in stages.reversed() { next = Next(stage: stage, rest: next, terminal: terminal) }
         entry = next
     }
 

@@ -24,13 +24,13 @@ import Testing
     }
 
     /// Answers 200 with a JSON body reporting `usage`.
-    static func answer(prompt: Int = 10, completion: Int = 5) -> Next {
+    static func answer(prompt: Int = 10, completion: Int = 5) -> Terminal {
         { _, _ in
             GatewayResponse.json(200, Array(#"{"choices":[],"usage":{"prompt_tokens":\#(prompt),"completion_tokens":\#(completion)}}"#.utf8))
         }
     }
 
-    static func streaming(_ stream: ScriptedStream) -> Next {
+    static func streaming(_ stream: ScriptedStream) -> Terminal {
         { _, _ in GatewayResponse(status: 200, headers: [.contentType: "text/event-stream"], body: .stream(stream)) }
     }
 

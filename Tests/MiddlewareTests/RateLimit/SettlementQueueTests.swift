@@ -21,7 +21,7 @@ import Testing
         return context
     }
 
-    static let answer: Next = { _, _ in
+    static let answer: Terminal = { _, _ in
         GatewayResponse.json(200, Array(#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#.utf8))
     }
 

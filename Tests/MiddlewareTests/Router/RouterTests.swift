@@ -27,7 +27,7 @@ let table = RoutingTable(
     /// A `next` that answers 200 and records the deployment it was given.
     final class Recorder: @unchecked Sendable {
         var seen: ResolvedDeployment?
-        var next: Next {
+        var next: Terminal {
             { _, context in
                 self.seen = context.deployment
                 return GatewayResponse(status: 200, body: .bytes([]))
