@@ -58,10 +58,13 @@ public struct AuthStage: Middleware {
 
     public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
         let key = Credentials.key(in: request.headers)
+        let known = key.flatMap(digests.known)
         let caller: Caller
         // A config key seen before is answered without an `await` (each one is a task switch).
         let identified: Result<Caller, GatewayError>
-        if let known = rememberedConfigKey(key) { identified = known } else { identified = await identify(key, context: context) }
+        if let configKey = known?.config { identified = answer(configKey) } else {
+            identified = await identify(key, known: known, context: context)
+        }
         switch identified {
         case .success(let identified): caller = identified
         case .failure(let error): return GatewayResponse(error: error)
@@ -75,11 +78,16 @@ public struct AuthStage: Middleware {
 
     /// The caller for a presented key (or none), or the error to answer.
     public func identify(_ key: Substring?, context: RequestContext) async -> Result<Caller, GatewayError> {
+        await identify(key, known: key.flatMap(digests.known), context: context)
+    }
+
+    /// `identify`, with what this worker remembers of the key already looked up.
+    private func identify(_ key: Substring?, known: KeyDigests.Known?, context: RequestContext) async -> Result<Caller, GatewayError> {
         guard let key else {
             guard !settings.required, let tier = tiers[settings.anonymousTier] else { return .failure(.missingAPIKey) }
             return .success(Self.anonymous(address: context.clientAddress, tier: tier))
         }
-        if let known = digests.known(key) {
+        if let known {
             // A config key seen before: no digest, no lookup by hex; its expiry is still checked.
             if let configKey = known.config { return answer(configKey) }
             return await identify(digest: known.digest, digestHex: known.hex)
@@ -91,13 +99,6 @@ public struct AuthStage: Middleware {
         if let matched { identified = answer(matched) } else { identified = await identify(digest: digest, digestHex: digestHex) }
         if case .success = identified { digests.remember(key, digest: digest, hex: digestHex, config: matched) }
         return identified
-    }
-
-    /// The answer for a config key this worker has seen identify its caller; nil for anything
-    /// else (no key, a new key, a run-time key), which `identify` answers.
-    private func rememberedConfigKey(_ key: Substring?) -> Result<Caller, GatewayError>? {
-        guard let key, let configKey = digests.known(key)?.config else { return nil }
-        return answer(configKey)
     }
 
     /// What a config key's caller gets: the caller, unless the key has expired.

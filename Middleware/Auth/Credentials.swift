@@ -27,8 +27,7 @@ public enum Credentials {
 
     /// The token of `Bearer <token>` (scheme case-insensitive, RFC 9110 §11.1), bytewise.
     static func bearerToken(_ value: String) -> Substring? {
-        var value = value
-        let tokenStart: Int? = value.withUTF8 { bytes in
+        slice(of: value) { bytes in
             var i = 0
             while i < bytes.count, bytes[i] == UInt8(ascii: " ") { i += 1 }
             guard bytes.count - i > scheme.count + 1 else { return nil }
@@ -36,24 +35,29 @@ public enum Credentials {
                 guard bytes[i] | 0x20 == expected else { return nil }
                 i += 1
             }
-            return bytes[i] == UInt8(ascii: " ") ? i + 1 : nil
+            return bytes[i] == UInt8(ascii: " ") ? trimmedRange(bytes, from: i + 1) : nil
         }
-        return tokenStart.flatMap { trimmed(value, from: $0) }
     }
 
     private static let scheme = Array("bearer".utf8)
 
     /// `value`'s bytes from `start` without surrounding spaces or tabs; nil when nothing is left.
     static func trimmed(_ value: String, from start: Int) -> Substring? {
+        slice(of: value) { trimmedRange($0, from: start) }
+    }
+
+    private static func trimmedRange(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Range<Int>? {
+        var lower = start
+        var upper = bytes.count
+        while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower += 1 }
+        while upper > lower, bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09 { upper -= 1 }
+        return lower < upper ? lower..<upper : nil
+    }
+
+    /// The part of `value` that `find` picks out of its UTF-8 bytes, as a slice of it (no copy).
+    private static func slice(of value: String, _ find: (UnsafeBufferPointer<UInt8>) -> Range<Int>?) -> Substring? {
         var value = value
-        let range: Range<Int>? = value.withUTF8 { bytes in
-            var lower = start
-            var upper = bytes.count
-            while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower += 1 }
-            while upper > lower, bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09 { upper -= 1 }
-            return lower < upper ? lower..<upper : nil
-        }
-        guard let range else { return nil }
+        guard let range = value.withUTF8(find) else { return nil }
         let utf8 = value.utf8
         return Substring(utf8[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)])
     }
@@ -102,13 +106,6 @@ final class KeyDigests: @unchecked Sendable {
     static func constantTimeEqual(_ presented: Substring, _ stored: String) -> Bool {
         var presented = presented
         var stored = stored
-        return presented.withUTF8 { a in
-            stored.withUTF8 { b in
-                guard a.count == b.count else { return false }
-                var difference: UInt8 = 0
-                for i in 0..<a.count { difference |= a[i] ^ b[i] }
-                return difference == 0
-            }
-        }
+        return presented.withUTF8 { a in stored.withUTF8 { b in Hex.constantTimeEqual(a, b) } }
     }
 }

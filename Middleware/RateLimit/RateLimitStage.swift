@@ -52,7 +52,7 @@ public struct RateLimitStage: Middleware {
 
         var snapshot: RateLimitSnapshot?
         if !plan.isEmpty {
-            // Settlements waiting on this worker go first, in the same write: one round trip.
+            // Settlements of this tier waiting on this worker ride in the same call, applied first.
             let outcome = await settings.onStoreError.apply { () async throws(StoreError) -> AdmissionReply in
                 try await admissions.admit(scripts, limiter: limiter, reserve: reserve)
             }

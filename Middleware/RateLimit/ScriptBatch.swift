@@ -52,9 +52,8 @@ public struct ScriptBatch: Sendable {
     private var second: [Int64] = []
     /// Whether the last entry started in the second section, which `append` then adds to.
     private var inSecond = false
-    /// Where each key is in `keys`, once there are too many for a linear search.
+    /// Where each key is in `keys`.
     private var positions: [String: Int] = [:]
-    private static let linearKeys = 8
 
     public init(entries: Int, arity: Int) {
         first.reserveCapacity(entries * (1 + arity))
@@ -87,19 +86,9 @@ public struct ScriptBatch: Sendable {
     private mutating func position(of key: String) -> Int {
         // The last key first: a batch is mostly one caller's run (and the same string object).
         if let last = keys.last, last == key { return keys.count - 1 }
-        if keys.count <= Self.linearKeys {
-            if let found = keys.firstIndex(of: key) { return found }
-        } else if let found = positions[key] {
-            return found
-        }
+        if let found = positions[key] { return found }
         keys.append(key)
-        if keys.count > Self.linearKeys {
-            if positions.isEmpty {
-                for (offset, known) in keys.enumerated() { positions[known] = offset }
-            } else {
-                positions[key] = keys.count - 1
-            }
-        }
+        positions[key] = keys.count - 1
         return keys.count - 1
     }
 

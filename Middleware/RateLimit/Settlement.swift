@@ -82,14 +82,8 @@ final class SettlementQueue: @unchecked Sendable {
     /// admission call; the call reports its outcome through `answered(failed:)`.
     func take(for scripts: LimitScripts, limit: Int) -> [Settlement] {
         guard pending.contains(where: { $0.scripts === scripts }) else { return [] }
-        var taken: [Settlement] = []
-        var rest: [Settlement] = []
-        for settlement in pending {
-            if taken.count < limit, settlement.scripts === scripts { taken.append(settlement) } else { rest.append(settlement) }
-        }
-        pending = rest
         unanswered += 1
-        return taken
+        return pending.take(limit: limit) { $0.scripts === scripts }
     }
 
     /// The outcome of a call that carried settlements taken with `take`.

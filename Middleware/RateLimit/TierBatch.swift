@@ -7,12 +7,17 @@ extension Array {
     mutating func takeTierBatch(limit: Int, scripts: (Element) -> LimitScripts) -> [Element] {
         guard let first = first else { return [] }
         let tier = scripts(first)
-        var batch: [Element] = []
+        return take(limit: limit) { scripts($0) === tier }
+    }
+
+    /// Takes up to `limit` of the items that `matches`, in order; the rest stay, in order.
+    mutating func take(limit: Int, where matches: (Element) -> Bool) -> [Element] {
+        var taken: [Element] = []
         var rest: [Element] = []
         for item in self {
-            if batch.count < limit, scripts(item) === tier { batch.append(item) } else { rest.append(item) }
+            if taken.count < limit, matches(item) { taken.append(item) } else { rest.append(item) }
         }
         if rest.isEmpty { removeAll(keepingCapacity: true) } else { self = rest }
-        return batch
+        return taken
     }
 }

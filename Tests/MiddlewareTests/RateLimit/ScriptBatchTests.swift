@@ -14,8 +14,8 @@ import Testing
         #expect(packed.description == "[0, 1, -1, 1700000000000000, \(Int64.min), \(Int64.max)]")
     }
 
-    /// Each key goes once into KEYS, in first-seen order, and every entry names its own (past
-    /// the keys a linear search covers, through the table).
+    /// Each key goes once into KEYS, in first-seen order, and every entry names its own, runs
+    /// of one caller and callers interleaved alike.
     @Test func keysGoOnceAndEveryEntryNamesItsOwn() throws {
         let order = (0..<20).flatMap { i in [i, i / 2, 0] }  // runs, repeats, and one key all along
         var batch = ScriptBatch(entries: order.count, arity: 2)
