@@ -206,7 +206,6 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
         context = ac
         let me = Unmanaged.passUnretained(self).toOpaque()
         sy_redis_set_data(ac, me)
-        sy_redis_use_block_replies(ac)
         sy_redis_attach(ac, me,
             { Unmanaged<RedisConnection>.fromOpaque($0!).takeUnretainedValue().setInterest(read: true) },
             { Unmanaged<RedisConnection>.fromOpaque($0!).takeUnretainedValue().setInterest(read: false) },
