@@ -13,7 +13,9 @@
 # caller's key has a tier with limits far above the load (nothing is refused; any non-2xx
 # aborts the run). Redis round trips per request are the reads Redis made from client sockets
 # (INFO stats), commands sent per request come from INFO commandstats, both before and after
-# each measured run. See bench/README.md; results go to bench/RESULTS.md by hand.
+# each measured run. Each repeat ends with the router-only and the Redis gateway served side by
+# side (both on the proxy CPU at once, one wrk each): CPU per request at one VM speed.
+# See bench/README.md; results go to bench/RESULTS.md by hand.
 #
 # Settings (environment): BENCH_DURATION (s, default 10), BENCH_REPEATS (3), BENCH_WARMUP (s, 2),
 # BENCH_CONNECTIONS (32), BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), BENCH_KEEP_WORKDIR (0),
@@ -204,6 +206,29 @@ measure() {   # measure TARGET CASE REPEAT CONNECTIONS
     log "$case/$target #$rep: $(( $(json_field "$result" requests) / DURATION )) req/s, p50 $(json_field "$result" p50_us) us"
 }
 
+# Side by side: the router-only and the Redis gateway served at once on the proxy CPU, each by
+# its own wrk, so both meet the same VM speed (this machine's speed moves between runs by more
+# than the difference measured). Their CPU per request compare within one moment; throughput
+# does not (each takes the CPU the other leaves).
+measure_side_by_side() {   # measure_side_by_side REPEAT CONNECTIONS
+    local rep=$1 conns=$2 a b pa0 pa1 pb0 pb1 ra rb wa
+    a="http://127.0.0.1:${GW_PORT[plain]}/v1/chat/completions"
+    b="http://127.0.0.1:${GW_PORT[redis]}/v1/chat/completions"
+    if (( WARMUP > 0 )); then
+        run_wrk "$a" "$conns" "$WARMUP" >/dev/null & wa=$!
+        run_wrk "$b" "$conns" "$WARMUP" >/dev/null; wait "$wa"
+    fi
+    pa0=$(cpu_ticks "${GW_PID[plain]}"); pb0=$(cpu_ticks "${GW_PID[redis]}")
+    run_wrk "$a" "$conns" "$DURATION" >"$WORKDIR/side-a.json" & wa=$!
+    rb=$(run_wrk "$b" "$conns" "$DURATION")
+    wait "$wa" || die "wrk against the router-only gateway failed (side by side)"
+    ra=$(<"$WORKDIR/side-a.json")
+    pa1=$(cpu_ticks "${GW_PID[plain]}"); pb1=$(cpu_ticks "${GW_PID[redis]}")
+    printf '{"kind":"side","repeat":%d,"plain_ticks":%d,"redis_ticks":%d,"plain":%s,"redis":%s}\n' \
+        "$rep" $(( pa1 - pa0 )) $(( pb1 - pb0 )) "$ra" "$rb" >>"$RESULTS"
+    log "side by side #$rep: $(( $(json_field "$ra" requests) / DURATION )) + $(( $(json_field "$rb" requests) / DURATION )) req/s"
+}
+
 CASES=("c$CONNECTIONS:$CONNECTIONS" "c1:1")
 log "work directory $WORKDIR; gateways on CPU $PROXY_CPU, wrk and redis-server on CPU $LOAD_CPU"
 for rep in $(seq "$REPEATS"); do
@@ -211,6 +236,7 @@ for rep in $(seq "$REPEATS"); do
         IFS=: read -r case conns <<<"$spec"
         for target in "${TARGETS[@]}"; do measure "$target" "$case" "$rep" "$conns"; done
     done
+    measure_side_by_side "$rep" "$CONNECTIONS"
 done
 for target in "${TARGETS[@]}"; do kill -0 "${GW_PID[$target]}" 2>/dev/null || die "the $target gateway died during the run"; done
 
@@ -266,7 +292,9 @@ def per_run(r):
 
 cells = {}
 for r in records:
-    cells.setdefault((r["case"], r["target"]), []).append(per_run(r))
+    if r["kind"] == "wrk":
+        cells.setdefault((r["case"], r["target"]), []).append(per_run(r))
+sides = [r for r in records if r["kind"] == "side"]
 
 def m(case, target, key):
     return median([run[key] for run in cells.get((case, target), [])])
@@ -277,6 +305,14 @@ def us(v):
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 loadavg = " ".join(open("/proc/loadavg").read().split()[:3])
 repeats = max(r["repeat"] for r in records)
+
+def paired(case, target):
+    """The median over repeats of each repeat's own ratio to the router-only chain."""
+    by_rep = {}
+    for r in records:
+        if r["kind"] == "wrk" and r["case"] == case:
+            by_rep.setdefault(r["repeat"], {})[r["target"]] = per_run(r)["rps"]
+    return median([t[target] / t["plain"] for t in by_rep.values() if target in t and "plain" in t])
 out = ["# Auth + rate limiting benchmark", "",
        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
        f"- machine: {os.cpu_count()} CPUs, {cpu_model}, kernel {platform.release()}, load average at end {loadavg}",
@@ -311,11 +347,27 @@ for case in (f"c{conns}", "c1"):
     for target in ("memory", "redis"):
         out.append(f"| throughput {LABEL[target]} / {LABEL['plain']}, `-{case}` | "
                    f"{m(case, target, 'rps') / m(case, 'plain', 'rps'):.2f}× |")
+    for target in ("memory", "redis"):
+        out.append(f"| median of each repeat's ratio, {LABEL[target]} / {LABEL['plain']}, `-{case}` | "
+                   f"{paired(case, target):.2f}× |")
 for target in ("memory", "redis"):
     out.append(f"| gateway CPU added by {LABEL[target]}, `-c{conns}` | "
                f"{us(m(f'c{conns}', target, 'cpu') - m(f'c{conns}', 'plain', 'cpu'))} |")
     out.append(f"| p50 added by {LABEL[target]}, `-c1` | {us(m('c1', target, 'p50') - m('c1', 'plain', 'p50'))} |")
 out.append("")
+if sides:
+    def side_cpu(r, target):
+        return r[f"{target}_ticks"] / clk_tck * 1e6 / r[target]["requests"]
+    plain_cpu = [side_cpu(r, "plain") for r in sides]
+    redis_cpu = [side_cpu(r, "redis") for r in sides]
+    ratios = [a / b for a, b in zip(plain_cpu, redis_cpu)]
+    out += [f"## Side by side, `-c{conns}`: router only and Redis served at once on CPU {proxy_cpu}", "",
+            "Each gateway has its own wrk; both meet the same VM speed, so their CPU per request compare "
+            "within one moment (their throughputs do not: each takes the CPU the other leaves).", "",
+            "| figure | median | per repeat |", "|---|---:|---|",
+            f"| {LABEL['plain']}: gateway CPU/req | {us(median(plain_cpu))} | " + ", ".join(f"{v:.1f}" for v in plain_cpu) + " |",
+            f"| {LABEL['redis']}: gateway CPU/req | {us(median(redis_cpu))} | " + ", ".join(f"{v:.1f}" for v in redis_cpu) + " |",
+            f"| CPU per request, router only / Redis | {median(ratios):.2f}× | " + ", ".join(f"{v:.2f}" for v in ratios) + " |", ""]
 print("\n".join(out))
 PY
 cat "$REPORT"
