@@ -8,7 +8,7 @@ enum StoreReadiness {
     static func makeStore(_ config: StateConfig) -> any StateStore {
         switch config.backend {
         case .memory: MemoryStore()
-        case .redis(let endpoint): RedisStore(endpoint: endpoint)
+        case .redis(let endpoint): RedisStore(endpoint: endpoint, busyPoll: UInt64(config.busyPoll.nanoseconds))
         }
     }
 

@@ -40,6 +40,9 @@ public final class Reactor: @unchecked Sendable {
     /// the loop's every turn checks a flag instead of taking the lock.
     let remoteQueued = Atomic<Bool>(false)
     private(set) var thread: pthread_t?
+    /// What may keep the idle loop polling, and how busy the thread is (Reactor+BusyPoll).
+    var busyPollers: [WeakBusyPoller] = []
+    var load = ReactorLoad()
     private var running = false
     private let stopRequested = Atomic<Bool>(false)
 
@@ -140,7 +143,9 @@ public final class Reactor: @unchecked Sendable {
         return Unmanaged<Reactor>.fromOpaque(raw).takeUnretainedValue()
     }
 
-    /// Runs the loop on the calling thread until `stop()`.
+    /// Runs the loop on the calling thread until `stop()`. With nothing to do it sleeps in
+    /// `epoll_wait`, unless a busy-poller awaits an answer on a hot worker: then it polls first
+    /// (Reactor+BusyPoll).
     public func run() {
         thread = pthread_self()
         pthread_setspecific(currentReactorKey, Unmanaged.passUnretained(self).toOpaque())
@@ -153,7 +158,15 @@ public final class Reactor: @unchecked Sendable {
         while !stopRequested.load(ordering: .acquiring) {
             runPendingWork()
             let hasWork = !localJobs.isEmpty || !localClosures.isEmpty
-            let n = sy_epoll_wait(epollFD, events, Int32(capacity), hasWork ? 0 : -1)
+            let n: Int32
+            if hasWork {
+                n = sy_epoll_wait(epollFD, events, Int32(capacity), 0)
+            } else {
+                let bound = busyPollBound()
+                n = bound > 0
+                    ? busyPoll(events, capacity: Int32(capacity), bound: bound)
+                    : sy_epoll_wait(epollFD, events, Int32(capacity), -1)
+            }
             if n < 0 { continue }  // EINTR
             for i in 0..<Int(n) {
                 let event = events[i]

@@ -220,6 +220,9 @@ struct ConfigLoaderTests {
         ("state: { backend: redis }\n", "state", 1, "needs a url"),
         ("state: { backend: redis, url: \"rediss://h:6379\" }\n", "state.url", 1, "not supported"),
         ("state: { backend: etcd }\n", "state.backend", 1, "unknown backend"),
+        ("state: { backend: memory, busy_poll: 100us }\n", "state.busy_poll", 1, "only used with backend: redis"),
+        ("state: { backend: redis, url: \"redis://h\", busy_poll: 20ms }\n", "state.busy_poll", 1, "at most 10ms"),
+        ("state: { backend: redis, url: \"redis://h\", busy_poll: soon }\n", "state.busy_poll", 1, "duration"),
         ("providers:\n  local: { type: openai, base_url: \"ftp://x\" }\n", "providers.local.base_url", 2, "http://"),
         ("providers:\n  local: { type: openai }\n", "providers.local", 2, "base_url is required"),
         (
@@ -310,8 +313,15 @@ struct ConfigLoaderTests {
         #expect(c.state.backend == .redis(endpoint))
         #expect(c.log == LogConfig(level: .critical, accessLog: false, format: .text))
 
+        #expect(c.state.busyPoll == StateConfig.defaultBusyPoll && c.state.busyPoll.description == "500us")
+
         let unix = try ConfigFixture.load("state: { backend: redis, url: \"unix:///run/redis.sock?db=4\" }").config
         #expect(unix.state.backend == .redis(.init(address: .unix(path: "/run/redis.sock"), database: 4)))
+        for (text, nanos) in [("200us", Int64(200_000)), ("0s", 0), ("10ms", 10_000_000)] {
+            let polled = try ConfigFixture.load("state: { backend: redis, url: \"redis://h\", busy_poll: \(text) }").config
+            #expect(polled.state.busyPoll.nanoseconds == nanos, "\(text)")
+            #expect(try ConfigFixture.load(ConfigRenderer.render(polled)).config == polled)
+        }
         let hostname = try ConfigFixture.load("server: { listen: \"gateway.internal:8443\", workers: auto }").config
             .server
         #expect(hostname.listen.host == "gateway.internal" && hostname.workers == 6)

@@ -32,18 +32,26 @@ extension ConfigAssembly {
 
     func state(_ value: ConfigValue?) throws(ConfigError) -> StateConfig {
         guard let value else { return StateConfig() }
-        let fields = try reader.fields(value, allowed: ["backend", "url"])
+        let fields = try reader.fields(value, allowed: ["backend", "url", "busy_poll"])
         let backend = try fields["backend"].map { v throws(ConfigError) in try reader.string(v) } ?? "memory"
         switch backend {
         case "memory":
-            if let url = fields["url"] { throw reader.error(url, "only used with backend: redis") }
+            for key in ["url", "busy_poll"] {
+                if let v = fields[key] { throw reader.error(v, "only used with backend: redis") }
+            }
             return StateConfig(backend: .memory)
         case "redis":
             guard let url = fields["url"] else {
                 throw reader.error(value, "backend redis needs a url, e.g. redis://127.0.0.1:6379/0")
             }
+            var busyPoll = StateConfig.defaultBusyPoll
+            if let v = fields["busy_poll"] {
+                busyPoll = try reader.timeSpan(v, positive: false)
+                // Longer than a round trip to any Redis worth using only burns the CPU.
+                if busyPoll > .milliseconds(10) { throw reader.error(v, "at most 10ms (0s turns polling off)") }
+            }
             switch ConfigValidation.redisEndpoint(try reader.string(url)) {
-            case .success(let endpoint): return StateConfig(backend: .redis(endpoint))
+            case .success(let endpoint): return StateConfig(backend: .redis(endpoint), busyPoll: busyPoll)
             case .failure(let problem): throw reader.error(url, problem.message)
             }
         default:

@@ -48,7 +48,8 @@ public enum ConfigRenderer {
     static func state(_ s: StateConfig) -> Node {
         switch s.backend {
         case .memory: return flow([("backend", plain("memory"))])
-        case .redis(let endpoint): return flow([("backend", plain("redis")), ("url", quoted(endpoint.description))])
+        case .redis(let endpoint):
+            return flow([("backend", plain("redis")), ("url", quoted(endpoint.description)), ("busy_poll", plain(s.busyPoll.description))])
         }
     }
 

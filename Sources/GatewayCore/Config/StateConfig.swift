@@ -2,8 +2,18 @@
 /// leases live. `memory` serves one instance; `redis` lets many instances act as one.
 public struct StateConfig: Sendable, Equatable {
     public var backend: Backend
+    /// Redis only: how long a busy worker (`ReactorLoad.hotShare` of its time on the CPU) with
+    /// nothing else to do polls for a Redis reply it awaits, instead of sleeping until it comes.
+    /// A sleep and a wake-up per round trip cost a busy worker more than the wait itself (about
+    /// a tenth of its throughput on the rate-limited chain, bench/RESULTS.md); 0 turns it off.
+    public var busyPoll: TimeSpan
 
-    public init(backend: Backend = .memory) { self.backend = backend }
+    public static let defaultBusyPoll = TimeSpan(nanoseconds: 500_000)
+
+    public init(backend: Backend = .memory, busyPoll: TimeSpan = StateConfig.defaultBusyPoll) {
+        self.backend = backend
+        self.busyPoll = busyPoll
+    }
 
     public enum Backend: Sendable, Equatable {
         case memory

@@ -17,6 +17,8 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
         var commandTimeout: UInt64 = 250_000_000
         var backoffBase: UInt64 = 50_000_000
         var backoffCap: UInt64 = 5_000_000_000
+        /// How long an idle, busy worker polls for a reply it awaits instead of sleeping (0: never).
+        var busyPoll: UInt64 = 0
     }
 
     enum Phase: Equatable { case idle, connecting, ready, waitingToReconnect }
@@ -53,6 +55,20 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
         self.reactor = reactor
         self.options = options
         self.counters = counters
+        if options.busyPoll > 0 {
+            reactor.execute { [weak self] in
+                guard let self else { return }
+                self.reactor.addBusyPoller(self)
+            }
+        }
+    }
+
+    /// Whether a command sent to a connected server is still waiting for its reply (commands
+    /// held while connecting wait for the connection, which takes longer than a poll).
+    var awaitsReply: Bool {
+        guard phase == .ready else { return false }
+        dropFinished()
+        return deadlinesHead < deadlines.count
     }
 
     // MARK: Commands
@@ -396,4 +412,9 @@ final class PendingCommand: @unchecked Sendable {
         completion?(result)
         completion = nil
     }
+}
+
+extension RedisConnection: ReactorBusyPoller {
+    /// A reply from Redis takes tens of microseconds: the worker polls for it rather than sleep.
+    var busyPollNanos: UInt64 { awaitsReply ? options.busyPoll : 0 }
 }

@@ -17,9 +17,13 @@ public final class RedisStore: StateStore, @unchecked Sendable {
     private let connections = Mutex<[ObjectIdentifier: RedisConnection]>([:])
     private let scriptHashes = Mutex<[String: [UInt8]]>([:])
 
-    public init(endpoint: StateConfig.RedisEndpoint, connectTimeout: UInt64 = 1_000_000_000, commandTimeout: UInt64 = 250_000_000) {
+    /// `busyPoll`: how long a busy worker's idle loop polls for a reply it awaits instead of
+    /// sleeping (`state.busy_poll`; 0 never polls).
+    public init(endpoint: StateConfig.RedisEndpoint, connectTimeout: UInt64 = 1_000_000_000, commandTimeout: UInt64 = 250_000_000,
+                busyPoll: UInt64 = 0) {
         self.endpoint = endpoint
-        self.options = RedisConnection.Options(endpoint: endpoint, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+        self.options = RedisConnection.Options(endpoint: endpoint, connectTimeout: connectTimeout, commandTimeout: commandTimeout,
+                                               busyPoll: busyPoll)
     }
 
     /// This worker's connection (created and connected on first use).
