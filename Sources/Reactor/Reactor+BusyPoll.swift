@@ -66,12 +66,9 @@ extension Reactor {
     }
 
     /// How long the idle loop may poll before it sleeps: the longest bound of the pollers that
-    /// await an answer, when the worker is hot; 0 otherwise.
+    /// await an answer, when the worker is hot; 0 otherwise. Pollers that are gone are dropped.
     func busyPollBound() -> UInt64 {
         guard !busyPollers.isEmpty else { return 0 }
-        let now = monotonicNanos()
-        if load.needsSample(now: now) { load.sample(now: now, cpu: threadCPUNanos()) }
-        guard load.isHot else { return 0 }
         var bound: UInt64 = 0
         var dead = false
         for entry in busyPollers {
@@ -82,7 +79,10 @@ extension Reactor {
             bound = max(bound, poller.busyPollNanos)
         }
         if dead { busyPollers.removeAll { $0.poller == nil } }
-        return bound
+        guard bound > 0 else { return 0 }
+        let now = monotonicNanos()
+        if load.needsSample(now: now) { load.sample(now: now, cpu: threadCPUNanos()) }
+        return load.isHot ? bound : 0
     }
 
     /// Polls epoll (no wait) until an event arrives or `bound` has passed, then waits as usual.

@@ -46,11 +46,14 @@ private final class FakePoller: ReactorBusyPoller, @unchecked Sendable {
 }
 
 @Suite struct ReactorBusyPollTests {
-    /// Makes the reactor count as hot once its current load window ends, whatever other tests
-    /// leave of the CPU (how hot is decided is `ReactorLoadTests`'): any share is hot enough.
-    private static func runHot(_ reactor: Reactor) async throws {
+    /// Makes the reactor count as hot once a load window has passed with `poller` awaiting,
+    /// whatever other tests leave of the CPU (how hot is decided is `ReactorLoadTests`'): any
+    /// share is hot enough. The load is sampled only while a poller awaits an answer.
+    private static func runHot(_ reactor: Reactor, _ poller: FakePoller) async throws {
         reactor.load = ReactorLoad(hotShare: 0)
+        poller.awaiting = true
         try await reactor.sleep(nanoseconds: 1_000_000)  // the idle loop starts a load window
+        poller.awaiting = false
         try await reactor.sleep(nanoseconds: ReactorLoad.window + 1_000_000)
     }
 
@@ -58,7 +61,7 @@ private final class FakePoller: ReactorBusyPoller, @unchecked Sendable {
         let outcome = try await onWorker { reactor -> (hot: Bool, polled: UInt64, order: [String]) in
             let poller = FakePoller(bound: 20_000_000_000)
             reactor.addBusyPoller(poller)
-            try await Self.runHot(reactor)
+            try await Self.runHot(reactor, poller)
             poller.awaiting = true
             // While the loop polls for the poller (up to 20 s), a timer and a job from another
             // thread must run as they come, as if it slept in epoll_wait.
@@ -102,8 +105,7 @@ private final class FakePoller: ReactorBusyPoller, @unchecked Sendable {
                 let poller = FakePoller(bound: 1_000)
                 reactor.addBusyPoller(poller)
             }
-            try await Self.runHot(reactor)
-            try await reactor.sleep(nanoseconds: 1_000_000)
+            try await reactor.sleep(nanoseconds: 1_000_000)  // an idle turn looks at the pollers
             return reactor.busyPollers.count
         }
         #expect(remaining == 0)
