@@ -25,48 +25,87 @@ extension LimitScripts {
             default: replies.append(0)
             }
         }
+        // Each caller's counters are read once per batch and written once after it, as the Lua's
+        // `state[lkey]`: a caller's run of requests in one batch costs one read and one write.
+        var callers: [BatchCaller] = []
+        var order: [String] = []
+        var position: [String: Int] = [:]
         for request in requests {
-            replies += admitOne(shape, storage, limiter: request.key, reserve: request.values.first!, now: now)
+            let c: Int
+            if let known = position[request.key] {
+                c = known
+            } else {
+                c = callers.count
+                position[request.key] = c
+                order.append(request.key)
+                callers.append(BatchCaller(storage.hashGet(request.key, fields: shape.fields).map { $0.flatMap(DecimalBytes.parse) }))
+            }
+            replies += admitOne(shape, storage, limiter: request.key, reserve: request.values.first!, now: now, caller: &callers[c])
+        }
+        for (c, limiter) in order.enumerated() where callers[c].dirty {
+            var sets: [(String, [UInt8])] = []
+            for (field, value) in zip(shape.fields, callers[c].values) {
+                if let value { sets.append((field, DecimalBytes.render(value))) }
+            }
+            if let lease = callers[c].lease { sets.append((lease.field, DecimalBytes.render(lease.count))) }
+            storage.hashSet(limiter, fields: sets)
+            storage.expire(limiter, ttlMicros: (millis(shape.keepMicros) + 1) * 1_000)
         }
         return PackedIntegers(replies).storeValue
     }
 
-    /// One request of an admission batch, decided and (when admitted) counted.
-    static func admitOne(_ shape: Shape, _ storage: any ScriptStorage, limiter: String, reserve: Int64, now: Int64) -> [Int64] {
+    /// A caller's limiter counters during one admission batch: the plan's fields as numbers
+    /// (nil where absent), in `shape.fields` order, and the count of the batch's lease slot.
+    struct BatchCaller {
+        var values: [Int64?]
+        var lease: (field: String, count: Int64)?
+        var dirty = false
+
+        init(_ values: [Int64?]) { self.values = values }
+    }
+
+    /// One request of an admission batch, decided and (when admitted) counted in `caller`.
+    static func admitOne(_ shape: Shape, _ storage: any ScriptStorage, limiter: String, reserve: Int64, now: Int64,
+                         caller: inout BatchCaller) -> [Int64] {
         // The long form: -1 (admitted) or the refusing limit, retry, then remaining and reset per limit.
         var reply: [Int64] = [-1, 0]
         var available: [Int64] = []
-        // Every counter of the plan in one read, as the Lua's HMGET.
-        let stored = storage.hashGet(limiter, fields: shape.fields)
-        // What to write if every limit admits, applied after the loop (all or nothing).
-        var sets: [(String, Int64)] = []
+        // What to count if every limit admits, applied after the loop (all or nothing).
+        var counted = caller.values
+        var lease = caller.lease
         var reservations: [String] = []
         for (offset, entry) in shape.entries.enumerated() {
             let limit = entry.limit
+            let at = entry.firstField
             let decision: LimitDecision
             switch limit.kind {
             case .requests, .tokens:
                 let cost = limit.kind == .tokens ? reserve : 1
                 let window = SlidingWindow(limit: limit.limit, windowMicros: limit.parameter)
                 let position = window.position(now: now)
-                let (current, previous) = roll(stored[entry.firstField...], index: position.index)
+                let (current, previous) = roll(caller.values[at...], index: position.index)
                 decision = window.decide(previous: previous, current: current, cost: cost, left: position.left)
-                sets += [(entry.fields[0], position.index), (entry.fields[1], current + cost), (entry.fields[2], previous)]
+                (counted[at], counted[at + 1], counted[at + 2]) = (position.index, current + cost, previous)
             case .burst:
                 let bucket = TokenBucket(capacity: limit.limit, perMinute: limit.parameter)
                 var state: TokenBucket.State?
-                if let tokens = stored[entry.firstField] {
-                    state = TokenBucket.State(tokens: counter(tokens), at: counter(stored[entry.firstField + 1]))
+                if let tokens = caller.values[at] {
+                    state = TokenBucket.State(tokens: tokens, at: caller.values[at + 1] ?? 0)
                 }
                 let (answer, next) = bucket.decide(state, now: now)
                 decision = answer
-                sets += [("bt", next.tokens), ("ba", now)]
+                (counted[at], counted[at + 1]) = (next.tokens, now)
             case .concurrency:
-                var live = counter(stored[entry.firstField])
-                if live >= limit.limit { live = lapse(shape, storage, limiter, now: now, live: live) }
+                var live = caller.values[at] ?? 0
+                if live >= limit.limit {
+                    live = lapse(shape, storage, limiter, now: now, live: live)
+                    caller.values[at] = live
+                }
                 decision = ConcurrencyLimit(limit: limit.limit).decide(live: live)
                 let slot = LimiterFields.slot(admittedAt: now, shape: shape)
-                sets += [("cn", live + 1), (slot, counter(storage.hashGet(limiter, field: slot)) + 1)]
+                let held = lease?.field == slot ? lease!.count : counter(storage.hashGet(limiter, field: slot))
+                counted[at] = live + 1
+                lease = (slot, held + 1)
             case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
                 let daily = limit.kind == .dailyTokens || limit.kind == .dailyCost
                 let period = daily ? CalendarPeriod.day(now: now) : CalendarPeriod.month(now: now)
@@ -95,9 +134,10 @@ extension LimitScripts {
             for (i, units) in available.enumerated() { reply[2 + 2 * i] = units }
             return reply
         }
-        if !sets.isEmpty {
-            storage.hashSet(limiter, fields: sets.map { ($0.0, DecimalBytes.render($0.1)) })
-            storage.expire(limiter, ttlMicros: (millis(shape.keepMicros) + 1) * 1_000)
+        if !shape.fields.isEmpty {
+            caller.values = counted
+            caller.lease = lease
+            caller.dirty = true
         }
         if reserve > 0 {
             for key in reservations {
@@ -108,13 +148,13 @@ extension LimitScripts {
         return reply
     }
 
-    /// A stored window (its index, current and previous counts, as read) rolled to window
+    /// A stored window (its index, current and previous counts, as numbers) rolled to window
     /// `index`: (current, previous).
-    static func roll(_ fields: ArraySlice<[UInt8]?>, index: Int64) -> (Int64, Int64) {
+    static func roll(_ fields: ArraySlice<Int64?>, index: Int64) -> (Int64, Int64) {
         let at = fields.startIndex
-        guard let stored = fields[at].flatMap(DecimalBytes.parse) else { return (0, 0) }
-        let current = counter(fields[at + 1])
-        if stored == index { return (current, counter(fields[at + 2])) }
+        guard let stored = fields[at] else { return (0, 0) }
+        let current = fields[at + 1] ?? 0
+        if stored == index { return (current, fields[at + 2] ?? 0) }
         return stored == index - 1 ? (0, current) : (0, 0)
     }
 
