@@ -63,14 +63,6 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
         }
     }
 
-    /// Whether a command sent to a connected server is still waiting for its reply (commands
-    /// held while connecting wait for the connection, which takes longer than a poll).
-    var awaitsReply: Bool {
-        guard phase == .ready else { return false }
-        dropFinished()
-        return deadlinesHead < deadlines.count
-    }
-
     // MARK: Commands
 
     /// Sends one command and waits for its reply, at most `commandTimeout`. While the
@@ -386,35 +378,15 @@ final class RedisConnection: ReactorIOHandler, @unchecked Sendable {
     }
 }
 
-/// One command in flight: resumed exactly once, by its reply, its deadline or a disconnect.
-final class PendingCommand: @unchecked Sendable {
-    let command: RESPCommand
-    /// Monotonic ns after which it fails with `.timeout`; 0 for the handshake's own commands.
-    let deadline: UInt64
-    var continuation: UnsafeContinuation<Result<StoreValue, StoreError>, Never>?
-    /// Called instead of resuming a task, for commands started without waiting (`start`).
-    var completion: ((Result<StoreValue, StoreError>) -> Void)?
-    private let onFailure: ((StoreError) -> Void)?
-    private(set) var isFinished = false
-
-    init(command: RESPCommand, deadline: UInt64 = 0, onFailure: ((StoreError) -> Void)? = nil) {
-        self.command = command
-        self.deadline = deadline
-        self.onFailure = onFailure
-    }
-
-    func finish(_ result: Result<StoreValue, StoreError>) {
-        guard !isFinished else { return }
-        isFinished = true
-        if case .failure(let error) = result { onFailure?(error) }
-        continuation?.resume(returning: result)
-        continuation = nil
-        completion?(result)
-        completion = nil
-    }
-}
-
 extension RedisConnection: ReactorBusyPoller {
     /// A reply from Redis takes tens of microseconds: the worker polls for it rather than sleep.
     var busyPollNanos: UInt64 { awaitsReply ? options.busyPoll : 0 }
+
+    /// Whether a command sent to a connected server is still waiting for its reply (commands
+    /// held while connecting wait for the connection, which takes longer than a poll).
+    var awaitsReply: Bool {
+        guard phase == .ready else { return false }
+        dropFinished()
+        return deadlinesHead < deadlines.count
+    }
 }
