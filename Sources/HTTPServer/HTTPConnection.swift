@@ -49,6 +49,9 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     /// parked between requests, so a request costs a continuation resume instead of creating,
     /// enqueueing and destroying a task with its executor preference record.
     private var serving: Task<Void, Never>?
+    /// What the serving task's upstream waits register with, so closing cancels them without a
+    /// cancellation handler per wait (`CancellationScope`). Made with the first serving task.
+    private var cancellation: CancellationScope?
     /// The serving task, parked until the next request (nil when the connection closes).
     private var requestWaiter: UnsafeContinuation<ServerRequest?, Never>?
     /// A request dispatched while the serving task was still finishing the previous response.
@@ -230,7 +233,11 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
             server.parkedServingTasks -= 1
             waiter.resume(returning: request)
         } else if serving == nil {
-            serving = Task(executorPreference: reactor) { await self.serve(request) }
+            let scope = cancellation ?? CancellationScope(reactor: reactor)
+            cancellation = scope
+            serving = Task(executorPreference: reactor) {
+                await CancellationScope.$current.withValue(scope) { await self.serve(request) }
+            }
         } else {
             pendingRequest = request  // the serving task takes it once its response is written
         }
@@ -367,6 +374,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         FileDescriptor.close(fd)
         currentStream?.cancel()
         currentStream = nil
+        cancellation?.cancel()
         serving?.cancel()
         serving = nil
         errorTask?.cancel()

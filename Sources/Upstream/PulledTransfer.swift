@@ -4,8 +4,9 @@ import Reactor
 /// `HTTP1Transfer`): the transport fills `queued`, sets `headComplete` and `done`, and resumes at
 /// most one head waiter and one data waiter; the adapter awaits `head()`, then `body()` or
 /// repeated `next()`. Pulling is the backpressure: a transport that stopped reading past its
-/// bound starts again in `resumeReading()`. Reactor-thread confined.
-protocol PulledTransfer: AnyObject, Sendable {
+/// bound starts again in `resumeReading()`. `cancel()` (its `ScopeCancellable` side) stops the
+/// transfer: idempotent, reactor thread only. Reactor-thread confined.
+protocol PulledTransfer: ScopeCancellable, Sendable {
     var status: Int { get }
     var responseHeaders: [(String, String)] { get }
     var headComplete: Bool { get }
@@ -16,8 +17,6 @@ protocol PulledTransfer: AnyObject, Sendable {
     var dataWaiter: UnsafeContinuation<Void, Never>? { get set }
     /// The reactor the transfer lives on (cancellation hops to it).
     var reactor: Reactor { get }
-    /// Stops the transfer. Idempotent. Reactor thread only.
-    func cancel()
     /// Lets the body flow again if backpressure paused it; a no-op otherwise.
     func resumeReading()
 }
@@ -73,8 +72,17 @@ extension PulledTransfer {
 
     /// Suspends until the transport resumes the waiter `setWaiter` stores, unless `ready` already
     /// holds: transport events may run between the caller's check and parking here, so it is
-    /// checked again. Task cancellation cancels the transfer on its reactor.
+    /// checked again. Cancelling the serving task's `CancellationScope` (the client went away)
+    /// cancels the transfer; without one that can hold it, task cancellation does, on its reactor.
     private func park(ready: (Self) -> Bool, setWaiter: (Self, UnsafeContinuation<Void, Never>) -> Void) async {
+        if let scope = CancellationScope.current, scope.hold(self) {
+            await withUnsafeContinuation { continuation in
+                if ready(self) { continuation.resume(); return }
+                setWaiter(self, continuation)
+            }
+            scope.release(self)
+            return
+        }
         await withTaskCancellationHandler {
             await withUnsafeContinuation { continuation in
                 if ready(self) { continuation.resume(); return }

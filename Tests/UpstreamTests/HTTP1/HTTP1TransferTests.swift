@@ -201,3 +201,42 @@ func http1Request(_ port: Int, _ path: String, host: String = "127.0.0.1", strea
         #expect(open == 0)
     }
 }
+
+/// A parked transfer gives its cancellation to the serving task's `CancellationScope`.
+@Suite struct HTTP1TransferScopeTests {
+    @Test func cancellingTheScopeCancelsAParkedTransfer() async throws {
+        let upstream = try ScriptedUpstream { connection in
+            _ = connection.readRequest()
+            _ = connection.readRequest()  // never answers; returns once the gateway side closes
+        }
+        defer { upstream.stop() }
+        let error = try await withHTTP1 { reactor, pool in
+            let scope = CancellationScope(reactor: reactor)
+            return await CancellationScope.$current.withValue(scope) { () async -> TransferError? in
+                let transfer = HTTP1Transfer(http1Request(upstream.port, "/slow"), pool: pool)
+                reactor.execute { scope.cancel() }  // runs once the task has parked in `head()`
+                do throws(TransferError) { _ = try await transfer.head() } catch { return error }
+                return nil
+            }
+        }
+        #expect(error == .cancelled)
+    }
+
+    @Test func withoutAScopeTaskCancellationStillCancelsIt() async throws {
+        let upstream = try ScriptedUpstream { connection in
+            _ = connection.readRequest()
+            _ = connection.readRequest()
+        }
+        defer { upstream.stop() }
+        let error = try await withHTTP1 { reactor, pool in
+            let waiting = Task(executorPreference: reactor) { () async -> TransferError? in
+                let transfer = HTTP1Transfer(http1Request(upstream.port, "/slow"), pool: pool)
+                do throws(TransferError) { _ = try await transfer.head() } catch { return error }
+                return nil
+            }
+            reactor.execute { waiting.cancel() }
+            return await waiting.value
+        }
+        #expect(error == .cancelled)
+    }
+}
