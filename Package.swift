@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Reactor", "HTTPServer", "GatewayCore", "Upstream", "State", "Middleware",
+                "Bytes", "Reactor", "HTTPServer", "GatewayCore", "Upstream", "State", "Middleware",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
