@@ -79,4 +79,16 @@ struct ByteWriterTests {
         #expect(out == Array("HTTP ".utf8) + Array(text.utf8) + [UInt8(ascii: "|"), 1, 2, 3, 4, 2, 3])
         #expect([UInt8](capacity: 0) { $0.write("") }.isEmpty)
     }
+
+    /// Both ways `[UInt8](capacity:writing:)` builds: through the stack up to a kilobyte, in
+    /// place above it; each holds exactly what was written, short of its capacity or at it.
+    @Test(arguments: [0, 1, 600, 1_024, 1_025, 70_000])
+    func writtenArraysHoldWhatWasWritten(_ capacity: Int) {
+        for count in Set([0, capacity / 2, capacity]) {
+            let expected = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let made = [UInt8](capacity: capacity) { out in expected.withUnsafeBufferPointer { out.write($0) } }
+            #expect(made == expected, "capacity \(capacity), written \(count)")
+            #expect(made.capacity >= count)
+        }
+    }
 }
