@@ -27,27 +27,22 @@ extension LimitScripts {
         }
         // Each caller's counters are read once per batch and written once after it, as the Lua's
         // `state[lkey]`: a caller's run of requests in one batch costs one read and one write.
-        var callers: [BatchCaller] = []
-        var order: [String] = []
-        var position: [String: Int] = [:]
+        var callers = BatchCallers<BatchCaller>()
+        var scratch = AdmissionScratch()
         for request in requests {
-            let c: Int
-            if let known = position[request.key] {
-                c = known
-            } else {
-                c = callers.count
-                position[request.key] = c
-                order.append(request.key)
-                callers.append(BatchCaller(storage.hashGet(request.key, fields: shape.fields).map { $0.flatMap(DecimalBytes.parse) }))
+            let c = callers.position(of: request.key) {
+                BatchCaller(storage.hashGet(request.key, fields: shape.fields).map { $0.flatMap(DecimalBytes.parse) })
             }
-            replies += admitOne(shape, storage, limiter: request.key, reserve: request.values.first!, now: now, caller: &callers[c])
+            admitOne(shape, storage, limiter: request.key, reserve: request.values.first!, now: now,
+                     caller: &callers.values[c], replies: &replies, scratch: &scratch)
         }
-        for (c, limiter) in order.enumerated() where callers[c].dirty {
+        for (limiter, caller) in zip(callers.keys, callers.values) where caller.dirty {
             var sets: [(String, [UInt8])] = []
-            for (field, value) in zip(shape.fields, callers[c].values) {
+            sets.reserveCapacity(shape.fields.count + 1)
+            for (field, value) in zip(shape.fields, caller.values) {
                 if let value { sets.append((field, DecimalBytes.render(value))) }
             }
-            if let lease = callers[c].lease { sets.append((lease.field, DecimalBytes.render(lease.count))) }
+            if let lease = caller.lease { sets.append((LimiterFields.field(slot: lease.slot), DecimalBytes.render(lease.count))) }
             storage.hashSet(limiter, fields: sets)
             storage.expire(limiter, ttlMicros: (millis(shape.keepMicros) + 1) * 1_000)
         }
@@ -55,23 +50,35 @@ extension LimitScripts {
     }
 
     /// A caller's limiter counters during one admission batch: the plan's fields as numbers
-    /// (nil where absent), in `shape.fields` order, and the count of the batch's lease slot.
+    /// (nil where absent), in `shape.fields` order, and the batch's lease slot with its count.
     struct BatchCaller {
         var values: [Int64?]
-        var lease: (field: String, count: Int64)?
+        var lease: (slot: Int64, count: Int64)?
         var dirty = false
 
         init(_ values: [Int64?]) { self.values = values }
     }
 
-    /// One request of an admission batch, decided and (when admitted) counted in `caller`.
-    static func admitOne(_ shape: Shape, _ storage: any ScriptStorage, limiter: String, reserve: Int64, now: Int64,
-                         caller: inout BatchCaller) -> [Int64] {
-        // The long form: -1 (admitted) or the refusing limit, retry, then remaining and reset per limit.
-        var reply: [Int64] = [-1, 0]
+    /// Buffers `admitOne` fills for each request, kept across the batch so a request allocates
+    /// nothing: what an admission would count (swapped into the caller when it is admitted)
+    /// and what each limit had before it.
+    struct AdmissionScratch {
+        var counted: [Int64?] = []
         var available: [Int64] = []
+    }
+
+    /// One request of an admission batch, decided and (when admitted) counted in `caller`; its
+    /// answer is appended to `replies`.
+    static func admitOne(_ shape: Shape, _ storage: any ScriptStorage, limiter: String, reserve: Int64, now: Int64,
+                         caller: inout BatchCaller, replies: inout [Int64], scratch: inout AdmissionScratch) {
+        // The long form: -1 (admitted) or the refusing limit, retry, then remaining and reset per limit.
+        let first = replies.count
+        replies.append(-1)
+        replies.append(0)
         // What to count if every limit admits, applied after the loop (all or nothing).
-        var counted = caller.values
+        scratch.counted.removeAll(keepingCapacity: true)
+        scratch.counted.append(contentsOf: caller.values)
+        scratch.available.removeAll(keepingCapacity: true)
         var lease = caller.lease
         var reservations: [String] = []
         for (offset, entry) in shape.entries.enumerated() {
@@ -83,9 +90,9 @@ extension LimitScripts {
                 let cost = limit.kind == .tokens ? reserve : 1
                 let window = SlidingWindow(limit: limit.limit, windowMicros: limit.parameter)
                 let position = window.position(now: now)
-                let (current, previous) = roll(caller.values[at...], index: position.index)
+                let (current, previous) = roll(caller.values, at: at, index: position.index)
                 decision = window.decide(previous: previous, current: current, cost: cost, left: position.left)
-                (counted[at], counted[at + 1], counted[at + 2]) = (position.index, current + cost, previous)
+                (scratch.counted[at], scratch.counted[at + 1], scratch.counted[at + 2]) = (position.index, current + cost, previous)
             case .burst:
                 let bucket = TokenBucket(capacity: limit.limit, perMinute: limit.parameter)
                 var state: TokenBucket.State?
@@ -94,7 +101,7 @@ extension LimitScripts {
                 }
                 let (answer, next) = bucket.decide(state, now: now)
                 decision = answer
-                (counted[at], counted[at + 1]) = (next.tokens, now)
+                (scratch.counted[at], scratch.counted[at + 1]) = (next.tokens, now)
             case .concurrency:
                 var live = caller.values[at] ?? 0
                 if live >= limit.limit {
@@ -103,8 +110,9 @@ extension LimitScripts {
                 }
                 decision = ConcurrencyLimit(limit: limit.limit).decide(live: live)
                 let slot = LimiterFields.slot(admittedAt: now, shape: shape)
-                let held = lease?.field == slot ? lease!.count : counter(storage.hashGet(limiter, field: slot))
-                counted[at] = live + 1
+                let held =
+                    lease?.slot == slot ? lease!.count : counter(storage.hashGet(limiter, field: LimiterFields.field(slot: slot)))
+                scratch.counted[at] = live + 1
                 lease = (slot, held + 1)
             case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
                 let daily = limit.kind == .dailyTokens || limit.kind == .dailyCost
@@ -119,23 +127,25 @@ extension LimitScripts {
                 decision = CalendarQuota(limit: limit.limit).decide(used: used, cost: cost, periodLeftMicros: period.left)
                 if countsTokens { reservations.append(key) }
             }
-            reply += [decision.remaining, decision.resetMicros]
-            available.append(decision.available)
+            replies.append(decision.remaining)
+            replies.append(decision.resetMicros)
+            scratch.available.append(decision.available)
             if !decision.admitted {
                 let retry = decision.retryMicros
-                if reply[0] == -1 || (retry == -1 && reply[1] != -1) || (reply[1] != -1 && retry > reply[1]) {
-                    reply[0] = Int64(offset + 1)
-                    reply[1] = retry
+                let (refusing, wait) = (replies[first], replies[first + 1])
+                if refusing == -1 || (retry == -1 && wait != -1) || (wait != -1 && retry > wait) {
+                    replies[first] = Int64(offset + 1)
+                    replies[first + 1] = retry
                 }
             }
         }
-        guard reply[0] == -1 else {
+        guard replies[first] == -1 else {
             // Nothing was counted: every limit reports what it had before this request.
-            for (i, units) in available.enumerated() { reply[2 + 2 * i] = units }
-            return reply
+            for (i, units) in scratch.available.enumerated() { replies[first + 2 + 2 * i] = units }
+            return
         }
         if !shape.fields.isEmpty {
-            caller.values = counted
+            swap(&caller.values, &scratch.counted)
             caller.lease = lease
             caller.dirty = true
         }
@@ -145,13 +155,11 @@ extension LimitScripts {
                 storage.expire(key, ttlMicros: millis(shape.retentionMicros) * 1_000)
             }
         }
-        return reply
     }
 
-    /// A stored window (its index, current and previous counts, as numbers) rolled to window
-    /// `index`: (current, previous).
-    static func roll(_ fields: ArraySlice<Int64?>, index: Int64) -> (Int64, Int64) {
-        let at = fields.startIndex
+    /// A stored window (its index, current and previous counts, as numbers, from `fields[at]`)
+    /// rolled to window `index`: (current, previous).
+    static func roll(_ fields: [Int64?], at: Int, index: Int64) -> (Int64, Int64) {
         guard let stored = fields[at] else { return (0, 0) }
         let current = fields[at + 1] ?? 0
         if stored == index { return (current, fields[at + 2] ?? 0) }
@@ -179,34 +187,26 @@ extension LimitScripts {
     {
         guard arguments.count == 1, let entries = ScriptBatch.entries(keys: keys, argument: arguments[0], arity: settleArity)
         else { throw badArguments }
-        struct Usage {
-            var prefix: String
-            var index: Int64
-            var ttl: Int64
-            var sums: [Int64] = [0, 0, 0, 0, 0]
-        }
         struct Caller {
-            /// Lease slots in first-seen order, and how many of the batch's leases each holds.
-            var leases: [String] = []
-            var leased: [String: Int64] = [:]
+            /// Lease slot → how many of the batch's leases it holds, in first-seen order.
+            var leased = PeriodSums<Int64>()
             /// Per token window (in `shape.tokenStems` order): window index → token delta.
-            var deltas: [[Int64: Int64]]
-            var usage: [Int64: Usage] = [:]
-            var slots: [Int64] = []
+            var deltas: [PeriodSums<Int64>]
+            /// Day index (or -1 - month index) → the sums of `usageFields`.
+            var usage = PeriodSums<Usage>()
+        }
+        /// Sums of one day's or month's `usageFields`, in that order (no array per entry).
+        struct Usage {
+            var sums: (Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0)
 
-            mutating func add(slot: Int64, _ fresh: @autoclosure () -> Usage, _ values: [Int64]) {
-                if usage[slot] == nil {
-                    usage[slot] = fresh()
-                    slots.append(slot)
-                }
-                for i in 0..<5 { usage[slot]!.sums[i] += values[i] }
+            mutating func add(prompt: Int64, completion: Int64, cost: Int64, reserved: Int64) {
+                sums = (sums.0 + 1, sums.1 + prompt, sums.2 + completion, sums.3 + cost, sums.4 + reserved)
             }
+
+            var values: [Int64] { [sums.0, sums.1, sums.2, sums.3, sums.4] }
         }
         var now: Int64?
-        // Callers in first-seen order; `position` finds a caller's entry with one hash per entry.
-        var callers: [Caller] = []
-        var order: [String] = []
-        var position: [String: Int] = [:]
+        var callers = BatchCallers<Caller>()
         for (limiter, values) in entries {
             let p = values.startIndex
             var at = values[p]
@@ -217,50 +217,39 @@ extension LimitScripts {
                 if now == nil { now = storage.now.totalMicroseconds }
                 at = now!
             }
-            let c: Int
-            if let known = position[limiter] {
-                c = known
-            } else {
-                c = callers.count
-                position[limiter] = c
-                callers.append(Caller(deltas: Array(repeating: [:], count: shape.tokenStems.count)))
-                order.append(limiter)
+            let c = callers.position(of: limiter) {
+                Caller(deltas: Array(repeating: PeriodSums(), count: shape.tokenStems.count))
             }
-            if holds {
-                let slot = LimiterFields.slot(admittedAt: at, shape: shape)
-                if callers[c].leased[slot] == nil { callers[c].leases.append(slot) }
-                callers[c].leased[slot, default: 0] += 1
-            }
+            if holds { callers.values[c].leased[LimiterFields.slot(admittedAt: at, shape: shape), fresh: 0] += 1 }
             let delta = prompt + completion - reserved
             if delta != 0 {
-                for (j, window) in shape.tokenStems.enumerated() {
-                    let index = SlidingWindow(limit: 0, windowMicros: window.window).position(now: at).index
-                    callers[c].deltas[j][index, default: 0] += delta
+                for j in shape.tokenStems.indices {
+                    let index = SlidingWindow(limit: 0, windowMicros: shape.tokenStems[j].window).position(now: at).index
+                    callers.values[c].deltas[j][index, fresh: 0] += delta
                 }
             }
             let day = CalendarPeriod.day(now: at).index
-            callers[c].add(slot: day, Usage(prefix: "d:", index: day, ttl: shape.retentionMicros),
-                           [1, prompt, completion, cost, shape.quotaDay ? -reserved : 0])
+            callers.values[c].usage[day, fresh: Usage()]
+                .add(prompt: prompt, completion: completion, cost: cost, reserved: shape.quotaDay ? -reserved : 0)
             if shape.monthly {
                 let month = CalendarPeriod.month(now: at).index
-                callers[c].add(slot: -1 - month,
-                               Usage(prefix: "m:", index: month, ttl: shape.retentionMicros + 31 * CalendarPeriod.dayMicros),
-                               [1, prompt, completion, cost, shape.quotaMonth ? -reserved : 0])
+                callers.values[c].usage[-1 - month, fresh: Usage()]
+                    .add(prompt: prompt, completion: completion, cost: cost, reserved: shape.quotaMonth ? -reserved : 0)
             }
         }
-        for (c, limiter) in order.enumerated() {
-            let caller = callers[c]
+        for (limiter, caller) in zip(callers.keys, callers.values) {
             // The live count, the token windows and the lease slots in one read, as the Lua's HMGET.
-            let stored = storage.hashGet(limiter, fields: shape.settleFields + caller.leases)
+            let stored = storage.hashGet(limiter, fields: shape.settleFields + caller.leased.periods.map { LimiterFields.field(slot: $0) })
             var sets: [(String, [UInt8])] = []
             var ended: [String] = []
             var released: Int64 = 0
-            for (j, slot) in caller.leases.enumerated() {
+            for (j, slot) in caller.leased.periods.enumerated() {
                 // A slot that lapsed took its leases with it: only what is still counted is released.
                 guard let held = stored[shape.settleFields.count + j].flatMap(DecimalBytes.parse) else { continue }
-                let release = min(held, caller.leased[slot]!)
+                let release = min(held, caller.leased.sums[j])
                 released += release
-                if held > release { sets.append((slot, DecimalBytes.render(held - release))) } else { ended.append(slot) }
+                let field = LimiterFields.field(slot: slot)
+                if held > release { sets.append((field, DecimalBytes.render(held - release))) } else { ended.append(field) }
             }
             if released > 0, let live = stored[0] {
                 sets.append(("cn", DecimalBytes.render(max(0, counter(live) - released))))
@@ -275,16 +264,19 @@ extension LimitScripts {
                 sets.append((window.stem + "p", DecimalBytes.render(previous)))
             }
             if !sets.isEmpty { storage.hashSet(limiter, fields: sets) }
-            for slot in ended { storage.hashDelete(limiter, field: slot) }
+            for field in ended { storage.hashDelete(limiter, field: field) }
             let base = String(limiter.dropLast())
-            for slot in caller.slots {
-                let usage = caller.usage[slot]!
-                let key = base + usage.prefix + String(usage.index)
+            for (period, usage) in zip(caller.usage.periods, caller.usage.sums) {
+                let (prefix, index, ttl) =
+                    period >= 0
+                    ? ("d:", period, shape.retentionMicros) : ("m:", -1 - period, shape.retentionMicros + 31 * CalendarPeriod.dayMicros)
+                let key = base + prefix + String(index)
                 let fresh = storage.hashGet(key, field: usageFields[0]) == nil
+                let sums = usage.values
                 var increments: [(String, Int64)] = []
-                for (j, field) in usageFields.enumerated() where j == 0 || usage.sums[j] != 0 { increments.append((field, usage.sums[j])) }
+                for (j, field) in usageFields.enumerated() where j == 0 || sums[j] != 0 { increments.append((field, sums[j])) }
                 storage.hashIncrement(key, fields: increments)
-                if fresh { storage.expire(key, ttlMicros: millis(usage.ttl) * 1_000) }
+                if fresh { storage.expire(key, ttlMicros: millis(ttl) * 1_000) }
             }
         }
         return .integer(Int64(entries.count))
@@ -295,5 +287,56 @@ extension LimitScripts {
     /// Lua's `tonumber(x) or 0` for a stored integer.
     static func counter(_ bytes: [UInt8]?) -> Int64 {
         bytes.flatMap(DecimalBytes.parse) ?? 0
+    }
+}
+
+/// The callers of one script call, in first-seen order, each with its batch state. A batch is
+/// mostly one caller's run, so the last caller found is checked (one string comparison, often
+/// of the same string object) before the key is hashed.
+struct BatchCallers<Caller> {
+    private(set) var keys: [String] = []
+    var values: [Caller] = []
+    private var byKey: [String: Int] = [:]
+    private var last = -1
+
+    /// Where `key`'s state is in `values`, made by `fresh` when the batch first names it.
+    mutating func position(of key: String, fresh: () -> Caller) -> Int {
+        if last >= 0, keys[last] == key { return last }
+        if let known = byKey[key] {
+            last = known
+            return known
+        }
+        last = keys.count
+        keys.append(key)
+        values.append(fresh())
+        byKey[key] = last
+        return last
+    }
+}
+
+/// Sums by period (a window index, a day, a lease slot) in first-seen order, for one caller's
+/// entries of a settlement batch. A batch's entries span a few periods, and mostly repeat the
+/// one before, so a period is found by a scan from the newest rather than by hashing.
+struct PeriodSums<Sum> {
+    private(set) var periods: [Int64] = []
+    var sums: [Sum] = []
+
+    /// The sum of `period`, nil when no entry added to it.
+    subscript(period: Int64) -> Sum? {
+        guard let i = periods.lastIndex(of: period) else { return nil }
+        return sums[i]
+    }
+
+    /// The sum of `period`, starting at `fresh` when no entry added to it yet.
+    subscript(period: Int64, fresh fresh: Sum) -> Sum {
+        get { self[period] ?? fresh }
+        set {
+            if let i = periods.lastIndex(of: period) {
+                sums[i] = newValue
+            } else {
+                periods.append(period)
+                sums.append(newValue)
+            }
+        }
     }
 }

@@ -176,8 +176,12 @@ public enum LimiterFields {
     /// A lease lapses between one lease and one lease plus a slot after its admission.
     static let slotsPerLease: Int64 = 16
 
-    /// The slot field of a lease admitted at `admittedAt` (store µs).
-    static func slot(admittedAt: Int64, shape: LimitScripts.Shape) -> String {
-        "L" + String((admittedAt + shape.leaseMicros) / shape.slotMicros)
+    /// The slot of a lease admitted at `admittedAt` (store µs). The native twins keep slots as
+    /// numbers and render a slot's field (`field(slot:)`) once per batch, not once per request.
+    static func slot(admittedAt: Int64, shape: LimitScripts.Shape) -> Int64 {
+        (admittedAt + shape.leaseMicros) / shape.slotMicros
     }
+
+    /// The field holding a lease slot's count.
+    static func field(slot: Int64) -> String { "L" + String(slot) }
 }

@@ -13,6 +13,7 @@ extension StateStoreContract {
         Case(name: "rate admit: a daily token quota counts usage and reservations", body: rateDailyQuota),
         Case(name: "rate admit: token bucket refills at its rate", body: rateBucketRefills),
         Case(name: "rate settle: one batch folds a caller's entries", body: rateSettleFoldsABatch),
+        Case(name: "rate settle: one batch spans lease slots, token windows and callers", body: rateSettleSpansPeriods),
         Case(name: "rate admit: a batch decides its requests in order, each all or nothing", body: rateAdmitBatch),
         Case(name: "rate admit: settlements riding with a batch go first", body: rateAdmitWithRidingSettlements),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
@@ -179,6 +180,47 @@ extension StateStoreContract {
         #expect(usage["prompt_tokens"] == bytes("150"))
         #expect(usage["cost_nanos"] == bytes("2"))
         #expect(try await env.store.hashGetAll(other + "d:" + String(day))["requests"] == bytes("1"))
+    }
+
+    static func rateSettleSpansPeriods(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let other = env.key("other") + ":"
+        let plan = leasesAndTokens(concurrency: 2)
+        let scripts = compiled(plan)
+        // Two leases in one admission call: one instant, so one lease slot.
+        var admit = ScriptBatch(entries: 2, arity: 1)
+        for _ in 0..<2 { LimitScripts.appendAdmission(to: &admit, limiter: base + "l", reserve: 400) }
+        let reply = try await env.store.run(scripts.admit, keys: admit.keys, arguments: admit.arguments)
+        let answers = try (0..<2).map { try #require(RateLimitSnapshot(plan: plan, reply: reply, entry: $0), "reply \(reply)") }
+        #expect(answers.map(\.admitted) == [true, true])
+        let at = answers[0].decidedAt
+        // One call, the callers interleaved: both leases back (800 reserved, 500 used in this
+        // window), an entry of the hour before (the previous window's count, a lease slot long
+        // gone, perhaps another day) and an entry of another caller that no admission decided.
+        let entries: [(String, Int64, Int64, Int64)] = [
+            (base, at, 400, 100), (other, 0, 0, 5), (base, at - hour, 0, 50), (base, at, 400, 400),
+        ]
+        var settle = ScriptBatch(entries: entries.count, arity: 5)
+        for entry in entries {
+            LimitScripts.appendSettlement(to: &settle, limiter: entry.0 + "l", admittedAt: entry.1, reserved: entry.2,
+                                          promptTokens: entry.3, completionTokens: 0, costNanos: 0)
+        }
+        let settled = try await env.store.run(scripts.settle, keys: settle.keys, arguments: settle.arguments)
+        #expect(settled.integer == 4)
+        let limiter = try await env.store.hashGetAll(base + "l")
+        #expect(limiter["cn"] == bytes("0") && limiter["t3600c"] == bytes("500") && limiter["t3600p"] == bytes("50"))
+        #expect(!limiter.keys.contains { $0.hasPrefix("L") })  // the slot went with its last lease
+        var requests = 0
+        var prompt = 0
+        for day in Set([CalendarPeriod.day(now: at).index, CalendarPeriod.day(now: at - hour).index]) {
+            let usage = try await env.store.hashGetAll(base + "d:" + String(day))
+            requests += Int(String(decoding: usage["requests"] ?? bytes("0"), as: UTF8.self))!
+            prompt += Int(String(decoding: usage["prompt_tokens"] ?? bytes("0"), as: UTF8.self))!
+        }
+        #expect(requests == 3 && prompt == 550)
+        #expect(try await env.store.hashGetAll(other + "l").isEmpty)
+        let otherDay = try await env.store.hashGetAll(other + "d:" + String(CalendarPeriod.day(now: at).index))
+        #expect(otherDay["requests"] == bytes("1") && otherDay["prompt_tokens"] == bytes("5"))
     }
 
     static func rateDailyQuota(_ env: Environment) async throws {
