@@ -32,12 +32,14 @@ extension PulledTransfer {
     }
 
     /// Head and whole body in one wait (non-streaming answers): one suspension instead of two.
+    @inline(__always)
     func response() async throws(TransferError) -> (status: Int, headers: [(String, String)], body: [UInt8]) {
         let body = try await body()
         return (status, responseHeaders, body)
     }
 
     /// The whole body (non-streaming answers, and error answers of streaming requests).
+    @inline(__always)
     func body() async throws(TransferError) -> [UInt8] {
         while !done {
             await park { $0.done } setWaiter: { $0.dataWaiter = $1; $0.resumeReading() }
@@ -74,6 +76,7 @@ extension PulledTransfer {
     /// holds: transport events may run between the caller's check and parking here, so it is
     /// checked again. Cancelling the serving task's `CancellationScope` (the client went away)
     /// cancels the transfer; without one that can hold it, task cancellation does, on its reactor.
+    @inline(__always)
     private func park(ready: (Self) -> Bool, setWaiter: (Self, UnsafeContinuation<Void, Never>) -> Void) async {
         if let scope = CancellationScope.current, scope.hold(self) {
             await withUnsafeContinuation { continuation in

@@ -42,6 +42,7 @@ public enum UpstreamTransfer: Sendable {
         }
     }
 
+    @inline(__always)
     public func response() async throws(TransferError) -> (status: Int, headers: [(String, String)], body: [UInt8]) {
         switch self {
         case .curl(let transfer): try await transfer.response()
