@@ -10,14 +10,23 @@ public enum Credentials {
     /// unspecialised generic code, a cost every request paid. A field sent twice reads as its
     /// values joined, as that getter gives (and no key matches it). The key is a slice of the
     /// field's value, so a key seen before is recognised without a copy (`KeyDigests`).
+    ///
+    /// Fields are read in place by index (iterating copied each whole field, retaining its
+    /// strings), and a name is compared only when its length matches: `==` on two different
+    /// small strings goes to the standard library's slow comparison, once per other field.
     public static func key(in headers: HTTPFields) -> Substring? {
         var authorization: String?
         var apiKey: String?
-        for field in headers {
-            if field.name == .authorization {
-                authorization = authorization.map { $0 + ", " + field.value } ?? field.value
-            } else if field.name == apiKeyHeader {
-                apiKey = apiKey.map { $0 + ", " + field.value } ?? field.value
+        for i in headers.indices {
+            // Canonical names are lowercase; the literals are constants of the binary.
+            let name = headers[i].name.canonicalName
+            let length = name.utf8.count
+            if length == 13, name == "authorization" {
+                let value = headers[i].value
+                authorization = authorization.map { $0 + ", " + value } ?? value
+            } else if length == 9, name == "x-api-key" {
+                let value = headers[i].value
+                apiKey = apiKey.map { $0 + ", " + value } ?? value
             }
         }
         if let authorization, let key = bearerToken(authorization) { return key }

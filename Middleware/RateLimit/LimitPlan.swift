@@ -59,10 +59,10 @@ public struct LimitPlan: Sendable, Equatable {
     }
 
     public var limits: [Limit] {
-        didSet { (policyLine, headerBound, countsTokens, holdsLease) = Self.derived(limits) }
+        didSet { (policyHead, headerBound, countsTokens, holdsLease) = Self.derived(limits) }
     }
-    /// The `RateLimit-Policy` line, rendered once.
-    private(set) var policyLine: [UInt8]
+    /// The `RateLimit-Policy` line and the name of the `RateLimit` one, rendered once.
+    private(set) var policyHead: [UInt8]
     /// Bytes the plan's rate-limit header lines can take at most (`RateLimitHeaders.apply`).
     private(set) var headerBound: Int
     /// Whether any limit counts tokens (so the request reserves its estimate).
@@ -72,13 +72,13 @@ public struct LimitPlan: Sendable, Equatable {
 
     public init(limits: [Limit]) {
         self.limits = limits
-        (policyLine, headerBound, countsTokens, holdsLease) = Self.derived(limits)
+        (policyHead, headerBound, countsTokens, holdsLease) = Self.derived(limits)
     }
 
     /// What the stage asks of a plan on every request, worked out once per plan.
     private static func derived(_ limits: [Limit]) -> (policy: [UInt8], headerBound: Int, countsTokens: Bool, holdsLease: Bool) {
-        let policy = limits.isEmpty ? [] : HeaderLines.line("RateLimit-Policy", RateLimitHeaders.policy(limits))
-        return (policy, RateLimitHeaders.bound(limits, policyLine: policy),
+        let policy = limits.isEmpty ? [] : HeaderLines.line("RateLimit-Policy", RateLimitHeaders.policy(limits)) + Array("RateLimit: ".utf8)
+        return (policy, RateLimitHeaders.bound(limits, policyHead: policy),
                 limits.contains { [.tokens, .dailyTokens, .monthlyTokens].contains($0.kind) }, limits.contains { $0.kind == .concurrency })
     }
 

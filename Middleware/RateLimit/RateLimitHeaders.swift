@@ -26,8 +26,9 @@ public final class RateLimitSnapshot: Sendable {
     public let retryMicros: Int64
     /// The store's time at the decision (µs), which settlement reconciles against.
     public let decidedAt: Int64
-    /// The plan's `RateLimit-Policy` line, and the most bytes its header lines can take.
-    public let policyLine: [UInt8]
+    /// The plan's `RateLimit-Policy` line and the start of the `RateLimit` one, and the most
+    /// bytes its header lines can take.
+    public let policyHead: [UInt8]
     let headerBound: Int
 
     /// Reads request `entry`'s answer in a `LimitScripts.admit` reply; nil when the reply is not
@@ -67,7 +68,7 @@ public final class RateLimitSnapshot: Sendable {
         self.reply = reply
         self.first = first
         self.short = short
-        policyLine = plan.policyLine
+        policyHead = plan.policyHead
         headerBound = plan.headerBound
     }
 
@@ -109,30 +110,32 @@ public final class RateLimitSnapshot: Sendable {
 public enum RateLimitHeaders {
     /// Rendered into wire-form lines (`HeaderLines`), not `HTTPField`s: every answer to a limited
     /// caller carries eleven of them, and as fields they cost more than the admission itself.
-    /// Written through one cursor into one buffer, then appended in one copy.
+    /// Written through one cursor into one buffer, then appended in one copy. Each constant run
+    /// between two numbers is one piece (a limit line and the name of the next, rendered with
+    /// the plan; a line's end and the next name as one literal): each piece written costs a
+    /// call and a memcpy, and there were 32 per answer.
     public static func apply(_ snapshot: RateLimitSnapshot, to lines: inout HeaderLines) {
         let requests = snapshot.requestEntry
         let tokens = snapshot.tokenEntry
         lines.write(maxCount: snapshot.headerBound) { out in
             if let primary = requests ?? tokens ?? (snapshot.limits.isEmpty ? nil : snapshot.entry(0)) {
                 out.write(primary.limit.lines.limit)
-                line(&out, "X-RateLimit-Remaining: ", primary.remaining)
-                line(&out, "X-RateLimit-Reset: ", seconds(primary.resetMicros))
+                out.writeDecimal(Int(primary.remaining))
+                out.write("\r\nX-RateLimit-Reset: ")
+                out.writeDecimal(Int(seconds(primary.resetMicros)))
+                out.write("\r\n")
                 if let requests {
-                    openAI(&out, requests, limitLine: requests.limit.lines.limitRequests,
-                           remaining: "x-ratelimit-remaining-requests: ", reset: "x-ratelimit-reset-requests: ")
+                    openAI(&out, requests, start: requests.limit.lines.limitRequests, reset: "\r\nx-ratelimit-reset-requests: ")
                 }
             }
             if let tokens {
-                openAI(&out, tokens, limitLine: tokens.limit.lines.limitTokens,
-                       remaining: "x-ratelimit-remaining-tokens: ", reset: "x-ratelimit-reset-tokens: ")
+                openAI(&out, tokens, start: tokens.limit.lines.limitTokens, reset: "\r\nx-ratelimit-reset-tokens: ")
             }
             guard !snapshot.limits.isEmpty else { return }
-            out.write(snapshot.policyLine)
-            out.write("RateLimit: ")
+            out.write(snapshot.policyHead)
             for (i, limit) in snapshot.limits.enumerated() {
-                if i > 0 { out.write(", ") }
-                out.write(limit.lines.stateItem)
+                // Each item's bytes start with the ", " that separates it from the one before.
+                if i > 0 { out.write(limit.lines.stateItem) } else { out.write(limit.lines.stateItem[2...]) }
                 out.writeDecimal(Int(snapshot.remaining(i)))
                 out.write(";t=")
                 out.writeDecimal(Int(seconds(snapshot.resetMicros(i))))
@@ -146,53 +149,50 @@ public enum RateLimitHeaders {
     /// theirs, and the `RateLimit` item of every limit. Tight, so the buffer `apply` writes into
     /// stays on the stack (a temporary allocation of over 1 KiB went to the heap, and malloc's
     /// large-chunk path, on every request).
-    static func bound(_ limits: [LimitPlan.Limit], policyLine: [UInt8]) -> Int {
+    static func bound(_ limits: [LimitPlan.Limit], policyHead: [UInt8]) -> Int {
         let number = 20, duration = 24, end = 2
         let limitLines = limits.map(\.lines.limit.count).max() ?? 0
         let requestLines = limits.map(\.lines.limitRequests.count).max() ?? 0
         let tokenLines = limits.map(\.lines.limitTokens.count).max() ?? 0
-        let primary = limitLines + "X-RateLimit-Remaining: ".utf8.count + number + end + "X-RateLimit-Reset: ".utf8.count + number + end
-        let requests = requestLines + "x-ratelimit-remaining-requests: ".utf8.count + number + end
-            + "x-ratelimit-reset-requests: ".utf8.count + duration + end
-        let tokens = tokenLines + "x-ratelimit-remaining-tokens: ".utf8.count + number + end
-            + "x-ratelimit-reset-tokens: ".utf8.count + duration + end
-        var state = "RateLimit: ".utf8.count + end
-        for limit in limits { state += ", ".utf8.count + limit.lines.stateItem.count + number + ";t=".utf8.count + number }
-        return primary + requests + tokens + policyLine.count + state
+        // The limit lines hold the next line's name; each item holds its ", ".
+        let primary = limitLines + number + end + "X-RateLimit-Reset: ".utf8.count + number + end
+        let requests = requestLines + number + end + "x-ratelimit-reset-requests: ".utf8.count + duration + end
+        let tokens = tokenLines + number + end + "x-ratelimit-reset-tokens: ".utf8.count + duration + end
+        var state = end
+        for limit in limits { state += limit.lines.stateItem.count + number + ";t=".utf8.count + number }
+        return primary + requests + tokens + policyHead.count + state
     }
 
     /// OpenAI's three lines for one limit: its limit (rendered with the plan), what remains, and
     /// the reset as a duration.
-    private static func openAI(_ out: inout ByteWriter, _ entry: RateLimitSnapshot.Entry, limitLine: [UInt8],
-                               remaining: StaticString, reset: StaticString) {
-        out.write(limitLine)
-        line(&out, remaining, entry.remaining)
+    /// (`start`: the limit line and the name of the one for what remains; `reset`: the end of
+    /// that line and the name of the reset's.)
+    private static func openAI(_ out: inout ByteWriter, _ entry: RateLimitSnapshot.Entry, start: [UInt8], reset: StaticString) {
+        out.write(start)
+        out.writeDecimal(Int(entry.remaining))
         out.write(reset)
         writeDuration(entry.resetMicros, to: &out)
         out.write("\r\n")
     }
 
-    private static func line(_ out: inout ByteWriter, _ start: StaticString, _ value: Int64) {
-        out.write(start)
-        out.writeDecimal(Int(value))
-        out.write("\r\n")
-    }
-
     /// What one limit contributes to the headers that never changes, rendered with its plan.
     struct LimitLines: Sendable {
-        /// `X-RateLimit-Limit: N`, `x-ratelimit-limit-requests: N`, `x-ratelimit-limit-tokens: N` lines.
+        /// The `X-RateLimit-Limit: N`, `x-ratelimit-limit-requests: N` and
+        /// `x-ratelimit-limit-tokens: N` lines, each followed by the name of the line that says
+        /// what remains (`X-RateLimit-Remaining: `, …), whose value `apply` writes next.
         let limit: [UInt8]
         let limitRequests: [UInt8]
         let limitTokens: [UInt8]
-        /// `"name";r=`, the start of its item in the `RateLimit` field.
+        /// `, "name";r=`: the start of its item in the `RateLimit` field, after the separator
+        /// (which the first item skips).
         let stateItem: [UInt8]
 
         init(limit: Int64, name: String) {
             let text = String(limit)
-            self.limit = HeaderLines.line("X-RateLimit-Limit", text)
-            self.limitRequests = HeaderLines.line("x-ratelimit-limit-requests", text)
-            self.limitTokens = HeaderLines.line("x-ratelimit-limit-tokens", text)
-            self.stateItem = Array("\"\(name)\";r=".utf8)
+            self.limit = HeaderLines.line("X-RateLimit-Limit", text) + Array("X-RateLimit-Remaining: ".utf8)
+            self.limitRequests = HeaderLines.line("x-ratelimit-limit-requests", text) + Array("x-ratelimit-remaining-requests: ".utf8)
+            self.limitTokens = HeaderLines.line("x-ratelimit-limit-tokens", text) + Array("x-ratelimit-remaining-tokens: ".utf8)
+            self.stateItem = Array(", \"\(name)\";r=".utf8)
         }
     }
 

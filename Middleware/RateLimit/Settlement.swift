@@ -51,7 +51,8 @@ final class SettlementQueue: @unchecked Sendable {
         self.linger = linger
     }
 
-    func add(_ settlement: Settlement) {
+    /// Consumes `settlement`: it moves into the queue (no copy).
+    func add(_ settlement: consuming Settlement) {
         pending.append(settlement)
         if pending.count >= Self.maxBatch {
             send()

@@ -11,7 +11,15 @@ extension Array {
     }
 
     /// Takes up to `limit` of the items that `matches`, in order; the rest stay, in order.
+    /// Mostly every item matches and fits (one tier, one turn's worth): the whole array is
+    /// handed over then, where copying each item out and destroying the original cost a value
+    /// witness call and a retain and release per reference it holds.
     mutating func take(limit: Int, where matches: (Element) -> Bool) -> [Element] {
+        if count <= limit, allSatisfy(matches) {
+            var taken: [Element] = []
+            swap(&taken, &self)
+            return taken
+        }
         var taken: [Element] = []
         var rest: [Element] = []
         for item in self {

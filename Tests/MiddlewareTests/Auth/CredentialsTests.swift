@@ -27,4 +27,19 @@ import Testing
         fields.append(HTTPField(name: .authorization, value: "Bearer sk-2"))
         #expect(Credentials.key(in: fields) == "sk-1, Bearer sk-2")
     }
+
+    /// Names are matched whatever their case on the wire, among other fields, some of the
+    /// same length (`cache-control` and `authorization` both have 13 bytes).
+    @Test func fieldsAreFoundAmongOthersWhateverTheirCase() {
+        var fields = HTTPFields()
+        for (name, value) in [("Host", "127.0.0.1:8080"), ("Cache-Control", "no-cache"), ("X-Api-Kex", "sk-0"),
+                              ("Content-Type", "application/json"), ("AUTHORIZATION", "Bearer sk-3"), ("Content-Length", "2")] {
+            fields.append(HTTPField(name: HTTPField.Name(name)!, value: value))
+        }
+        #expect(Credentials.key(in: fields) == "sk-3")
+        fields.removeAll { $0.name == .authorization }
+        #expect(Credentials.key(in: fields) == nil)
+        fields.append(HTTPField(name: HTTPField.Name("X-API-Key")!, value: "sk-4"))
+        #expect(Credentials.key(in: fields) == "sk-4")
+    }
 }
