@@ -24,6 +24,9 @@ from conftest import (PROVIDER_SECRET, STANDARD_MODELS, Gateway, RawConnection, 
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 SLOW_STREAM = "+interval=50+tokens=10"
+# Still running when the SIGTERM test looks (1.5 s): with 0.5 s, a loaded CI machine once took
+# that long between the first event and the check, and the gateway had rightly exited.
+DRAINED_STREAM = "+interval=50+tokens=30"
 
 
 def model_ids(raw_body: bytes) -> list[str]:
@@ -144,7 +147,7 @@ def test_bad_reload_is_refused_and_old_config_keeps_serving(own_gateway, bad):
 @pytest.mark.parametrize("provider", ["local", "mock"])
 def test_sigterm_drains_slow_stream_and_exits_zero(own_gateway, provider):
     process = own_gateway.process
-    body = {"model": f"{provider}/mock-gpt{SLOW_STREAM}", "messages": MESSAGES, "stream": True}
+    body = {"model": f"{provider}/mock-gpt{DRAINED_STREAM}", "messages": MESSAGES, "stream": True}
     idle = RawConnection(own_gateway.port)
     try:
         with own_gateway.http() as http, http.stream("POST", "/v1/chat/completions", json=body) as response:
@@ -167,7 +170,7 @@ def test_sigterm_drains_slow_stream_and_exits_zero(own_gateway, provider):
     assert events[-1] == "data: [DONE]"
     chunks = [json.loads(e[len("data: "):]) for e in events[:-1]]
     assert not any("error" in c for c in chunks)
-    assert sum(1 for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content")) == 10
+    assert sum(1 for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content")) == 30
     assert process.wait_exit() == 0
     process.wait_for_json(lambda o: o.get("msg") == "shutting down", since=since)
     process.wait_for_json(lambda o: o.get("msg") == "stopped", since=since)
