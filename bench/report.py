@@ -229,6 +229,23 @@ def main():
     cpu_ratio = ratio(f"nonstream-c{c}", lambda cell: cell.cpu_us("proxy_ticks"), "switchyard", "nginx")
     out += [f"| proxy CPU/req Switchyard / nginx — non-streaming `-c{c}` | {fmt_ratio(cpu_ratio)} |", ""]
 
+    sides = [r for r in records if r["kind"] == "side"]
+    if sides:
+        def side_cpu(r, target):
+            return r[f"{target}_ticks"] / args.clk_tck * 1e6 / r[target]["requests"]
+        sy = [side_cpu(r, "switchyard") for r in sides]
+        nx = [side_cpu(r, "nginx") for r in sides]
+        ratios = [n / s for s, n in zip(sy, nx)]
+        out += [f"## Side by side, non-streaming `-c{c}`: Switchyard and nginx served at once on CPU {args.proxy_cpu}", "",
+                "Each proxy has its own wrk; both meet the same VM speed, so their CPU per request compare within "
+                "one moment (their throughputs do not: each takes the CPU the other leaves). nginx / Switchyard "
+                "is the throughput ratio they would have with the CPU as the only limit.", "",
+                "| figure | median | per repeat |", "|---|---:|---|",
+                f"| Switchyard: proxy CPU/req | {fmt_us(median(sy))} | " + ", ".join(f"{v:.1f}" for v in sy) + " |",
+                f"| nginx: proxy CPU/req | {fmt_us(median(nx))} | " + ", ".join(f"{v:.1f}" for v in nx) + " |",
+                f"| CPU per request, nginx / Switchyard | {fmt_ratio(median(ratios))} | "
+                + ", ".join(f"{v:.2f}" for v in ratios) + " |", ""]
+
     if rss:
         growth = rss["after_soak_kb"] - rss["before_soak_kb"]
         out += ["## Switchyard memory (VmRSS)", "",

@@ -243,6 +243,30 @@ for port in sys.argv[1:]:
         assert ("chat.completion.chunk" if stream else "chat.completion") in text, (port, text[:200])
 PY
 
+# Side by side: Switchyard and nginx served at once on the proxy CPU, each by its own wrk, so
+# both meet the same VM speed (this machine's speed moves between runs by more than the gap
+# measured). Their CPU per request compare within one moment; throughput does not (each takes
+# the CPU the other leaves).
+measure_side_by_side() {   # measure_side_by_side REPEAT
+    local rep=$1 a b s0 s1 n0 n1 ra rb wa
+    a="http://127.0.0.1:$SY_PORT$PATH_CHAT"
+    b="http://127.0.0.1:$NX_PORT$PATH_CHAT"
+    if (( WARMUP > 0 )); then
+        run_wrk "$a" "$CONNECTIONS" "$WARMUP" 0 bench >/dev/null & wa=$!
+        run_wrk "$b" "$CONNECTIONS" "$WARMUP" 0 bench >/dev/null; wait "$wa"
+    fi
+    s0=$(cpu_ticks "$SY_PID"); n0=$(cpu_ticks "$NX_WORKER")
+    run_wrk "$a" "$CONNECTIONS" "$DURATION" 0 bench >"$WORKDIR/side-a.json" & wa=$!
+    rb=$(run_wrk "$b" "$CONNECTIONS" "$DURATION" 0 bench)
+    wait "$wa" || die "wrk against Switchyard failed (side by side)"
+    ra=$(<"$WORKDIR/side-a.json")
+    s1=$(cpu_ticks "$SY_PID"); n1=$(cpu_ticks "$NX_WORKER")
+    printf '{"kind":"side","repeat":%d,"switchyard_ticks":%d,"nginx_ticks":%d,"switchyard":%s,"nginx":%s}\n' \
+        "$rep" $(( s1 - s0 )) $(( n1 - n0 )) "$ra" "$rb" >>"$RESULTS"
+    SWITCHYARD_SERVED=$(( SWITCHYARD_SERVED + $(json_field "$ra" requests) ))
+    log "side by side #$rep: $(( $(json_field "$ra" requests) / DURATION )) + $(( $(json_field "$rb" requests) / DURATION )) req/s"
+}
+
 # --- 3. the main cases, targets interleaved within each repeat so drift hits all alike ---------
 for rep in $(seq "$REPEATS"); do
     for spec in "${CASES[@]}"; do
@@ -253,6 +277,7 @@ for rep in $(seq "$REPEATS"); do
         measure main switchyard "$case" "$rep" "http://127.0.0.1:$SY_PORT$PATH_CHAT" "$conns" "$stream" "$SY_PID" "$UP_PID"
         measure main nginx "$case" "$rep" "http://127.0.0.1:$nx_port$PATH_CHAT" "$conns" "$stream" "$NX_WORKER" "$UP_PID"
     done
+    measure_side_by_side "$rep"
 done
 
 # --- 4. streaming time to first byte (paced upstream, so buffering would show) -----------------
