@@ -56,6 +56,7 @@ public struct AuthStage: Middleware {
         self.monotonic = monotonic
     }
 
+    @inline(__always)  // its body is the protocol witness (see `Middleware`)
     public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
         let key = Credentials.key(in: request.headers)
         let known = key.flatMap(digests.known)

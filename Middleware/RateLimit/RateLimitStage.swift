@@ -37,6 +37,7 @@ public struct RateLimitStage: Middleware {
         self.admissions = AdmissionQueue(store: store, settlements: settlements, endOfTurn: background.endOfTurn)
     }
 
+    @inline(__always)  // its body is the protocol witness (see `Middleware`)
     public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
         guard let caller = context.caller ?? anonymous(context) else { return await next(request, context) }
         if let shedding, shedding.sheds(caller.tier, inFlight: gauge.current) {

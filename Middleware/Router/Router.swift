@@ -15,6 +15,7 @@ public struct Router: Middleware {
         self.random = random
     }
 
+    @inline(__always)  // its body is the protocol witness (see `Middleware`)
     public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
         guard let entry = table.entry(for: request.model) else {
             return GatewayResponse(error: .modelNotFound(request.model))

@@ -23,6 +23,7 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         self.shared = shared
     }
 
+    @inline(__always)  // its body is the `HTTPRequestHandler` witness: one task frame less
     public func handle(_ request: ServerRequest) async -> ServerResponse {
         let target = request.head.target
         let path = Self.pathOfTarget(target)
