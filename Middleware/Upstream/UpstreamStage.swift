@@ -10,6 +10,7 @@ public struct UpstreamStage: Sendable {
         self.adapters = adapters
     }
 
+    @inline(__always)  // into the pipeline's terminal closure: one task frame less
     public func handle(_ request: GatewayRequest, context: RequestContext) async -> GatewayResponse {
         guard let deployment = context.deployment else {
             return GatewayResponse(error: .internalError("No deployment was chosen for this request."))

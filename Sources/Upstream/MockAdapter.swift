@@ -18,6 +18,7 @@ public struct MockAdapter: ProviderAdapter {
         self.responder = responder
     }
 
+    @inline(__always)  // its body is the `ProviderAdapter` witness: one task frame less
     public func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse {
         let body = request.body(forModel: deployment.model)
         let headers = request.headers

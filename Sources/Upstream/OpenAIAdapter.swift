@@ -52,6 +52,7 @@ public struct OpenAIAdapter: ProviderAdapter {
     /// Client headers relayed to providers as they came.
     private static let relayedRequestHeaders: [HTTPField.Name] = [HTTPField.Name("openai-beta")!]
 
+    @inline(__always)  // its body is the `ProviderAdapter` witness: one task frame less
     public func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse {
         let started = monotonicNanos()
         let transfer = start(request, model: deployment.model)

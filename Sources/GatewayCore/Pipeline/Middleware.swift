@@ -22,7 +22,7 @@ public final class Next: Sendable {
         self.terminal = terminal
     }
 
-    @inlinable
+    @inlinable @inline(__always)  // into the stage that calls it: one task frame less a stage
     public func callAsFunction(_ request: GatewayRequest, _ context: RequestContext) async -> GatewayResponse {
         if let stage, let rest { return await stage.handle(request, context: context, next: rest) }
         return await terminal(request, context)
