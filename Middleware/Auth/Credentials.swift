@@ -4,33 +4,14 @@ import HTTPTypes
 /// The API key a request carries: `Authorization: Bearer <key>` (what the OpenAI SDKs send)
 /// or `x-api-key: <key>` (Anthropic-style clients). nil when neither is present.
 public enum Credentials {
-    static let apiKeyHeader = HTTPField.Name("x-api-key")!
-
-    /// One pass over the fields: HTTPFields' by-name getter joins repeated values through
-    /// unspecialised generic code, a cost every request paid. A field sent twice reads as its
-    /// values joined, as that getter gives (and no key matches it). The key is a slice of the
-    /// field's value, so a key seen before is recognised without a copy (`KeyDigests`).
-    ///
-    /// Fields are read in place by index (iterating copied each whole field, retaining its
-    /// strings), and a name is compared only when its length matches: `==` on two different
-    /// small strings goes to the standard library's slow comparison, once per other field.
+    /// The key is a slice of the field's value, so a key seen before is recognised without a
+    /// copy (`KeyDigests`). A field sent twice reads as its values joined (and no key matches
+    /// it); `joinedValue` finds each without HTTPFields' by-name getter and its costs.
     public static func key(in headers: HTTPFields) -> Substring? {
-        var authorization: String?
-        var apiKey: String?
-        for i in headers.indices {
-            // Canonical names are lowercase; the literals are constants of the binary.
-            let name = headers[i].name.canonicalName
-            let length = name.utf8.count
-            if length == 13, name == "authorization" {
-                let value = headers[i].value
-                authorization = authorization.map { $0 + ", " + value } ?? value
-            } else if length == 9, name == "x-api-key" {
-                let value = headers[i].value
-                apiKey = apiKey.map { $0 + ", " + value } ?? value
-            }
+        if let authorization = headers.joinedValue(lowercasedName: "authorization"), let key = bearerToken(authorization) {
+            return key
         }
-        if let authorization, let key = bearerToken(authorization) { return key }
-        if let apiKey, let key = trimmed(apiKey, from: 0) { return key }
+        if let apiKey = headers.joinedValue(lowercasedName: "x-api-key"), let key = trimmed(apiKey, from: 0) { return key }
         return nil
     }
 

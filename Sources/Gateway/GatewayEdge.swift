@@ -134,7 +134,9 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
     }
 
     private func requestID(_ request: ServerRequest) -> String {
-        if let given = request.head.headers[.xRequestID], RequestIDGenerator.isAcceptable(given) { return given }
+        if let given = request.head.headers.joinedValue(lowercasedName: "x-request-id"), RequestIDGenerator.isAcceptable(given) {
+            return given
+        }
         return requestIDs.next()
     }
 

@@ -82,7 +82,7 @@ public struct OpenAIAdapter: ProviderAdapter {
     private func start(_ request: GatewayRequest, model: String) -> UpstreamTransfer {
         var relayed: [String] = []
         for name in Self.relayedRequestHeaders {
-            if let value = request.headers[name] { relayed.append("\(name.rawName): \(value)") }
+            if let value = request.headers.joinedValue(lowercasedName: name.canonicalName) { relayed.append("\(name.rawName): \(value)") }
         }
         switch transport {
         case .native(let pool, let origin, let basePath, let json, let sse):
