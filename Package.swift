@@ -82,6 +82,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "GatewayCore", "Middleware", "State", "Reactor", "HTTPServer", "MockProvider", "MockLLMServer", "TestSupport",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
     ],
     swiftLanguageModes: [.v6]

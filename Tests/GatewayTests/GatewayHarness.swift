@@ -2,6 +2,7 @@ import Gateway
 import GatewayCore
 import Glibc
 import HTTPServer
+import HTTPTypes
 import MockLLMServer
 import Reactor
 import Synchronization
@@ -14,6 +15,7 @@ final class MockUpstream: @unchecked Sendable {
     final class Seen: @unchecked Sendable {
         let body = Mutex<[UInt8]>([])
         let authorization = Mutex<String?>(nil)
+        let openAIBeta = Mutex<String?>(nil)
         let handler = Mutex<MockLLMHandler?>(nil)
     }
 
@@ -22,12 +24,14 @@ final class MockUpstream: @unchecked Sendable {
     var port: Int { server.port }
     var lastBody: [UInt8] { seen.body.withLock { $0 } }
     var lastAuthorization: String? { seen.authorization.withLock { $0 } }
+    var lastOpenAIBeta: String? { seen.openAIBeta.withLock { $0 } }
 
     init() throws {
         let seen = self.seen
         server = try TestServer(handler: ClosureHandler { request in
             seen.body.withLock { $0 = request.body }
             seen.authorization.withLock { $0 = request.head.headers[.authorization] }
+            seen.openAIBeta.withLock { $0 = request.head.headers[HTTPField.Name("openai-beta")!] }
             return await seen.handler.withLock { $0! }.handle(request)
         })
         let reactor = server.reactor

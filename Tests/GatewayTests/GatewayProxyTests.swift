@@ -42,6 +42,17 @@ import Testing
         #expect(!log.contains("SECRET"))
     }
 
+    @Test func theOpenAIBetaHeaderIsRelayedAsItCame() throws {
+        defer { finish() }
+        let c = try client()
+        c.post("/v1/chat/completions", json: chatBody, headers: ["OpenAI-Beta: assistants=v2", "X-Other: not relayed"])
+        #expect(try c.readResponse().status == 200)
+        #expect(upstream.lastOpenAIBeta == "assistants=v2")
+        c.post("/v1/chat/completions", json: chatBody)
+        #expect(try c.readResponse().status == 200)
+        #expect(upstream.lastOpenAIBeta == nil)
+    }
+
     @Test func unknownFieldsPassThroughUntouchedAndOnlyTheModelIsRewritten() throws {
         defer { finish() }
         let body = #"{"model":"fast","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"seed":7,"response_format":{"type":"json_object"},"logprobs":true}"#
