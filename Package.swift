@@ -69,7 +69,8 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport"]),
         .testTarget(name: "StateTests", dependencies: ["State", "Reactor", "GatewayCore", "Middleware", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Reactor", "TestSupport"]),
-        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
+        .testTarget(
+            name: "GatewayCoreTests", dependencies: ["GatewayCore", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "MockProviderTests", dependencies: ["MockProvider", "GatewayCore"]),
         .testTarget(
             name: "MiddlewareTests",
