@@ -153,14 +153,7 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
     /// `stamp` replaces them in the fields, as ever, and moves the lines into the fields too).
     /// The request id needs no check: `requestID` keeps only printable ASCII without spaces.
     static func serializedStamp(_ response: GatewayResponse, context: RequestContext, overhead: UInt64) -> [UInt8] {
-        for field in response.headers {
-            let name = field.name
-            if name == .xRequestID || name == .xSwitchyardProvider || name == .xSwitchyardModel
-                || name == .xSwitchyardOverheadMs
-            {
-                return []
-            }
-        }
+        if response.headers.containsAny(of: stampedNames) { return [] }
         var provider = context.deployment?.providerName ?? ""
         var model = context.deployment?.model ?? ""
         var id = context.requestID
@@ -191,6 +184,8 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
             }
         }
     }
+
+    private static let stampedNames: [HTTPField.Name] = [.xRequestID, .xSwitchyardProvider, .xSwitchyardModel, .xSwitchyardOverheadMs]
 
     /// Non-empty visible ASCII with inner spaces only: what HTTPTypes keeps unchanged.
     private static func isPlainValue(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -19,4 +19,15 @@ extension HTTPFields {
         }
         return joined
     }
+
+    /// Whether any field is named one of `names`, compared as `joinedValue` compares (length
+    /// first, then the canonical names).
+    public func containsAny(of names: [HTTPField.Name]) -> Bool {
+        for i in indices {
+            let canonical = self[i].name.canonicalName
+            let length = canonical.utf8.count
+            for name in names where name.canonicalName.utf8.count == length && name.canonicalName == canonical { return true }
+        }
+        return false
+    }
 }

@@ -19,4 +19,11 @@ import Testing
         #expect(fields.joinedValue(lowercasedName: "x-api-key") == nil)
         #expect(HTTPFields().joinedValue(lowercasedName: "x-request-id") == nil)
     }
+
+    @Test func containsAnyFindsOnlyTheNamesAsked() throws {
+        let fields: HTTPFields = [.contentType: "application/json", .xRequestID: "a"]
+        #expect(fields.containsAny(of: [.xSwitchyardModel, .xRequestID]))
+        #expect(!fields.containsAny(of: [.xSwitchyardModel, .xSwitchyardOverheadMs]))
+        #expect(!HTTPFields().containsAny(of: [.xRequestID]))
+    }
 }
