@@ -23,6 +23,8 @@ public struct AccessLog: Sendable {
 
     private let logger: Logger
     private let enabled: Bool
+    /// Whether entries are written (`log.access_log`); without, callers need not build them.
+    var isEnabled: Bool { enabled }
 
     public init(logger: Logger, enabled: Bool) {
         self.logger = logger

@@ -76,6 +76,17 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         let overhead = overheadNanos(context)
         let stamped = Self.serializedStamp(response, context: context, overhead: overhead)
         if stamped.isEmpty { stamp(&response, context: context, overhead: overhead) }
+        // Without an access log, no entry is built (its strings retained and released on every
+        // request) and a stream is relayed without an observer.
+        guard accessLog.isEnabled else {
+            switch response.body {
+            case .bytes(let bytes):
+                return ServerResponse(status: response.status, headers: response.headers, serializedHeaders: stamped, body: .bytes(bytes))
+            case .stream(let stream):
+                return ServerResponse(status: response.status, headers: response.headers, serializedHeaders: stamped,
+                                      body: .stream(EdgeStream(stream)))
+            }
+        }
         var entry = AccessLog.Entry(
             requestID: context.requestID, method: request.head.method.rawValue, path: path, model: fields.model,
             provider: context.deployment?.providerName, status: response.status, upstreamNanos: context.upstreamNanos,

@@ -90,6 +90,28 @@ import Testing
         }
     }
 
+    /// Without an access log the edge builds no entry and relays streams unobserved: answers,
+    /// streams and their failure events are the same, and no request line is logged.
+    @Test func withoutAnAccessLogAnswersAndStreamsAreTheSame() throws {
+        let quiet = try GatewayHarness(yaml: GatewayHarness.yaml(upstreamPort: upstream.port, extra: "log: { access_log: false }"))
+        defer {
+            quiet.stop()
+            finish()
+        }
+        let c = try RawHTTPClient(port: quiet.port)
+        c.post("/v1/chat/completions", json: chatBody, headers: ["X-Request-ID: quiet-1"])
+        let json = try c.readResponse()
+        #expect(json.status == 200)
+        #expect(json.header("x-request-id") == "quiet-1")
+        #expect(json.bodyText.contains("\"object\":\"chat.completion\""))
+        c.post("/v1/chat/completions", json: #"{"model":"fast","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+        #expect(try c.readResponse().bodyText.hasSuffix("data: [DONE]\n\n"))
+        c.post("/v1/chat/completions", json: #"{"model":"up/mock-gpt+reset=3","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+        let broken = try c.readResponse()
+        #expect(broken.bodyText.contains("data: {\"error\":"))
+        #expect(!quiet.logText().contains("quiet-1"))
+    }
+
     @Test func gatewayErrorsAreOpenAIShaped() throws {
         defer { finish() }
         let cases: [(String, String, String, Int, String)] = [
