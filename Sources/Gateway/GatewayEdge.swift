@@ -165,21 +165,24 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
     /// The request id needs no check: `requestID` keeps only printable ASCII without spaces.
     static func serializedStamp(_ response: GatewayResponse, context: RequestContext, overhead: UInt64) -> [UInt8] {
         if response.headers.containsAny(of: stampedNames) { return [] }
-        var provider = context.deployment?.providerName ?? ""
-        var model = context.deployment?.model ?? ""
+        // Read once: each read of the context's optional deployment copies it, strings retained.
+        let deployment = context.deployment
+        let routed = deployment != nil
+        var provider = deployment?.providerName ?? ""
+        var model = deployment?.model ?? ""
         var id = context.requestID
         let lines = response.headerLines.bytes
         return provider.withUTF8 { provider in
             model.withUTF8 { model in
                 id.withUTF8 { id in
-                    guard context.deployment == nil || (isPlainValue(provider) && isPlainValue(model)) else { return [] }
+                    guard !routed || (isPlainValue(provider) && isPlainValue(model)) else { return [] }
                     let bound = 128 + id.count + provider.count + model.count
                     var out: [UInt8] = []
                     out.reserveCapacity(bound + lines.count)
                     out.appendWriting(maxCount: bound) { out in
                         out.write("x-request-id: ")
                         out.write(id)
-                        if context.deployment != nil {
+                        if routed {
                             out.write("\r\nx-switchyard-provider: ")
                             out.write(provider)
                             out.write("\r\nx-switchyard-model: ")

@@ -18,7 +18,25 @@ public struct OpenAIAdapter: ProviderAdapter {
     /// The client this provider's requests go through, with its prebuilt header sets.
     private enum Transport: Sendable {
         case curl(CurlMulti, json: CurlHeaderList, sse: CurlHeaderList)
-        case native(HTTP1ConnectionPool, HTTP1OriginPool, basePath: String, json: HTTP1HeaderBlock, sse: HTTP1HeaderBlock)
+        case native(NativeRoute)
+    }
+
+    /// What the native client needs for this provider, built once. A class, so that a request
+    /// reading it retains one object, not each of its five references.
+    private final class NativeRoute: Sendable {
+        let pool: HTTP1ConnectionPool
+        let origin: HTTP1OriginPool
+        let basePath: String
+        let json: HTTP1HeaderBlock
+        let sse: HTTP1HeaderBlock
+
+        init(pool: HTTP1ConnectionPool, origin: HTTP1OriginPool, basePath: String, json: HTTP1HeaderBlock, sse: HTTP1HeaderBlock) {
+            self.pool = pool
+            self.origin = origin
+            self.basePath = basePath
+            self.json = json
+            self.sse = sse
+        }
     }
 
     public init(providerName: String, baseURL: String, apiKey: String?, extraHeaders: [(String, String)] = [],
@@ -33,10 +51,10 @@ public struct OpenAIAdapter: ProviderAdapter {
         self.headerLines = lines
         self.timeouts = timeouts
         if clients.http1Client == .native, let endpoint = HTTP1Endpoint(baseURL: base) {
-            transport = .native(
-                clients.http1, clients.http1.originPool(endpoint.origin), basePath: endpoint.basePath,
+            transport = .native(NativeRoute(
+                pool: clients.http1, origin: clients.http1.originPool(endpoint.origin), basePath: endpoint.basePath,
                 json: HTTP1HeaderBlock(origin: endpoint.origin, lines: lines + ["Accept: application/json"]),
-                sse: HTTP1HeaderBlock(origin: endpoint.origin, lines: lines + ["Accept: text/event-stream"]))
+                sse: HTTP1HeaderBlock(origin: endpoint.origin, lines: lines + ["Accept: text/event-stream"])))
         } else {
             transport = .curl(clients.multi, json: CurlHeaderList(lines + ["Accept: application/json"]),
                               sse: CurlHeaderList(lines + ["Accept: text/event-stream"]))
@@ -85,18 +103,18 @@ public struct OpenAIAdapter: ProviderAdapter {
             if let value = request.headers.joinedValue(lowercasedName: name.canonicalName) { relayed.append("\(name.rawName): \(value)") }
         }
         switch transport {
-        case .native(let pool, let origin, let basePath, let json, let sse):
+        case .native(let route):
             // The model id goes straight into the request bytes when it needs no escaping: one
             // copy of the body instead of two (what `body(forModel:)` would build, then this).
             let fields = request.fields
             let splice = fields.modelValueRange.flatMap { range in
                 fields.model != model && HTTP1Request.isPlainJSONString(model) ? (range, model) : nil
             }
-            let http = HTTP1Request(origin: origin.origin, pathPrefix: basePath, path: request.endpoint.path,
-                                    headers: request.isStreaming ? sse : json, extraLines: relayed,
+            let http = HTTP1Request(origin: route.origin.origin, pathPrefix: route.basePath, path: request.endpoint.path,
+                                    headers: request.isStreaming ? route.sse : route.json, extraLines: relayed,
                                     body: splice == nil ? request.body(forModel: model) : request.body,
                                     replacingString: splice, streaming: request.isStreaming, timeouts: timeouts)
-            return .native(HTTP1Transfer(http, originPool: origin, pool: pool))
+            return .native(HTTP1Transfer(http, originPool: route.origin, pool: route.pool))
         case .curl(let multi, let json, let sse):
             let accept = request.isStreaming ? "Accept: text/event-stream" : "Accept: application/json"
             let headers = relayed.isEmpty ? (request.isStreaming ? sse : json) : CurlHeaderList(headerLines + [accept] + relayed)
