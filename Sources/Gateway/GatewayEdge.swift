@@ -76,38 +76,35 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         let overhead = overheadNanos(context)
         let stamped = Self.serializedStamp(response, context: context, overhead: overhead)
         if stamped.isEmpty { stamp(&response, context: context, overhead: overhead) }
-        // Without an access log, no entry is built (its strings retained and released on every
+        // Without an access log no entry is built (its strings retained and released on every
         // request) and a stream is relayed without an observer.
-        guard accessLog.isEnabled else {
-            switch response.body {
-            case .bytes(let bytes):
-                return ServerResponse(status: response.status, headers: response.headers, serializedHeaders: stamped, body: .bytes(bytes))
-            case .stream(let stream):
-                return ServerResponse(status: response.status, headers: response.headers, serializedHeaders: stamped,
-                                      body: .stream(EdgeStream(stream)))
-            }
-        }
-        var entry = AccessLog.Entry(
+        let entry = accessLog.isEnabled ? AccessLog.Entry(
             requestID: context.requestID, method: request.head.method.rawValue, path: path, model: fields.model,
             provider: context.deployment?.providerName, status: response.status, upstreamNanos: context.upstreamNanos,
-            overheadNanos: overhead, bytesIn: request.body.count, bytesOut: 0, stream: response.isStream)
+            overheadNanos: overhead, bytesIn: request.body.count, bytesOut: 0, stream: response.isStream) : nil
+        let body: ServerBody
         switch response.body {
         case .bytes(let bytes):
-            entry.bytesOut = bytes.count
-            accessLog.record(entry, receivedAt: request.receivedAt)
-            return ServerResponse(status: response.status, headers: response.headers, serializedHeaders: stamped, body: .bytes(bytes))
+            if var entry {
+                entry.bytesOut = bytes.count
+                accessLog.record(entry, receivedAt: request.receivedAt)
+            }
+            body = .bytes(bytes)
         case .stream(let stream):
+            guard var entry else {
+                body = .stream(EdgeStream(stream))
+                break
+            }
             let accessLog = self.accessLog
-            let observed = ObservedStream(stream) { outcome, bytes in
+            body = .stream(EdgeStream(ObservedStream(stream) { outcome, bytes in
                 entry.bytesOut = bytes
                 entry.upstreamNanos = context.upstreamNanos
                 if case .failed(let error) = outcome { entry.streamError = error.code ?? error.type }
                 if case .cancelled = outcome { entry.streamError = "client_disconnected" }
                 accessLog.record(entry, receivedAt: request.receivedAt)
-            }
-            return ServerResponse(status: response.status, headers: response.headers, serializedHeaders: stamped,
-                                  body: .stream(EdgeStream(observed)))
+            }))
         }
+        return ServerResponse(status: response.status, headers: response.headers, serializedHeaders: stamped, body: body)
     }
 
     /// Checks the gateway can route the request at all; the provider validates the rest.
