@@ -25,13 +25,19 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
 
     @inline(__always)  // its body is the `HTTPRequestHandler` witness: one task frame less
     public func handle(_ request: ServerRequest) async -> ServerResponse {
+        let path = Self.pathOfTarget(request.head.target)
+        // `proxy` is inlined here and this body is the witness: a proxied request's edge is one
+        // task frame. The gateway's own routes take a frame more.
+        if let endpoint = Self.proxiedEndpoint(path) { return await proxy(endpoint, request, path: path) }
+        return await answerLocally(request, path: path)
+    }
+
+    /// The gateway's own routes: `/v1/models`, `/health`, `/ready`, `/admin/…`.
+    @inline(never)
+    private func answerLocally(_ request: ServerRequest, path: String) async -> ServerResponse {
         let target = request.head.target
-        let path = Self.pathOfTarget(target)
         let method = request.head.method
         switch path {
-        case "/v1/chat/completions": return await proxy(.chatCompletions, request, path: path)
-        case "/v1/completions": return await proxy(.completions, request, path: path)
-        case "/v1/embeddings": return await proxy(.embeddings, request, path: path)
         case "/v1/models":
             guard method == .get else { return local(.methodNotAllowed(method.rawValue, path, allowed: "GET"), request, path) }
             return localJSON(200, snapshot.modelList, request, path)
@@ -58,6 +64,15 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
     }
 
     // MARK: Proxied endpoints
+
+    static func proxiedEndpoint(_ path: String) -> Endpoint? {
+        switch path {
+        case "/v1/chat/completions": .chatCompletions
+        case "/v1/completions": .completions
+        case "/v1/embeddings": .embeddings
+        default: nil
+        }
+    }
 
     private func proxy(_ endpoint: Endpoint, _ request: ServerRequest, path: String) async -> ServerResponse {
         guard request.head.method == .post else {

@@ -86,7 +86,7 @@ public enum PipelineAssembly {
             stages.append(Router(table: routing, strategy: config.pipeline.router.strategy, random: random))
         }
         let upstream = UpstreamStage(adapters: adapters(config, reactor: reactor, upstream: upstream))
-        let pipeline = Pipeline(stages: stages, terminal: { request, context in await upstream.handle(request, context: context) })
+        let pipeline = Pipeline(stages: stages, end: upstream)
         return WorkerSnapshot(config: config, pipeline: pipeline, routing: routing, modelList: renderModelList(routing, config),
                               auth: auth)
     }

@@ -1,31 +1,54 @@
 /// What ends a chain: the upstream call (or a test's answer).
 public typealias Terminal = @Sendable (GatewayRequest, RequestContext) async -> GatewayResponse
 
-/// The rest of the chain after a stage: the next stage with the rest after it, or the terminal.
+/// What ends a chain, as a value the last `Next` calls straight through its witness. The
+/// gateway's end is the upstream stage, whose `handle` is its witness; a `Terminal` closure
+/// ends a chain through `ClosureEnd` (tests, a stage on its own), one async frame more.
+public protocol ChainEnd: Sendable {
+    func handle(_ request: GatewayRequest, context: RequestContext) async -> GatewayResponse
+}
+
+/// A `Terminal` closure as the end of a chain.
+public struct ClosureEnd: ChainEnd {
+    let terminal: Terminal
+
+    public init(_ terminal: @escaping Terminal) { self.terminal = terminal }
+
+    public func handle(_ request: GatewayRequest, context: RequestContext) async -> GatewayResponse {
+        await terminal(request, context)
+    }
+}
+
+/// The rest of the chain after a stage: the next stage with the rest after it, or the end.
 /// A node of a list built once per pipeline. A stage calls it as `await next(request, context)`,
-/// which is inlined into the stage, so the next stage is called straight from it: a chain of
-/// closures put one more async frame per stage between them, and each frame's return cost a
-/// task switch (under a task-executor preference, a lock). Immutable.
+/// which is inlined into the stage, so the next stage (or the end's witness) is called straight
+/// from it: a chain of closures put one more async frame per stage between them, and each
+/// frame's return cost a task switch (under a task-executor preference, a lock). Immutable.
 public final class Next: Sendable {
     @usableFromInline let stage: (any Middleware)?
     @usableFromInline let rest: Next?
-    @usableFromInline let terminal: Terminal
+    @usableFromInline let end: any ChainEnd
 
     /// A chain of no stages: just `terminal`.
     public convenience init(_ terminal: @escaping Terminal) {
-        self.init(stage: nil, rest: nil, terminal: terminal)
+        self.init(stage: nil, rest: nil, end: ClosureEnd(terminal))
     }
 
-    init(stage: (any Middleware)?, rest: Next?, terminal: @escaping Terminal) {
+    /// A chain of no stages: just `end`.
+    public convenience init(end: any ChainEnd) {
+        self.init(stage: nil, rest: nil, end: end)
+    }
+
+    init(stage: (any Middleware)?, rest: Next?, end: any ChainEnd) {
         self.stage = stage
         self.rest = rest
-        self.terminal = terminal
+        self.end = end
     }
 
     @inlinable @inline(__always)  // into the stage that calls it: one task frame less a stage
     public func callAsFunction(_ request: GatewayRequest, _ context: RequestContext) async -> GatewayResponse {
         if let stage, let rest { return await stage.handle(request, context: context, next: rest) }
-        return await terminal(request, context)
+        return await end.handle(request, context: context)
     }
 }
 

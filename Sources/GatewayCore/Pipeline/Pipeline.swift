@@ -7,15 +7,22 @@
 /// the only place the chain is composed.
 public struct Pipeline: Sendable {
     public let stages: [any Middleware]
-    private let entry: Next
+    @usableFromInline let entry: Next
 
-    public init(stages: [any Middleware], terminal: @escaping Terminal) {
+    public init(stages: [any Middleware], end: any ChainEnd) {
         self.stages = stages
-        var next = Next(terminal)
-        for stage in stages.reversed() { next = Next(stage: stage, rest: next, terminal: terminal) }
+        var next = Next(end: end)
+        for stage in stages.reversed() { next = Next(stage: stage, rest: next, end: end) }
         entry = next
     }
 
+    public init(stages: [any Middleware], terminal: @escaping Terminal) {
+        self.init(stages: stages, end: ClosureEnd(terminal))
+    }
+
+    /// Inlined into the caller, which then calls the first stage's witness itself: a frame of
+    /// its own here would cost a task frame and a task switch on every request.
+    @inlinable @inline(__always)
     public func handle(_ request: GatewayRequest, context: RequestContext) async -> GatewayResponse {
         await entry(request, context)
     }
