@@ -31,6 +31,8 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
     /// Deadline timers of ended transfers, for the next ones: a fresh timer per transfer is two
     /// allocations (the timer and its action's context). At most as many as ever ran at once.
     private var spareDeadlines: [TransferDeadline] = []
+    /// Every transfer's first deadline, watched without a timer of its own.
+    let startDeadlines: StartDeadlines
 
     /// Connections opened so far (for tests: reuse shows as few opens for many requests).
     public private(set) var connectionsOpened = 0
@@ -47,6 +49,7 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
         self.reactor = reactor
         self.options = options
         self.resolver = HostResolver(reactor: reactor)
+        self.startDeadlines = StartDeadlines(reactor: reactor)
         readBuffer = .allocate(byteCount: HTTP1ResponseParser.maxHeadBytes + Self.readSize, alignment: 16)
     }
 

@@ -193,8 +193,7 @@ extension HTTP1Transfer {
     private func finish(reusable: Bool) {
         guard !done else { return }
         done = true
-        pool.activeTransfers -= 1
-        pool.giveBack(deadlineSlot)
+        endDeadlines()
         if let connection {
             self.connection = nil
             if reusable { swap(&parser.memo, &connection.responseLines) }
@@ -208,8 +207,7 @@ extension HTTP1Transfer {
         guard !done else { return }
         done = true
         failure = error
-        pool.activeTransfers -= 1
-        pool.giveBack(deadlineSlot)
+        endDeadlines()
         if let connection {
             self.connection = nil
             pool.release(connection, reusable: false)
@@ -218,6 +216,16 @@ extension HTTP1Transfer {
         }
         resume(&headWaiter)
         resume(&dataWaiter)
+    }
+
+    /// The transfer ended: no deadline watches it any more.
+    private func endDeadlines() {
+        pool.activeTransfers -= 1
+        pool.startDeadlines.forget(self)
+        if let deadlineSlot {
+            pool.giveBack(deadlineSlot)
+            self.deadlineSlot = nil
+        }
     }
 
     /// A streaming consumer caught up: read the socket again.

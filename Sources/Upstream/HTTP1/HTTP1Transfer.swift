@@ -38,14 +38,19 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
     var headWaiter: UnsafeContinuation<Void, Never>?
     var dataWaiter: UnsafeContinuation<Void, Never>?
 
-    // Deadlines (monotonic ns, 0 = not running). One timer, armed at the earliest of them and
-    // moved only when a deadline becomes earlier: when it fires early it re-arms itself.
+    // Deadlines (monotonic ns, 0 = not running). The first byte's (or the total's, when
+    // sooner) is watched by the pool's `StartDeadlines`, with no timer of the transfer's own; a
+    // connect, and a transfer still running when that one passes, get an exact timer, armed at
+    // the earliest deadline left and moved only when one becomes earlier.
     var connectDeadline: UInt64 = 0
     var firstByteDeadline: UInt64
     let totalDeadline: UInt64
-    /// Borrowed from the pool for the transfer's life and handed back when it ends.
-    let deadlineSlot: TransferDeadline
-    var deadlineTimer: ReactorTimer { deadlineSlot.timer }
+    /// Borrowed from the pool when first needed and handed back when the transfer ends.
+    var deadlineSlot: TransferDeadline?
+    /// Where `StartDeadlines` keeps this transfer's first deadline, until it passes or the
+    /// transfer ends. The queues live as long as the pool.
+    unowned(unsafe) var startQueue: StartDeadlines.Queue?
+    var startEntry = 0
 
     static let maxQueued = 64 * 1024
 
@@ -59,13 +64,14 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
         self.pool = pool
         self.originPool = originPool
         self.request = request
-        let now = monotonicNanos()
-        firstByteDeadline = now &+ request.timeouts.firstByte
-        totalDeadline = now &+ request.timeouts.total
-        deadlineSlot = pool.takeDeadline()
-        deadlineSlot.transfer = self
+        // The coarse clock (the last tick: never ahead of the precise one) is fine for
+        // deadlines of whole seconds, and these are checked against the precise clock.
+        let now = coarseMonotonicNanos()
+        let timeouts = request.timeouts
+        firstByteDeadline = now &+ timeouts.firstByte
+        totalDeadline = now &+ timeouts.total
         pool.activeTransfers += 1
-        pool.reactor.arm(deadlineTimer, at: min(firstByteDeadline, totalDeadline))
+        pool.startDeadlines.watch(self, span: min(timeouts.firstByte, timeouts.total), now: now)
         pool.lease(for: self)
     }
 
@@ -73,7 +79,8 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
         // Dropped before its end (a stream nobody read to the end): the connection cannot be reused.
         guard !done else { return }
         pool.activeTransfers -= 1
-        pool.giveBack(deadlineSlot)
+        pool.startDeadlines.forget(self)
+        if let deadlineSlot { pool.giveBack(deadlineSlot) }
         if let connection { pool.release(connection, reusable: false) }
     }
 
@@ -88,10 +95,15 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
 
     // MARK: Deadlines
 
-    /// Moves the timer earlier when `deadline` is before what it is armed for.
+    /// Arms the exact timer at `deadline`, or moves it earlier when it is armed for later.
     func armDeadline(_ deadline: UInt64) {
         guard !done else { return }  // the slot went back to the pool
-        if !deadlineTimer.isArmed || deadline < deadlineTimer.deadline { pool.reactor.arm(deadlineTimer, at: deadline) }
+        let slot = deadlineSlot ?? pool.takeDeadline()
+        if deadlineSlot == nil {
+            slot.transfer = self
+            deadlineSlot = slot
+        }
+        if !slot.timer.isArmed || deadline < slot.timer.deadline { pool.reactor.arm(slot.timer, at: deadline) }
     }
 
     func deadlineReached() {
@@ -108,15 +120,7 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
             var next = totalDeadline
             if connectDeadline != 0 { next = min(next, connectDeadline) }
             if firstByteDeadline != 0 { next = min(next, firstByteDeadline) }
-            pool.reactor.arm(deadlineTimer, at: next)
+            armDeadline(next)
         }
     }
-}
-
-/// A transfer's deadline timer, reused by the pool's transfers one after another. The timer is
-/// armed only while `transfer` holds the slot (it is disarmed when handed back), so the
-/// reference does not need to be counted. Reactor-thread confined.
-final class TransferDeadline {
-    unowned(unsafe) var transfer: HTTP1Transfer?
-    private(set) lazy var timer = ReactorTimer { [unowned self] in self.transfer?.deadlineReached() }
 }
