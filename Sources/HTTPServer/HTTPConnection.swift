@@ -60,8 +60,9 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     private var errorTask: Task<Void, Never>?
     var currentStream: (any ServerStream)?
 
-    /// When the current phase times out (coarse monotonic ns, 0 = never). Checked by the server's
-    /// periodic sweep, so a request costs two stores here instead of four timer-heap moves.
+    /// When the current phase times out (monotonic ns from the reactor's turn time, 0 = never).
+    /// Checked by the server's periodic sweep, so a request costs two stores here instead of four
+    /// timer-heap moves, and reads no clock.
     private var deadline: UInt64 = 0
     var timerKind = TimerKind.idle
     enum TimerKind { case idle, header, body }
@@ -322,7 +323,7 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
         case .header: configuration.headerTimeout
         case .body: configuration.bodyTimeout
         }
-        deadline = coarseMonotonicNanos() &+ after
+        deadline = reactor.turnTime &+ after
     }
 
     private func disarmTimer() {

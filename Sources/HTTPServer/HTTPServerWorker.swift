@@ -75,7 +75,7 @@ public final class HTTPServerWorker: @unchecked Sendable {
     }
 
     private func sweep() {
-        let now = coarseMonotonicNanos()  // the clock `HTTPConnection.armTimer` uses
+        let now = monotonicNanos()  // never behind the turn times `HTTPConnection.armTimer` adds to
         for connection in Array(connections.values) { connection.checkDeadline(now) }
         if !connections.isEmpty { reactor.arm(sweepTimer, after: sweepInterval) }
     }

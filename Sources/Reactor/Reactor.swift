@@ -42,6 +42,11 @@ public final class Reactor: @unchecked Sendable {
     private(set) var thread: pthread_t?
     /// What may keep the idle loop polling, and how busy the thread is (Reactor+BusyPoll).
     var busyPollers: [WeakBusyPoller] = []
+    /// The monotonic time (ns) when the current turn's events arrived, read once per return
+    /// from `epoll_wait`. For deadlines and idle bookkeeping that a turn's length (well under a
+    /// millisecond under load) cannot blur: a request then reads no clock of its own for them.
+    /// Never ahead of `monotonicNanos()`. Reactor thread only.
+    public private(set) var turnTime = monotonicNanos()
     var load = ReactorLoad()
     private var running = false
     private let stopRequested = Atomic<Bool>(false)
@@ -152,6 +157,7 @@ public final class Reactor: @unchecked Sendable {
         defer { pthread_setspecific(currentReactorKey, nil) }
         running = true
         defer { running = false }
+        turnTime = monotonicNanos()
         let capacity = 256
         let events = UnsafeMutablePointer<sy_epoll_event>.allocate(capacity: capacity)
         defer { events.deallocate() }
@@ -167,6 +173,7 @@ public final class Reactor: @unchecked Sendable {
                     ? busyPoll(events, capacity: Int32(capacity), bound: bound)
                     : sy_epoll_wait(epollFD, events, Int32(capacity), -1)
             }
+            turnTime = monotonicNanos()
             if n < 0 { continue }  // EINTR
             for i in 0..<Int(n) {
                 let event = events[i]

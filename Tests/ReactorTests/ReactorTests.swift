@@ -33,6 +33,18 @@ import Testing
         #expect(order == [1, 2, 3])
     }
 
+    @Test func theTurnTimeIsWhenTheTurnsEventsArrivedAndNeverAhead() async throws {
+        let (first, clockThen, second, clockAfter) = try await onWorker { reactor in
+            let first = reactor.turnTime
+            let clockThen = monotonicNanos()
+            try await reactor.sleep(nanoseconds: 2_000_000)  // a later turn: the timer's
+            return (first, clockThen, reactor.turnTime, monotonicNanos())
+        }
+        #expect(first <= clockThen)
+        #expect(second >= first + 2_000_000, "the turn after the sleep began after it")
+        #expect(second <= clockAfter)
+    }
+
     @Test func sleepIsCancellable() async throws {
         let cancelled = try await onWorker { reactor -> Bool in
             let sleeper = Task(executorPreference: reactor) {

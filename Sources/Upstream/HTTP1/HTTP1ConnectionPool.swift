@@ -96,11 +96,10 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
     /// Gives `transfer` a connection now (idle or new) or queues it until one is released.
     func lease(for transfer: HTTP1Transfer) {
         let pool = transfer.originPool
-        var now: UInt64 = 0
+        let now = reactor.turnTime
         while let connection = pool.idle.popLast() {
             // The peer may have closed since the last epoll pass: a request must not go out on
             // a connection that is already known dead.
-            if now == 0 { now = monotonicNanos() }
             if now &- connection.idleSince < probeIdleAfter || TCPClientSocket.isIdleAndOpen(connection.fd) {
                 connection.state = .leased
                 transfer.attach(connection, reused: true)
@@ -133,7 +132,7 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
             return
         }
         connection.state = .idle
-        connection.idleSince = monotonicNanos()
+        connection.idleSince = reactor.turnTime
         pool.idle.append(connection)
         if idleTimer?.isArmed != true { armIdleTimer(at: connection.idleSince &+ options.maxIdleTime) }
     }

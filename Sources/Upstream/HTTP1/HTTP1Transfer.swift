@@ -64,9 +64,9 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
         self.pool = pool
         self.originPool = originPool
         self.request = request
-        // The coarse clock (the last tick: never ahead of the precise one) is fine for
-        // deadlines of whole seconds, and these are checked against the precise clock.
-        let now = coarseMonotonicNanos()
+        // The reactor's turn time (never ahead of the clock these are checked against) is
+        // fine for deadlines of whole seconds, and costs no clock read.
+        let now = pool.reactor.turnTime
         let timeouts = request.timeouts
         firstByteDeadline = now &+ timeouts.firstByte
         totalDeadline = now &+ timeouts.total
