@@ -211,13 +211,13 @@ final class HTTPConnection: ReactorIOHandler, @unchecked Sendable {
     }
 
     private func dispatch() {
-        guard let head else { return }
-        self.head = nil
+        guard let head = head.take() else { return }  // moved out, not copied and released
         state = .handling
         disarmTimer()
         keepAlive = head.keepAlive && !draining
+        var body: [UInt8] = []
+        swap(&body, &self.body)
         let request = ServerRequest(head: head, body: body, receivedAt: headStartedAt, peerHost: peerHost)
-        body = []
         responding = true
         if let response = server.handler.immediateResponse(to: request), case .bytes(let bytes) = response.body {
             // Written now; the caller's parse loop goes on with the next request (no recursion

@@ -67,8 +67,9 @@ public struct OpenAIAdapter: ProviderAdapter {
         return false
     }
 
-    /// Client headers relayed to providers as they came.
-    private static let relayedRequestHeaders: [HTTPField.Name] = [HTTPField.Name("openai-beta")!]
+    /// Client headers relayed to providers as they came: (lowercased name, as sent upstream).
+    /// Literals: reading them retains nothing.
+    private static let relayedRequestHeaders: [(String, String)] = [("openai-beta", "OpenAI-Beta")]
 
     @inline(__always)  // its body is the `ProviderAdapter` witness: one task frame less
     public func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse {
@@ -99,8 +100,8 @@ public struct OpenAIAdapter: ProviderAdapter {
     /// connection is free.
     private func start(_ request: GatewayRequest, model: String) -> UpstreamTransfer {
         var relayed: [String] = []
-        for name in Self.relayedRequestHeaders {
-            if let value = request.headers.joinedValue(lowercasedName: name.canonicalName) { relayed.append("\(name.rawName): \(value)") }
+        for (name, wireName) in Self.relayedRequestHeaders {
+            if let value = request.headers.joinedValue(lowercasedName: name) { relayed.append("\(wireName): \(value)") }
         }
         switch transport {
         case .native(let route):

@@ -228,7 +228,9 @@ extension HTTPRequestParser {
 
     /// Decides the framing (RFC 9112 §6.1-6.3) and connection handling once the head is complete.
     private mutating func finishHead() throws(HTTPParseError) -> HTTPRequestHead {
-        let info = head
+        let headers = finishFields()  // from `head`, and the memo of them for the next request
+        var info = HeadInProgress()
+        swap(&info, &head)  // its strings move into the result, uncopied
         guard let method = info.method else { throw .badRequest("missing request line") }
         let isHTTP11 = info.versionMinor == 1
         if info.sawTransferEncoding {
@@ -249,12 +251,11 @@ extension HTTPRequestParser {
             method: method,
             target: info.target,
             versionMinor: info.versionMinor,
-            headers: finishFields(),
+            headers: headers,
             keepAlive: isHTTP11 ? !info.connectionClose : info.connectionKeepAlive && !info.connectionClose,
             expectContinue: isHTTP11 && info.expectContinue,
             contentLength: info.contentLength,
             isChunked: info.sawTransferEncoding)
-        head = HeadInProgress()
         if info.sawTransferEncoding {
             phase = .chunkSize
         } else if let length = info.contentLength, length > 0 {

@@ -144,9 +144,6 @@ public struct HTTP1Request: Sendable {
 
     /// True when `text` goes into a JSON string as it is (no quote, backslash or control byte).
     public static func isPlainJSONString(_ text: String) -> Bool {
-        var text = text
-        return text.withUTF8 { bytes in
-            bytes.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
-        }
+        text.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
     }
 }
