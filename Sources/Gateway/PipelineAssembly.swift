@@ -85,7 +85,7 @@ public enum PipelineAssembly {
         if !stages.contains(where: { $0.name == "router" }) {
             stages.append(Router(table: routing, strategy: config.pipeline.router.strategy, random: random))
         }
-        let upstream = UpstreamStage(adapters: adapters(config, reactor: reactor, upstream: upstream))
+        let upstream = UpstreamEnd(adapters: adapters(config, reactor: reactor, upstream: upstream))
         let pipeline = Pipeline(stages: stages, end: upstream)
         return WorkerSnapshot(config: config, pipeline: pipeline, routing: routing, modelList: renderModelList(routing, config),
                               auth: auth)

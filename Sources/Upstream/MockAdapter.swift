@@ -7,7 +7,7 @@ import Reactor
 /// serves. It plays the same `MockResponder` as the `mock-llm` server (deterministic content,
 /// real SSE framing and error bodies, faults per request) with latency and token intervals on
 /// the worker's reactor timers. Runs on the worker's reactor.
-public struct MockAdapter: ProviderAdapter {
+public final class MockAdapter: ProviderAdapter {
     public let providerName: String
     private let responder: MockResponder
     private let reactor: Reactor

@@ -8,7 +8,7 @@ import Reactor
 /// upstream `Authorization` header; it is never echoed, logged or returned.
 /// Runs on the worker's reactor: `http://` base URLs through that worker's native HTTP/1.1 pool
 /// (unless `upstream.http1_client: curl`), everything else through its `CurlMulti`.
-public struct OpenAIAdapter: ProviderAdapter {
+public final class OpenAIAdapter: ProviderAdapter {
     public let providerName: String
     public let baseURL: String
     public let timeouts: UpstreamTimeouts
