@@ -84,7 +84,7 @@ public final class OpenAIAdapter: ProviderAdapter {
             let head = try await transfer.head()
             if (200..<300).contains(head.status) {
                 context.upstreamNanos &+= monotonicNanos() &- started
-                return GatewayResponse(status: head.status, headers: Self.streamFields,
+                return GatewayResponse(status: head.status, headerLines: Self.streamLines,
                                        body: .stream(SSEStreamGuard(.transfer(transfer), provider: providerName, context: context)))
             }
             let responseBody = try await transfer.body()
@@ -133,15 +133,17 @@ public final class OpenAIAdapter: ProviderAdapter {
                                                     provider: provider, headers: headers))
         }
         let contentType = headers.first { $0.0 == "content-type" }?.1 ?? "application/json"
-        if contentType == "application/json" { return GatewayResponse(status: status, headers: jsonFields, body: .bytes(body)) }
+        if contentType == "application/json" { return GatewayResponse(status: status, headerLines: jsonLines, body: .bytes(body)) }
         var fields = HTTPFields()
         fields[.contentType] = contentType
         return GatewayResponse(status: status, headers: fields, body: .bytes(body))
     }
 
-    /// The usual answer headers, built once (building HTTPFields costs per response).
-    private static let jsonFields: HTTPFields = [.contentType: "application/json"]
-    private static let streamFields: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+    /// The usual answer headers, rendered once as lines: as `HTTPFields` each answer's fields
+    /// were copied, field by field, by every reader on the way to the wire.
+    private static let jsonLines = HeaderLines(rendered: HeaderLines.line("content-type", "application/json"))
+    private static let streamLines = HeaderLines(
+        rendered: HeaderLines.line("content-type", "text/event-stream") + HeaderLines.line("cache-control", "no-cache"))
 
     static func gatewayError(_ error: TransferError, provider: String) -> GatewayError {
         if case .timeout = error { return .upstreamTimeout(provider, error.description) }

@@ -29,6 +29,8 @@ import Testing
         #expect(response.header("x-switchyard-provider") == "up")
         #expect(response.header("x-switchyard-model") == "mock-gpt")
         #expect(Double(response.header("x-switchyard-overhead-ms") ?? "") != nil)
+        #expect(response.header("content-type") == "application/json")
+        #expect(response.headers.filter { $0.0.lowercased() == "content-type" }.count == 1)
         #expect(response.bodyText.contains("\"object\":\"chat.completion\""))
         // The provider key went upstream and nowhere else.
         #expect(upstream.lastAuthorization == "Bearer sk-test-SECRET-0123456789")

@@ -13,6 +13,11 @@ public struct HeaderLines: Sendable, Equatable {
 
     public init() {}
 
+    /// Lines already in wire form (`HeaderLines.line` each): constant lines, built once.
+    public init(rendered bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
     /// Appends lines written through a cursor (`name: value\r\n` each), at most `maxCount`
     /// bytes, in one copy: how a stage renders many lines at once.
     public mutating func write(maxCount: Int, _ body: (inout ByteWriter) -> Void) {
