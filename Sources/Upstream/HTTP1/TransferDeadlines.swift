@@ -44,6 +44,11 @@ final class StartDeadlines {
         self.reactor = reactor
     }
 
+    deinit {
+        // Goes with its pool, on the pool's reactor: a timer left armed would call into it.
+        for queue in queues { if let timer = queue.timer { reactor.disarm(timer) } }
+    }
+
     /// Entries held, cleared ones included (tests: the queues stay bounded).
     var entryCount: Int { queues.reduce(0) { $0 + $1.entries.count - $1.front } }
 

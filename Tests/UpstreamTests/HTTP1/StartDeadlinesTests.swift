@@ -1,4 +1,5 @@
 import Reactor
+import TestSupport
 import Testing
 @testable import Upstream
 
@@ -52,6 +53,24 @@ import Testing
         }
         #expect(during <= 2 * 2 + 64 + 1, "ended entries behind a live one are compacted away: held \(during)")
         #expect(after == 0)
+    }
+
+    @Test func aPoolThatGoesAwayTakesItsDeadlineTimerWithIt() async throws {
+        let upstream = try ScriptedUpstream { connection in
+            while connection.readRequest() != nil { connection.respond() }
+        }
+        defer { upstream.stop() }
+        let survived = try await onWorker { reactor in
+            do {
+                let pool = HTTP1ConnectionPool(reactor: reactor)
+                _ = try await HTTP1Transfer(http1Request(upstream.port, "/x", firstByte: 20_000_000), pool: pool).response()
+            }
+            // The pool is gone; its queue's timer was armed for the transfer's first-byte
+            // deadline. Running past it must not call into the freed queue.
+            try await reactor.sleep(nanoseconds: 60_000_000)
+            return true
+        }
+        #expect(survived)
     }
 
     @Test func aTransferDroppedBeforeItsEndLeavesNoEntry() async throws {
