@@ -30,23 +30,31 @@ public final class RequestContext: @unchecked Sendable {
 }
 
 /// A model alias's deployment resolved against its provider: what an adapter needs to send.
-public struct ResolvedDeployment: Sendable, Equatable {
+public final class ResolvedDeployment: Sendable, Equatable {
     /// The provider's configured name (`providers.<name>`).
-    public var providerName: String
+    public let providerName: String
     /// The model id sent to the provider.
-    public var model: String
+    public let model: String
     /// Index of this deployment in the alias's list (priority order).
-    public var index: Int
+    public let index: Int
     /// US dollars per million prompt / completion tokens, for cost accounting.
-    public var inputCostPerMTok: Double
-    public var outputCostPerMTok: Double
+    public let inputCostPerMTok: Double
+    public let outputCostPerMTok: Double
 
+    /// Immutable and a class: built once per configuration and shared by the requests routed
+    /// to it, so passing one on (the context, the adapter, the edge's headers) retains one
+    /// object instead of copying two strings.
     public init(providerName: String, model: String, index: Int, inputCostPerMTok: Double = 0, outputCostPerMTok: Double = 0) {
         self.providerName = providerName
         self.model = model
         self.index = index
         self.inputCostPerMTok = inputCostPerMTok
         self.outputCostPerMTok = outputCostPerMTok
+    }
+
+    public static func == (lhs: ResolvedDeployment, rhs: ResolvedDeployment) -> Bool {
+        lhs.providerName == rhs.providerName && lhs.model == rhs.model && lhs.index == rhs.index
+            && lhs.inputCostPerMTok == rhs.inputCostPerMTok && lhs.outputCostPerMTok == rhs.outputCostPerMTok
     }
 }
 
