@@ -86,7 +86,8 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         }
         if let problem = Self.validate(endpoint, fields) { return local(problem, request, path) }
         let context = RequestContext(requestID: requestID(request), receivedAt: request.receivedAt, clientAddress: request.peerHost)
-        let gatewayRequest = GatewayRequest(endpoint: endpoint, headers: request.head.headers, body: request.body, fields: fields)
+        var gatewayRequest = GatewayRequest(endpoint: endpoint, headers: request.head.headers, body: request.body, fields: fields)
+        gatewayRequest.hasExtensionFields = request.head.hasExtensionFields
         var response = await self.snapshot.pipeline.handle(gatewayRequest, context: context)
         let overhead = overheadNanos(context)
         let stamped = Self.serializedStamp(response, context: context, overhead: overhead)
@@ -157,7 +158,8 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
     }
 
     private func requestID(_ request: ServerRequest) -> String {
-        if let given = request.head.headers.joinedValue(lowercasedName: "x-request-id"), RequestIDGenerator.isAcceptable(given) {
+        if request.head.hasExtensionFields, let given = request.head.headers.joinedValue(lowercasedName: "x-request-id"),
+           RequestIDGenerator.isAcceptable(given) {
             return given
         }
         return requestIDs.next()

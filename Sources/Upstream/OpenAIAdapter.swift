@@ -100,7 +100,7 @@ public final class OpenAIAdapter: ProviderAdapter {
     /// connection is free.
     private func start(_ request: GatewayRequest, model: String) -> UpstreamTransfer {
         var relayed: [String] = []
-        for (name, wireName) in Self.relayedRequestHeaders {
+        for (name, wireName) in Self.relayedRequestHeaders where request.hasExtensionFields {
             if let value = request.headers.joinedValue(lowercasedName: name) { relayed.append("\(wireName): \(value)") }
         }
         switch transport {

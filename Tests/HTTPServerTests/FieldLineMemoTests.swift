@@ -45,6 +45,15 @@ import Testing
         expectSameAsAlone([post, longer, post, otherKey, fewer, post, more, post, bodiless, post, bodiless])
     }
 
+    @Test func extensionFieldsAreReportedWhetherParsedOrRepeated() {
+        let traced = post.replacing("Host: gw\r\n", with: "Host: gw\r\nX-Request-ID: t-1\r\n")
+        var driver = RequestParserDriver()
+        driver.feed(requestBytes(post + traced + traced + post))
+        let flags = driver.seen.compactMap { if case .head(let head) = $0 { head.hasExtensionFields } else { nil } }
+        #expect(flags == [false, true, true, false], "common names only, then an extension, parsed and then repeated")
+        expectSameAsAlone([post, traced, traced, post, traced])
+    }
+
     @Test func framingIsStillCheckedOnRepeatedLines() {
         // Each refusal comes after heads that taught the memo every line but the offending one.
         let twoHosts = post.replacing("Host: gw\r\n", with: "Host: gw\r\nHost: gw\r\n")

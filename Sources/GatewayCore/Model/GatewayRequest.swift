@@ -20,6 +20,9 @@ public struct GatewayRequest: Sendable {
     public var headers: HTTPFields
     public var body: [UInt8]
     public var fields: RequestFields
+    /// False when every header's name is a common one (Host, Content-Type, Authorization, …),
+    /// as the edge's parser saw: then no extension header (`OpenAI-Beta`) needs looking for.
+    public var hasExtensionFields = true
 
     public init(endpoint: Endpoint, headers: HTTPFields, body: [UInt8], fields: RequestFields) {
         self.endpoint = endpoint

@@ -76,7 +76,8 @@ extension HTTPRequestParser {
         head.fieldCount += 1
         if memo.matches(position, bytes, line) {
             let role = memo.lineRoles[position]
-            if role != .other {
+            if role == .extensionName { head.hasExtensionFields = true }
+            if role.decidesFraming {
                 let value = memo.lineValues[position]
                 try applyFraming(role, bytes, line.lowerBound + value.lowerBound..<line.lowerBound + value.upperBound)
             }
@@ -92,6 +93,7 @@ extension HTTPRequestParser {
         }
         memo.fields = nil
         let (field, role, value) = try parseFieldLine(bytes, line)
+        if role == .extensionName { head.hasExtensionFields = true }
         head.fieldList.append(field)
         if position < FieldLineMemo.maxLines { memo.remember(position, bytes, line, field, role, value) }
     }

@@ -2,9 +2,12 @@ import HTTPTypes
 
 extension HTTPRequestParser {
     /// What a header field means to the parser: the five that decide framing and connection
-    /// handling, or anything else (kept, not interpreted).
+    /// handling, or anything else (kept, not interpreted): a common name from the table below,
+    /// or an extension (a name not in it, such as `X-Request-ID`), which the head reports.
     enum FieldRole: Sendable {
-        case host, contentLength, transferEncoding, connection, expect, other
+        case host, contentLength, transferEncoding, connection, expect, other, extensionName
+
+        var decidesFraming: Bool { self != .other && self != .extensionName }
     }
 
     /// `Host` built once: HTTPTypes marks its `.host` unavailable (HTTP/2 calls it :authority).

@@ -26,6 +26,8 @@ extension HTTPRequestParser {
         var connectionClose = false
         var connectionKeepAlive = false
         var expectContinue = false
+        /// A field's name is not in the parser's table of common names.
+        var hasExtensionFields = false
     }
 }
 
@@ -150,10 +152,10 @@ extension HTTPRequestParser {
             let nameString = String(decoding: UnsafeBufferPointer(rebasing: bytes[nameRange]), as: UTF8.self)
             // The one token validation (and lowercasing) of a name that is not in the table.
             guard let validated = HTTPField.Name(nameString) else { throw .badRequest("invalid field name") }
-            (name, role) = (validated, .other)
+            (name, role) = (validated, .extensionName)
         }
         let value = Self.trimmingWhitespace(bytes, colon + 1..<line.upperBound)
-        if role != .other { try applyFraming(role, bytes, value) }
+        if role.decidesFraming { try applyFraming(role, bytes, value) }
         let valueBytes = UnsafeBufferPointer(rebasing: bytes[value])
         if Self.isASCII(valueBytes) {
             // ASCII is valid UTF-8: the String fast path, not HTTPTypes' generic UTF-8 validation.
@@ -205,7 +207,7 @@ extension HTTPRequestParser {
                 throw .init(status: 417, reason: "unsupported expectation")
             }
             head.expectContinue = true
-        case .other:
+        case .other, .extensionName:
             break
         }
     }
@@ -255,7 +257,8 @@ extension HTTPRequestParser {
             keepAlive: isHTTP11 ? !info.connectionClose : info.connectionKeepAlive && !info.connectionClose,
             expectContinue: isHTTP11 && info.expectContinue,
             contentLength: info.contentLength,
-            isChunked: info.sawTransferEncoding)
+            isChunked: info.sawTransferEncoding,
+            hasExtensionFields: info.hasExtensionFields)
         if info.sawTransferEncoding {
             phase = .chunkSize
         } else if let length = info.contentLength, length > 0 {

@@ -51,10 +51,14 @@ public struct HTTPRequestHead: Sendable, Equatable {
     /// The body length announced by Content-Length; nil for chunked bodies and requests without one.
     public var contentLength: Int?
     public var isChunked: Bool
+    /// Some field's name is not one of the common names the parser knows (Host, Content-Type,
+    /// Authorization, Accept, User-Agent, …). When false, no extension header (`X-Request-ID`,
+    /// `OpenAI-Beta`, `x-api-key`) is present, and a lookup of one can skip the scan.
+    public var hasExtensionFields: Bool
 
     public init(
         method: HTTPRequest.Method, target: String, versionMinor: Int, headers: HTTPFields,
-        keepAlive: Bool, expectContinue: Bool, contentLength: Int?, isChunked: Bool
+        keepAlive: Bool, expectContinue: Bool, contentLength: Int?, isChunked: Bool, hasExtensionFields: Bool = true
     ) {
         self.method = method
         self.target = target
@@ -64,6 +68,7 @@ public struct HTTPRequestHead: Sendable, Equatable {
         self.expectContinue = expectContinue
         self.contentLength = contentLength
         self.isChunked = isChunked
+        self.hasExtensionFields = hasExtensionFields
     }
 }
 
