@@ -63,6 +63,15 @@ public struct ByteWriter {
     /// Bytes written so far.
     @inlinable public var count: Int { written }
 
+    /// Writes into `buffer` (which must have room for all of it) and returns how many bytes
+    /// were written: for writers that own a scratch buffer and need no array.
+    @inlinable
+    public static func write(into buffer: UnsafeMutableBufferPointer<UInt8>, _ body: (inout ByteWriter) -> Void) -> Int {
+        var writer = ByteWriter(buffer)
+        body(&writer)
+        return writer.count
+    }
+
     /// Room for `n` more bytes, counted as written.
     @inlinable
     mutating func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {

@@ -10,10 +10,46 @@ extension HTTPConnection {
     var pendingOutput: Int { output.count - outputStart }
 
     /// Writes a complete response (head and body in one buffer, one send); no suspension.
+    /// With nothing queued before it, the response is serialised into the worker's scratch
+    /// buffer (capacity kept from one response to the next) and sent from there: only what the
+    /// socket does not take at once is copied into the connection's own output.
     func write(_ response: ServerResponse, _ bytes: [UInt8]) {
-        writeComplete(response, bytes)
+        guard state != .closed else { return }
+        let size = serializedSize(response, contentLength: bytes.count, body: bytes)
+        let scratch = server.writeScratch
+        if pendingOutput == 0 && size <= scratch.count {
+            let count = ByteWriter.write(into: scratch) { out in
+                _ = writeHead(response, contentLength: bytes.count, body: bytes, to: &out)
+            }
+            sendNow(UnsafeBufferPointer(rebasing: scratch[..<count]))
+        } else {
+            writeComplete(response, bytes)
+        }
         guard state != .closed else { return }
         responseFinished()
+    }
+
+    /// Sends `bytes` with nothing queued before them; keeps a copy of what the socket left.
+    private func sendNow(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var sent = 0
+        while sent < bytes.count {
+            let result: IOResult
+            do {
+                result = try FileDescriptor.send(fd, UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[sent...])))
+            } catch {
+                close()
+                return
+            }
+            guard case .processed(let n) = result else { break }
+            sent += n
+        }
+        guard sent < bytes.count else {
+            if closeAfterFlush { close() }
+            return
+        }
+        output = Array(bytes[sent...])
+        outputStart = 0
+        flush()
     }
 
     /// Head and body of a complete response, handed to the socket. Returns the bytes written
@@ -115,44 +151,53 @@ extension HTTPConnection {
     private func serialize(
         _ response: ServerResponse, contentLength: Int?, body: [UInt8], dateOffset: inout Int
     ) -> [UInt8] {
-        let reason = ResponseHead.reason(response.status)
-        let date = server.dateCache.current()
-        // "HTTP/1.1 " status SP reason CRLF, the fields, "date: " value, the framing line,
-        // "connection: close", the empty line.
-        var size = 9 + 20 + 1 + reason.utf8.count + 2 + response.serializedHeaders.count + 6 + date.count
-        for field in response.headers where !Self.isFramingField(field.name) {
-            size += field.name.rawName.utf8.count + field.value.utf8.count + 4
-        }
-        size += (contentLength == nil ? 28 : 18 + 20) + (keepAlive ? 0 : 19) + 4 + body.count
         var offset = 0
-        let out = [UInt8](capacity: size) { out in
-            out.write("HTTP/1.1 ")
-            out.writeDecimal(response.status)
-            out.write(0x20)
-            out.write(reason)
-            out.write("\r\n")
-            for field in response.headers where !Self.isFramingField(field.name) {
-                out.write(field.name.rawName)
-                out.write(": ")
-                out.write(field.value)
-                out.write("\r\n")
-            }
-            out.write(response.serializedHeaders)
-            out.write("date: ")
-            offset = out.count
-            out.write(date)
-            if let contentLength {
-                out.write("\r\ncontent-length: ")
-                out.writeDecimal(contentLength)
-            } else {
-                out.write("\r\ntransfer-encoding: chunked")
-            }
-            if !keepAlive { out.write("\r\nconnection: close") }
-            out.write("\r\n\r\n")
-            out.write(body)
+        let out = [UInt8](capacity: serializedSize(response, contentLength: contentLength, body: body)) { out in
+            offset = writeHead(response, contentLength: contentLength, body: body, to: &out)
         }
         dateOffset = offset
         return out
+    }
+
+    /// An upper bound of what `writeHead` writes.
+    private func serializedSize(_ response: ServerResponse, contentLength: Int?, body: [UInt8]) -> Int {
+        // "HTTP/1.1 " status SP reason CRLF, the fields, "date: " value, the framing line,
+        // "connection: close", the empty line.
+        var size = 9 + 20 + 1 + ResponseHead.reason(response.status).utf8.count + 2 + response.serializedHeaders.count
+            + 6 + DateCache.valueLength
+        for field in response.headers where !Self.isFramingField(field.name) {
+            size += field.name.rawName.utf8.count + field.value.utf8.count + 4
+        }
+        return size + (contentLength == nil ? 28 : 18 + 20) + (keepAlive ? 0 : 19) + 4 + body.count
+    }
+
+    /// Writes the status line, headers and `body`; returns where the `date` value starts.
+    private func writeHead(_ response: ServerResponse, contentLength: Int?, body: [UInt8], to out: inout ByteWriter) -> Int {
+        out.write("HTTP/1.1 ")
+        out.writeDecimal(response.status)
+        out.write(0x20)
+        out.write(ResponseHead.reason(response.status))
+        out.write("\r\n")
+        for field in response.headers where !Self.isFramingField(field.name) {
+            out.write(field.name.rawName)
+            out.write(": ")
+            out.write(field.value)
+            out.write("\r\n")
+        }
+        out.write(response.serializedHeaders)
+        out.write("date: ")
+        let dateOffset = out.count
+        out.write(server.dateCache.current())
+        if let contentLength {
+            out.write("\r\ncontent-length: ")
+            out.writeDecimal(contentLength)
+        } else {
+            out.write("\r\ntransfer-encoding: chunked")
+        }
+        if !keepAlive { out.write("\r\nconnection: close") }
+        out.write("\r\n\r\n")
+        out.write(body)
+        return dateOffset
     }
 
     /// Content-Length, Transfer-Encoding and Connection are the writer's own. Their lengths

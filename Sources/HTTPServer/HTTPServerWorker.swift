@@ -18,6 +18,10 @@ public final class HTTPServerWorker: @unchecked Sendable {
     /// Every connection of this worker reads into this buffer, one at a time, and keeps only
     /// what it does not consume at once: no allocation per read.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
+    /// Where a complete response is serialised to be sent at once (`HTTPConnection.write`),
+    /// reused from one response to the next: no allocation per response. Larger ones get
+    /// their own buffer.
+    let writeScratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 65_536)
     private var listener: Listener?
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
     private(set) var draining = false
@@ -38,6 +42,7 @@ public final class HTTPServerWorker: @unchecked Sendable {
 
     deinit {
         readBuffer.deallocate()
+        writeScratch.deallocate()
     }
 
     /// Starts accepting on an already bound listening socket. Reactor thread only.

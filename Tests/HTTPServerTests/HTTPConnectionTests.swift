@@ -104,6 +104,23 @@ let targetHandler = ClosureHandler { request in ServerResponse(status: 200, body
         for i in 0..<500 { #expect(try client.readResponse().bodyText == "/\(i)") }
     }
 
+    @Test func answersTheSocketCannotTakeAtOnceArriveWholeAndInOrder() throws {
+        // 60 KB answers to 200 pipelined requests the client reads only once all are sent: the
+        // socket (and the client's buffer) soon take only part of an answer, and the rest must
+        // follow, in order.
+        let server = try TestServer(handler: ClosureHandler { request in
+            let tag = Array(request.head.target.utf8)
+            return ServerResponse(status: 200, body: .bytes(tag + [UInt8](repeating: UInt8(ascii: "x"), count: 60_000) + tag))
+        })
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        client.send((0..<200).map { "GET /\($0) HTTP/1.1\r\nHost: t\r\n\r\n" }.joined())
+        for i in 0..<200 {
+            let body = try client.readResponse().bodyText
+            #expect(body.count == 60_000 + 2 * "/\(i)".count && body.hasPrefix("/\(i)x") && body.hasSuffix("x/\(i)"))
+        }
+    }
+
     @Test func nothingAfterConnectionCloseIsAnswered() throws {
         let server = try TestServer(handler: targetHandler)
         defer { server.stop() }
