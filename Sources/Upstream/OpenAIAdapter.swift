@@ -74,7 +74,7 @@ public final class OpenAIAdapter: ProviderAdapter {
     @inline(__always)  // its body is the `ProviderAdapter` witness: one task frame less
     public func send(_ request: GatewayRequest, deployment: ResolvedDeployment, context: RequestContext) async -> GatewayResponse {
         let started = monotonicNanos()
-        let transfer = start(request, model: deployment.model)
+        let transfer = start(request, deployment: deployment)
         do {
             if !request.isStreaming {
                 let answer = try await transfer.response()
@@ -98,7 +98,8 @@ public final class OpenAIAdapter: ProviderAdapter {
 
     /// Starts the upstream transfer on this provider's client; the request leaves now when a
     /// connection is free.
-    private func start(_ request: GatewayRequest, model: String) -> UpstreamTransfer {
+    private func start(_ request: GatewayRequest, deployment: ResolvedDeployment) -> UpstreamTransfer {
+        let model = deployment.model
         var relayed: [String] = []
         for (name, wireName) in Self.relayedRequestHeaders where request.hasExtensionFields {
             if let value = request.headers.joinedValue(lowercasedName: name) { relayed.append("\(wireName): \(value)") }
@@ -109,7 +110,7 @@ public final class OpenAIAdapter: ProviderAdapter {
             // copy of the body instead of two (what `body(forModel:)` would build, then this).
             let fields = request.fields
             let splice = fields.modelValueRange.flatMap { range in
-                fields.model != model && HTTP1Request.isPlainJSONString(model) ? (range, model) : nil
+                fields.model != model && deployment.modelIsPlainJSONString ? (range, model) : nil
             }
             let http = HTTP1Request(origin: route.origin.origin, pathPrefix: route.basePath, path: request.endpoint.path,
                                     headers: request.isStreaming ? route.sse : route.json, extraLines: relayed,

@@ -40,6 +40,9 @@ public final class ResolvedDeployment: Sendable, Equatable {
     /// US dollars per million prompt / completion tokens, for cost accounting.
     public let inputCostPerMTok: Double
     public let outputCostPerMTok: Double
+    /// `model` goes into a JSON string as it is (no quote, backslash or control byte), so a
+    /// request body can take it without escaping. Checked once, here.
+    public let modelIsPlainJSONString: Bool
 
     /// Immutable and a class: built once per configuration and shared by the requests routed
     /// to it, so passing one on (the context, the adapter, the edge's headers) retains one
@@ -50,6 +53,7 @@ public final class ResolvedDeployment: Sendable, Equatable {
         self.index = index
         self.inputCostPerMTok = inputCostPerMTok
         self.outputCostPerMTok = outputCostPerMTok
+        self.modelIsPlainJSONString = model.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
     }
 
     public static func == (lhs: ResolvedDeployment, rhs: ResolvedDeployment) -> Bool {

@@ -99,7 +99,8 @@ public struct HTTP1Request: Sendable {
     /// endpoint's). `extraLines` are per-request "Name: value" lines (relayed client headers)
     /// after the prebuilt block. `replacingString` puts `"value"` in place of `body[range]` as
     /// the body is copied in (the deployment's model id over the client's token), so no
-    /// rewritten body is built first; the caller has checked that `value` needs no JSON escaping.
+    /// rewritten body is built first; the caller has checked that `value` needs no JSON escaping
+    /// (`ResolvedDeployment.modelIsPlainJSONString`).
     public init(origin: HTTP1Origin, method: String = "POST", pathPrefix: String = "", path: String,
                 headers: HTTP1HeaderBlock, extraLines: [String] = [], body: [UInt8],
                 replacingString: (range: Range<Int>, value: String)? = nil, streaming: Bool, timeouts: UpstreamTimeouts) {
@@ -140,10 +141,5 @@ public struct HTTP1Request: Sendable {
         self.bytes = out
         self.streaming = streaming
         self.timeouts = timeouts
-    }
-
-    /// True when `text` goes into a JSON string as it is (no quote, backslash or control byte).
-    public static func isPlainJSONString(_ text: String) -> Bool {
-        text.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
     }
 }

@@ -1,3 +1,4 @@
+import GatewayCore
 import Testing
 @testable import Upstream
 
@@ -48,7 +49,8 @@ import Testing
         #expect(String(decoding: request.bytes, as: UTF8.self) == """
             POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 33\r\n\r\n{"model":"mock-gpt-longer","n":1}
             """)
-        #expect(HTTP1Request.isPlainJSONString("mock-gpt+interval=1"))
-        #expect(!HTTP1Request.isPlainJSONString("a\"b") && !HTTP1Request.isPlainJSONString("a\\b") && !HTTP1Request.isPlainJSONString("a\nb"))
+        func plain(_ model: String) -> Bool { ResolvedDeployment(providerName: "p", model: model, index: 0).modelIsPlainJSONString }
+        #expect(plain("mock-gpt+interval=1"))
+        #expect(!plain("a\"b") && !plain("a\\b") && !plain("a\nb"))
     }
 }
