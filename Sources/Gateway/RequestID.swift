@@ -1,33 +1,45 @@
 import Reactor
 
-/// Request ids: a per-worker random prefix and a counter, so minting one costs no syscall.
-/// Reactor-thread confined.
+/// Request ids: `req_` and eleven base64url characters, a per-worker random part and a
+/// counter, so minting one costs no syscall — and, at 15 bytes, no allocation: Swift keeps
+/// strings that short inline, so the id is never reference-counted as it is stamped, logged
+/// and kept in the context. Reactor-thread confined.
 final class RequestIDGenerator: @unchecked Sendable {
-    /// `req_<random hex>_`, the bytes every id of this worker starts with.
-    private let prefix: [UInt8]
+    /// 30 random bits (five characters), drawn afresh when the counter wraps.
+    private var random: UInt64 = 0
+    /// 36 bits (six characters): 68.7 billion ids before a new random part.
     private var counter: UInt64 = 0
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    static let counterBits = 36
+    static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     init() {
-        var generator = SystemRandomNumberGenerator()
-        let random = UInt64.random(in: 0...UInt64.max, using: &generator)
-        prefix = Array("req_\(String(random, radix: 16))_".utf8)
+        drawRandom()
     }
 
-    /// `req_<random hex>_<counter hex>`, written in place: one allocation per id.
+    private func drawRandom() {
+        var generator = SystemRandomNumberGenerator()
+        random = UInt64.random(in: 0..<(1 << 30), using: &generator)
+    }
+
+    /// `req_` + base64url(random << 36 | counter), eleven characters, written in place.
     func next() -> String {
         counter &+= 1
-        let counter = self.counter
-        let digits = (UInt64.bitWidth - counter.leadingZeroBitCount + 3) / 4
-        return String(unsafeUninitializedCapacity: prefix.count + digits) { buffer in
-            let start = prefix.withUnsafeBufferPointer { buffer.initialize(fromContentsOf: $0) }
-            Self.hexDigits.withUnsafeBufferPointer { hex in
-                for position in 0..<digits {
-                    let shift = UInt64((digits - 1 - position) * 4)
-                    buffer[start + position] = hex[Int((counter >> shift) & 0xF)]
+        if counter >> Self.counterBits != 0 {
+            counter = 1
+            drawRandom()
+        }
+        let value = random << UInt64(Self.counterBits) | counter
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { buffer in
+            buffer[0] = UInt8(ascii: "r")
+            buffer[1] = UInt8(ascii: "e")
+            buffer[2] = UInt8(ascii: "q")
+            buffer[3] = UInt8(ascii: "_")
+            Self.alphabet.withUnsafeBufferPointer { alphabet in
+                for position in 0..<11 {
+                    buffer[4 + position] = alphabet[Int((value >> UInt64((10 - position) * 6)) & 63)]
                 }
             }
-            return start + digits
+            return String(decoding: UnsafeBufferPointer(buffer), as: UTF8.self)
         }
     }
 

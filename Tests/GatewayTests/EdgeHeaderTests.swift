@@ -22,15 +22,15 @@ import Testing
         #expect(GatewayEdge.pathOfTarget("?") == "")
     }
 
-    @Test func requestIDsShareAPrefixAndCountInHex() {
+    @Test func requestIDsAreShortDistinctAndCountInBase64URL() {
         let generator = RequestIDGenerator()
         var ids: [String] = []
-        for _ in 0..<17 { ids.append(generator.next()) }
-        let prefix = ids[0].dropLast()
-        #expect(ids[0].hasPrefix("req_") && ids[0].hasSuffix("_1"))
-        #expect(ids[9] == prefix + "a")
-        #expect(ids[15] == prefix + "10")
-        #expect(ids[16] == prefix + "11")
+        for _ in 0..<70 { ids.append(generator.next()) }
+        #expect(ids.allSatisfy { $0.utf8.count == 15 && $0.hasPrefix("req_") }, "15 bytes: kept inline, never allocated")
+        #expect(Set(ids).count == ids.count)
+        let prefix = ids[0].dropLast(6)
+        #expect(ids.allSatisfy { $0.hasPrefix(prefix) }, "one worker's random part")
+        #expect(ids[0].hasSuffix("AAAAAB") && ids[25].hasSuffix("AAAAAa") && ids[63].hasSuffix("AAAABA"))
         #expect(ids.allSatisfy(RequestIDGenerator.isAcceptable))
     }
 
