@@ -177,50 +177,35 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
     /// already carries one of these names or a value would need HTTPTypes' legalising (then
     /// `stamp` replaces them in the fields, as ever, and moves the lines into the fields too).
     /// The request id needs no check: `requestID` keeps only printable ASCII without spaces.
+    /// The provider and model lines come rendered with the deployment.
     static func serializedStamp(_ response: GatewayResponse, context: RequestContext, overhead: UInt64) -> [UInt8] {
         if response.headers.containsAny(of: stampedNames) { return [] }
-        // Read once: each read of the context's optional deployment copies it, strings retained.
-        let deployment = context.deployment
-        let routed = deployment != nil
-        var provider = deployment?.providerName ?? ""
-        var model = deployment?.model ?? ""
+        var identity: [UInt8] = []
+        if let deployment = context.deployment {
+            guard let lines = deployment.identityLines else { return [] }
+            identity = lines
+        }
         var id = context.requestID
         let lines = response.headerLines.bytes
-        return provider.withUTF8 { provider in
-            model.withUTF8 { model in
-                id.withUTF8 { id in
-                    guard !routed || (isPlainValue(provider) && isPlainValue(model)) else { return [] }
-                    let bound = 128 + id.count + provider.count + model.count
-                    var out: [UInt8] = []
-                    out.reserveCapacity(bound + lines.count)
-                    out.appendWriting(maxCount: bound) { out in
-                        out.write("x-request-id: ")
-                        out.write(id)
-                        if routed {
-                            out.write("\r\nx-switchyard-provider: ")
-                            out.write(provider)
-                            out.write("\r\nx-switchyard-model: ")
-                            out.write(model)
-                        }
-                        out.write("\r\nx-switchyard-overhead-ms: ")
-                        writeMilliseconds(overhead, to: &out)
-                        out.write("\r\n")
-                    }
-                    out.append(contentsOf: lines)
-                    return out
-                }
+        return id.withUTF8 { id in
+            let bound = 64 + id.count + identity.count
+            var out: [UInt8] = []
+            out.reserveCapacity(bound + lines.count)
+            out.appendWriting(maxCount: bound) { out in
+                out.write("x-request-id: ")
+                out.write(id)
+                out.write("\r\n")
+                out.write(identity)
+                out.write("x-switchyard-overhead-ms: ")
+                writeMilliseconds(overhead, to: &out)
+                out.write("\r\n")
             }
+            out.append(contentsOf: lines)
+            return out
         }
     }
 
     private static let stampedNames: [HTTPField.Name] = [.xRequestID, .xSwitchyardProvider, .xSwitchyardModel, .xSwitchyardOverheadMs]
-
-    /// Non-empty visible ASCII with inner spaces only: what HTTPTypes keeps unchanged.
-    private static func isPlainValue(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let first = bytes.first, let last = bytes.last, first != 0x20, last != 0x20 else { return false }
-        for byte in bytes where byte < 0x20 || byte >= 0x7F { return false }
-        return true
-    }
 
     private func stamp(_ response: inout GatewayResponse, context: RequestContext, overhead: UInt64) {
         response.headers.append(contentsOf: response.headerLines.fields)

@@ -43,6 +43,10 @@ public final class ResolvedDeployment: Sendable, Equatable {
     /// `model` goes into a JSON string as it is (no quote, backslash or control byte), so a
     /// request body can take it without escaping. Checked once, here.
     public let modelIsPlainJSONString: Bool
+    /// `x-switchyard-provider: …` and `x-switchyard-model: …` in wire form (CRLF after each),
+    /// rendered once for the headers every proxied answer carries; nil when a value is not
+    /// plain visible ASCII (then the edge sets them as fields, which HTTPTypes legalises).
+    public let identityLines: [UInt8]?
 
     /// Immutable and a class: built once per configuration and shared by the requests routed
     /// to it, so passing one on (the context, the adapter, the edge's headers) retains one
@@ -54,6 +58,15 @@ public final class ResolvedDeployment: Sendable, Equatable {
         self.inputCostPerMTok = inputCostPerMTok
         self.outputCostPerMTok = outputCostPerMTok
         self.modelIsPlainJSONString = model.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        self.identityLines = Self.isPlainHeaderValue(providerName) && Self.isPlainHeaderValue(model)
+            ? Array("x-switchyard-provider: \(providerName)\r\nx-switchyard-model: \(model)\r\n".utf8) : nil
+    }
+
+    /// Non-empty visible ASCII with inner spaces only: what HTTPTypes keeps unchanged.
+    static func isPlainHeaderValue(_ value: String) -> Bool {
+        let bytes = value.utf8
+        guard let first = bytes.first, let last = bytes.last, first != 0x20, last != 0x20 else { return false }
+        return bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
     }
 
     public static func == (lhs: ResolvedDeployment, rhs: ResolvedDeployment) -> Bool {
