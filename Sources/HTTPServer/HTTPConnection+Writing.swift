@@ -43,10 +43,7 @@ extension HTTPConnection {
             guard case .processed(let n) = result else { break }
             sent += n
         }
-        guard sent < bytes.count else {
-            if closeAfterFlush { close() }
-            return
-        }
+        guard sent < bytes.count else { return }
         output = Array(bytes[sent...])
         outputStart = 0
         flush()
