@@ -45,6 +45,16 @@ import Testing
         expectSameAsAlone([post, longer, post, otherKey, fewer, post, more, post, bodiless, post, bodiless])
     }
 
+    @Test func aRepeatedRequestLineParsesAsOnAFreshConnection() {
+        let otherTarget = post.replacing("POST /v1/chat ", with: "POST /v1/chat/x ")
+        let get = post.replacing("POST /v1/chat ", with: "GET /v1/chat ")
+        let http10 = post.replacing("HTTP/1.1\r\n", with: "HTTP/1.0\r\n")
+        expectSameAsAlone([post, post, otherTarget, post, get, get, http10, post])
+        // A line that differs from the remembered one in its version alone is still refused.
+        expectSameAsAlone([post, post.replacing("HTTP/1.1\r\n", with: "HTTP/1.2\r\n")])
+        expectSameAsAlone([post, post.replacing("POST /v1/chat ", with: "POST /v1/ch\u{7F}t ")])
+    }
+
     @Test func extensionFieldsAreReportedWhetherParsedOrRepeated() {
         let traced = post.replacing("Host: gw\r\n", with: "Host: gw\r\nX-Request-ID: t-1\r\n")
         var driver = RequestParserDriver()

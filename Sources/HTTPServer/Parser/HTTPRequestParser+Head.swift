@@ -1,3 +1,4 @@
+import Glibc
 import HTTPTypes
 
 extension HTTPRequestParser {
@@ -73,6 +74,14 @@ extension HTTPRequestParser {
     private mutating func parseRequestLine(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>)
         throws(HTTPParseError)
     {
+        if let last = lastRequestLine, last.bytes.count == line.count,
+           last.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress! + line.lowerBound, line.count) == 0 }) {
+            // Byte for byte the line accepted last time: it parses the same.
+            head.versionMinor = last.versionMinor
+            head.target = last.target
+            head.method = last.method
+            return
+        }
         var firstSpace = line.lowerBound
         while firstSpace < line.upperBound && bytes[firstSpace] != Byte.space { firstSpace += 1 }
         var secondSpace = firstSpace + 1
@@ -104,7 +113,12 @@ extension HTTPRequestParser {
         }
         head.target = String(decoding: UnsafeBufferPointer(rebasing: bytes[targetRange]), as: UTF8.self)
         head.method = method
+        lastRequestLine = line.count <= Self.maxRememberedRequestLine
+            ? (Array(UnsafeBufferPointer(rebasing: bytes[line])), method, head.target, head.versionMinor) : nil
     }
+
+    /// Longer request lines are parsed every time.
+    static let maxRememberedRequestLine = 512
 
     /// `HTTP/1.0` or `HTTP/1.1`; another well-formed `HTTP/x.y` is 505, anything else 400.
     private static func parseVersion(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) throws(HTTPParseError)

@@ -135,6 +135,10 @@ public struct HTTPRequestParser: Sendable {
     var head = HeadInProgress()
     /// This connection's earlier field lines (see `FieldLineMemo`); kept across requests.
     var memo = FieldLineMemo()
+    /// This connection's last accepted request line and what it parsed to: a keep-alive client
+    /// repeats it (`POST /v1/chat/completions HTTP/1.1`), and a repeat takes its method, its
+    /// target (the same `String`, no allocation) and its version without parsing them again.
+    var lastRequestLine: (bytes: [UInt8], method: HTTPRequest.Method, target: String, versionMinor: Int)?
     var chunkedBodyBytes = 0
     var trailerBytes = 0
     var trailerCount = 0
