@@ -64,6 +64,26 @@ import Testing
         expectSameAsAlone([post, traced, traced, post, traced])
     }
 
+    @Test func aRepeatedLineFoundWithoutAScanMeetsTheSameLimitsAndLineEnds() {
+        // The Host line grows, so the repeated lines after it may cross the header limit: at
+        // every limit the second head must fare as it does alone.
+        let grown = post.replacing("Host: gw\r\n", with: "Host: gw-longer-host\r\n")
+        for limit in 40...130 {
+            let limits = HTTPParserLimits(maxHeaderBytes: limit)
+            var driver = RequestParserDriver(limits: limits)
+            driver.feed(requestBytes(post))
+            guard driver.failure == nil else { continue }
+            let before = driver.seen.count
+            driver.feed(requestBytes(grown))
+            #expect(Array(driver.seen[before...]) == RequestParserDriver.run(requestBytes(grown), limits: limits), "limit \(limit)")
+        }
+        // A repeated line's bytes followed by a bare CR, or by more of the line, is no repeat.
+        let bareCR = post.replacing("Authorization: Bearer k\r\n", with: "Authorization: Bearer k\rX\r\n")
+        let longer = post.replacing("Authorization: Bearer k\r\n", with: "Authorization: Bearer kk\r\n")
+        expectSameAsAlone([post, bareCR])
+        expectSameAsAlone([post, longer, post])
+    }
+
     @Test func framingIsStillCheckedOnRepeatedLines() {
         // Each refusal comes after heads that taught the memo every line but the offending one.
         let twoHosts = post.replacing("Host: gw\r\n", with: "Host: gw\r\nHost: gw\r\n")

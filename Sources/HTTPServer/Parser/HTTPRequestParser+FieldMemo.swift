@@ -35,6 +35,21 @@ extension HTTPRequestParser {
             }
         }
 
+        /// The length of the line kept at `position` when `bytes` from `start` repeat it and end
+        /// it with CRLF there: the line is then found without scanning for its end (a kept line
+        /// holds no CR, LF or other control byte, so its end is where the scan would stop).
+        func repeatedLine(_ position: Int, _ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+            guard position < lineBytes.count else { return nil }
+            return lineBytes[position].withUnsafeBytes { kept -> Int? in
+                let count = kept.count
+                guard count > 0, count &+ 2 <= bytes.count &- start, bytes[start &+ count] == Byte.cr,
+                      bytes[start &+ count &+ 1] == Byte.lf,
+                      memcmp(kept.baseAddress!, bytes.baseAddress! + start, count) == 0
+                else { return nil }
+                return count
+            }
+        }
+
         /// Keeps what the line at `position` parsed to (its bytes only if short enough).
         mutating func remember(
             _ position: Int, _ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>,
@@ -66,15 +81,18 @@ extension HTTPRequestParser {
     }
 
     /// One complete field line of the head being read: taken from the memo when it repeats the
-    /// line at the same position of the last head, parsed (and remembered) otherwise.
-    mutating func acceptFieldLine(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) throws(HTTPParseError) {
+    /// line at the same position of the last head (`repeatsMemo`: the caller already found it
+    /// does), parsed (and remembered) otherwise.
+    mutating func acceptFieldLine(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>, repeatsMemo: Bool = false
+    ) throws(HTTPParseError) {
         guard head.fieldCount < min(limits.maxHeaderCount, 65_000) else {
             // HTTPFields traps past UInt16.max fields; a configured limit above that is capped.
             throw .init(status: 431, reason: "too many header fields")
         }
         let position = head.fieldCount
         head.fieldCount += 1
-        if memo.matches(position, bytes, line) {
+        if repeatsMemo || memo.matches(position, bytes, line) {
             let role = memo.lineRoles[position]
             if role == .extensionName { head.hasExtensionFields = true }
             if role.decidesFraming {

@@ -57,6 +57,14 @@ extension HTTPRequestParser {
                 }
                 try parseRequestLine(bytes, lineStart..<cr)
             } else {
+                if let length = memo.repeatedLine(head.fieldCount, bytes, from: lineStart),
+                   head.headerBytes + length + 2 <= limits.maxHeaderBytes {
+                    // The line at this position last time, whole: no scan for its end.
+                    pending = lineStart + length + 2
+                    head.headerBytes += length + 2
+                    try acceptFieldLine(bytes, lineStart..<lineStart + length, repeatsMemo: true)
+                    continue
+                }
                 guard
                     let cr = try findLineEnd(
                         bytes, lineStart: lineStart, maxLineBytes: limits.maxHeaderBytes - head.headerBytes,
