@@ -29,24 +29,31 @@ extension HTTPConnection {
         responseFinished()
     }
 
-    /// Sends `bytes` with nothing queued before them; keeps a copy of what the socket left.
+    /// Sends `bytes` with nothing queued before them; keeps a copy of what the socket left and
+    /// waits for it to take more.
     private func sendNow(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let sent = send(UnsafeRawBufferPointer(bytes)), sent < bytes.count else { return }
+        output = Array(bytes[sent...])
+        outputStart = 0
+        setWriteInterest(true)
+    }
+
+    /// Sends what the socket takes now of `bytes`: how many it took, or nil when the send
+    /// failed (the connection is closed then).
+    private func send(_ bytes: UnsafeRawBufferPointer) -> Int? {
         var sent = 0
         while sent < bytes.count {
             let result: IOResult
             do {
-                result = try FileDescriptor.send(fd, UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[sent...])))
+                result = try FileDescriptor.send(fd, UnsafeRawBufferPointer(rebasing: bytes[sent...]))
             } catch {
                 close()
-                return
+                return nil
             }
             guard case .processed(let n) = result else { break }
             sent += n
         }
-        guard sent < bytes.count else { return }
-        output = Array(bytes[sent...])
-        outputStart = 0
-        flush()
+        return sent
     }
 
     /// Head and body of a complete response, handed to the socket. Returns the bytes written
@@ -221,18 +228,9 @@ extension HTTPConnection {
     /// Writes what the socket takes now; arms write interest for the rest.
     func flush() {
         guard state != .closed else { return }
-        while outputStart < output.count {
-            let result: IOResult
-            do {
-                result = try output.withUnsafeBytes { raw throws(SystemError) in
-                    try FileDescriptor.send(fd, UnsafeRawBufferPointer(rebasing: raw[outputStart...]))
-                }
-            } catch {
-                close()
-                return
-            }
-            guard case .processed(let n) = result else { break }
-            outputStart += n
+        if outputStart < output.count {
+            guard let sent = output.withUnsafeBytes({ send(UnsafeRawBufferPointer(rebasing: $0[outputStart...])) }) else { return }
+            outputStart += sent
         }
         if outputStart == output.count {
             // Not `removeAll(keepingCapacity:)`: the writer usually still holds the buffer it

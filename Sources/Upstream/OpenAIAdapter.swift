@@ -101,8 +101,10 @@ public final class OpenAIAdapter: ProviderAdapter {
     private func start(_ request: GatewayRequest, deployment: ResolvedDeployment) -> UpstreamTransfer {
         let model = deployment.model
         var relayed: [String] = []
-        for (name, wireName) in Self.relayedRequestHeaders where request.hasExtensionFields {
-            if let value = request.headers.joinedValue(lowercasedName: name) { relayed.append("\(wireName): \(value)") }
+        if request.hasExtensionFields {  // else none of them is there
+            for (name, wireName) in Self.relayedRequestHeaders {
+                if let value = request.headers.joinedValue(lowercasedName: name) { relayed.append("\(wireName): \(value)") }
+            }
         }
         switch transport {
         case .native(let route):

@@ -2,8 +2,8 @@
 public typealias Terminal = @Sendable (GatewayRequest, RequestContext) async -> GatewayResponse
 
 /// What ends a chain, as a value the last `Next` calls straight through its witness. The
-/// gateway's end is the upstream stage, whose `handle` is its witness; a `Terminal` closure
-/// ends a chain through `ClosureEnd` (tests, a stage on its own), one async frame more.
+/// gateway's end is `UpstreamEnd` (in `Upstream`), whose `handle` is its witness; a `Terminal`
+/// closure ends a chain through `ClosureEnd` (tests, a stage on its own), one async frame more.
 public protocol ChainEnd: Sendable {
     func handle(_ request: GatewayRequest, context: RequestContext) async -> GatewayResponse
 }

@@ -27,27 +27,11 @@ extension HTTPRequestParser {
 
         var count: Int { lineBytes.count }
 
-        /// Whether the line at `position` of the head being read equals the one kept there.
-        func matches(_ position: Int, _ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) -> Bool {
-            guard position < lineBytes.count else { return false }
-            return lineBytes[position].withUnsafeBytes { kept in
-                kept.count == line.count && memcmp(kept.baseAddress!, bytes.baseAddress! + line.lowerBound, line.count) == 0
-            }
-        }
-
-        /// The length of the line kept at `position` when `bytes` from `start` repeat it and end
-        /// it with CRLF there: the line is then found without scanning for its end (a kept line
-        /// holds no CR, LF or other control byte, so its end is where the scan would stop).
+        /// The length of the line kept at `position` when `bytes` from `start` repeat it, CRLF
+        /// after it (`repeatsLine`); nil otherwise.
         func repeatedLine(_ position: Int, _ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
-            guard position < lineBytes.count else { return nil }
-            return lineBytes[position].withUnsafeBytes { kept -> Int? in
-                let count = kept.count
-                guard count > 0, count &+ 2 <= bytes.count &- start, bytes[start &+ count] == Byte.cr,
-                      bytes[start &+ count &+ 1] == Byte.lf,
-                      memcmp(kept.baseAddress!, bytes.baseAddress! + start, count) == 0
-                else { return nil }
-                return count
-            }
+            guard position < lineBytes.count, HTTPRequestParser.repeatsLine(lineBytes[position], bytes, at: start) else { return nil }
+            return lineBytes[position].count
         }
 
         /// Keeps what the line at `position` parsed to (its bytes only if short enough).
@@ -81,10 +65,10 @@ extension HTTPRequestParser {
     }
 
     /// One complete field line of the head being read: taken from the memo when it repeats the
-    /// line at the same position of the last head (`repeatsMemo`: the caller already found it
-    /// does), parsed (and remembered) otherwise.
+    /// line at the same position of the last head (`repeatsMemo`, found by `parseHeadLines`
+    /// before it scanned for the line's end), parsed (and remembered) otherwise.
     mutating func acceptFieldLine(
-        _ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>, repeatsMemo: Bool = false
+        _ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>, repeatsMemo: Bool
     ) throws(HTTPParseError) {
         guard head.fieldCount < min(limits.maxHeaderCount, 65_000) else {
             // HTTPFields traps past UInt16.max fields; a configured limit above that is capped.
@@ -92,7 +76,7 @@ extension HTTPRequestParser {
         }
         let position = head.fieldCount
         head.fieldCount += 1
-        if repeatsMemo || memo.matches(position, bytes, line) {
+        if repeatsMemo {
             let role = memo.lineRoles[position]
             if role == .extensionName { head.hasExtensionFields = true }
             if role.decidesFraming {

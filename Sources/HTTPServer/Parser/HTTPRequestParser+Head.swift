@@ -1,4 +1,3 @@
-import Glibc
 import HTTPTypes
 
 extension HTTPRequestParser {
@@ -42,6 +41,14 @@ extension HTTPRequestParser {
         while true {
             let lineStart = pending
             if head.method == nil {
+                if let last = lastRequestLine, Self.repeatsLine(last.bytes, bytes, at: lineStart) {
+                    // Byte for byte the line accepted last time: it parses the same.
+                    pending = lineStart + last.bytes.count + 2
+                    head.versionMinor = last.versionMinor
+                    head.target = last.target
+                    head.method = last.method
+                    continue
+                }
                 guard
                     let cr = try findLineEnd(
                         bytes, lineStart: lineStart, maxLineBytes: limits.maxRequestLineBytes,
@@ -73,7 +80,7 @@ extension HTTPRequestParser {
                 pending = cr + 2
                 head.headerBytes += cr + 2 - lineStart
                 if cr == lineStart { return try finishHead() }
-                try acceptFieldLine(bytes, lineStart..<cr)
+                try acceptFieldLine(bytes, lineStart..<cr, repeatsMemo: false)
             }
         }
     }
@@ -82,14 +89,6 @@ extension HTTPRequestParser {
     private mutating func parseRequestLine(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>)
         throws(HTTPParseError)
     {
-        if let last = lastRequestLine, last.bytes.count == line.count,
-           last.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress! + line.lowerBound, line.count) == 0 }) {
-            // Byte for byte the line accepted last time: it parses the same.
-            head.versionMinor = last.versionMinor
-            head.target = last.target
-            head.method = last.method
-            return
-        }
         var firstSpace = line.lowerBound
         while firstSpace < line.upperBound && bytes[firstSpace] != Byte.space { firstSpace += 1 }
         var secondSpace = firstSpace + 1

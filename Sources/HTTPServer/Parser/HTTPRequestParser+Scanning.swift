@@ -1,3 +1,4 @@
+import Glibc
 import HTTPTypes
 import Reactor
 
@@ -40,6 +41,18 @@ extension HTTPRequestParser {
 }
 
 extension HTTPRequestParser {
+    /// Whether `bytes` from `start` hold the line `kept` (accepted before, so it holds no CR, LF
+    /// or other control byte) followed by CRLF: that line is then found without scanning for its
+    /// end, since its end is where the scan would stop. An empty `kept` (a line too long to
+    /// keep) never repeats.
+    static func repeatsLine(_ kept: [UInt8], _ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Bool {
+        kept.withUnsafeBytes { kept in
+            let count = kept.count
+            return count > 0 && count &+ 2 <= bytes.count &- start && bytes[start &+ count] == Byte.cr
+                && bytes[start &+ count &+ 1] == Byte.lf && memcmp(kept.baseAddress!, bytes.baseAddress! + start, count) == 0
+        }
+    }
+
     /// Finds the end of the line that starts at `lineStart`: returns the index of its CR (the line's
     /// content is `lineStart..<cr`, the next line starts at `cr + 2`), or nil when the line is not
     /// complete yet. A line holds no control characters other than HTAB, so callers need not check

@@ -218,8 +218,8 @@ extension HTTP1Transfer {
         resume(&dataWaiter)
     }
 
-    /// The transfer ended: no deadline watches it any more.
-    private func endDeadlines() {
+    /// The transfer ended (or is dropped before its end): no deadline watches it any more.
+    func endDeadlines() {
         pool.activeTransfers -= 1
         pool.startDeadlines.forget(self)
         if let deadlineSlot {

@@ -78,9 +78,7 @@ public final class HTTP1Transfer: PulledTransfer, @unchecked Sendable {
     deinit {
         // Dropped before its end (a stream nobody read to the end): the connection cannot be reused.
         guard !done else { return }
-        pool.activeTransfers -= 1
-        pool.startDeadlines.forget(self)
-        if let deadlineSlot { pool.giveBack(deadlineSlot) }
+        endDeadlines()
         if let connection { pool.release(connection, reusable: false) }
     }
 

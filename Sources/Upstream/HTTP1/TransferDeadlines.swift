@@ -22,7 +22,8 @@ final class StartDeadlines {
 
         init(span: UInt64) { self.span = span }
 
-        /// Moves past cleared entries at the front, and lets go of what it moved past.
+        /// Moves past cleared entries at the front, and lets go of what it moved past. Called
+        /// whenever an entry is cleared, so the front entry is always a live one.
         fileprivate func dropCleared() {
             while front < entries.count, entries[front].transfer == nil { front += 1 }
             if front == entries.count {
@@ -55,7 +56,6 @@ final class StartDeadlines {
     /// Watches `transfer`, started at `now`, until `now + span`.
     func watch(_ transfer: HTTP1Transfer, span: UInt64, now: UInt64) {
         let queue = self.queue(span)
-        queue.dropCleared()
         transfer.startQueue = queue
         transfer.startEntry = queue.base &+ queue.entries.count
         queue.entries.append((now &+ span, Unmanaged.passUnretained(transfer)))
@@ -104,7 +104,6 @@ final class StartDeadlines {
 
     private func fire(_ queue: Queue) {
         let now = monotonicNanos()
-        queue.dropCleared()
         while queue.front < queue.entries.count, queue.entries[queue.front].deadline <= now {
             let transfer = queue.entries[queue.front].transfer!.takeUnretainedValue()
             forget(transfer)
