@@ -43,13 +43,14 @@ public struct RateLimitStage: Middleware {
         if let shedding, shedding.sheds(caller.tier, inFlight: gauge.current) {
             return GatewayResponse(error: .overloaded(tier: caller.tier.name))
         }
-        // Auth resolves callers' tiers from the same configuration, so the fallback (a script
-        // compiled for this request) is for a caller another stage made up.
-        let scripts = tiers[caller.tier.name] ?? Self.compile(LimitPlan(tier: caller.tier), settings)
+        let (limiter, scripts) = limiters.key(for: caller) { tier in
+            // Auth resolves callers' tiers from the same configuration, so the fallback (scripts
+            // compiled for this caller) is for a caller another stage made up.
+            tiers[tier.name] ?? Self.compile(LimitPlan(tier: tier), settings)
+        }
         let plan = scripts.plan
         let promptEstimate = Int64(request.body.count / 4)
         let reserve = plan.countsTokens ? promptEstimate + completionEstimate(request) : 0
-        let limiter = limiters.key(for: caller)
 
         var snapshot: RateLimitSnapshot?
         if !plan.isEmpty {
@@ -137,17 +138,21 @@ public struct RateLimitStage: Middleware {
     }
 }
 
-/// The last caller's limiter key, so a caller's run of requests on a worker builds it once (a
-/// string of about 25 bytes, allocated and appended, on every request). The caller is held,
-/// so it is compared by identity: a config key's caller is one object for the configuration's
-/// lifetime. Reactor-confined (one per stage, which is per worker), hence `@unchecked Sendable`.
+/// The last caller's limiter key and tier scripts, so a caller's run of requests on a worker
+/// builds the key once (a string of about 25 bytes, allocated and appended, on every request)
+/// and finds its tier's scripts without hashing the tier's name (about 300 instructions). The
+/// caller is held, so it is compared by identity: a config key's caller is one object for the
+/// configuration's lifetime. Reactor-confined (one per stage, which is per worker), hence
+/// `@unchecked Sendable`.
 final class LimiterKeys: @unchecked Sendable {
-    private var last: (caller: Caller, key: String)?
+    private var last: (caller: Caller, key: String, scripts: LimitScripts)?
 
-    func key(for caller: Caller) -> String {
-        if let last, last.caller === caller { return last.key }
+    /// The caller's limiter key, and its tier's scripts as `scripts` finds them.
+    func key(for caller: Caller, scripts: (TierConfig) -> LimitScripts) -> (String, LimitScripts) {
+        if let last, last.caller === caller { return (last.key, last.scripts) }
         let key = CallerKeys.limiter(caller.id)
-        last = (caller, key)
-        return key
+        let found = scripts(caller.tier)
+        last = (caller, key, found)
+        return (key, found)
     }
 }

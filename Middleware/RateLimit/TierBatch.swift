@@ -13,11 +13,14 @@ extension Array {
     /// Takes up to `limit` of the items that `matches`, in order; the rest stay, in order.
     /// Mostly every item matches and fits (one tier, one turn's worth): the whole array is
     /// handed over then, where copying each item out and destroying the original cost a value
-    /// witness call and a retain and release per reference it holds.
+    /// witness call and a retain and release per reference it holds. The queue left behind
+    /// gets room for as many again: the next turn brings about as many, and growing from empty
+    /// reallocated it four or five times a batch.
     mutating func take(limit: Int, where matches: (Element) -> Bool) -> [Element] {
         if count <= limit, allSatisfy(matches) {
             var taken: [Element] = []
             swap(&taken, &self)
+            reserveCapacity(taken.count)
             return taken
         }
         var taken: [Element] = []

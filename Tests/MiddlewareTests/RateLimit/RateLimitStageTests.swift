@@ -186,16 +186,28 @@ import Testing
         #expect(errorBody(refused).contains("state_store_unavailable"))
     }
 
-    @Test func aCallersLimiterKeyIsRememberedOnlyForThatCaller() {
+    @Test func aCallersLimiterKeyAndScriptsAreRememberedOnlyForThatCaller() {
         let keys = LimiterKeys()
         let tier = TierConfig(name: "t", requestsPerMinute: 1)
+        let scripts = LimitScripts(plan: LimitPlan(tier: tier), leaseMicros: 1, retentionMicros: 1)
+        var compiled = 0
+        func lookup(_ caller: Caller) -> String {
+            let (key, found) = keys.key(for: caller) { _ in
+                compiled += 1
+                return scripts
+            }
+            #expect(found === scripts)
+            return key
+        }
         let first = Caller(id: "aaaa", name: "a", source: .config, tier: tier)
         let other = Caller(id: "bbbb", name: "b", source: .runtime, tier: tier)
-        #expect(keys.key(for: first) == CallerKeys.limiter("aaaa"))
-        #expect(keys.key(for: first) == CallerKeys.limiter("aaaa"))
-        #expect(keys.key(for: other) == CallerKeys.limiter("bbbb"))
+        #expect(lookup(first) == CallerKeys.limiter("aaaa"))
+        #expect(lookup(first) == CallerKeys.limiter("aaaa"))
+        #expect(compiled == 1)
+        #expect(lookup(other) == CallerKeys.limiter("bbbb"))
         // Another object with the same identity is looked up afresh, and gets the same key.
-        #expect(keys.key(for: Caller(id: "aaaa", name: "a", source: .config, tier: tier)) == CallerKeys.limiter("aaaa"))
+        #expect(lookup(Caller(id: "aaaa", name: "a", source: .config, tier: tier)) == CallerKeys.limiter("aaaa"))
+        #expect(compiled == 3)
     }
 
     @Test func headersRenderInEachConvention() {

@@ -9,6 +9,7 @@ import Testing
         var waiting = ["a1", "a2", "a3"]
         #expect(waiting.take(limit: 3) { $0.hasPrefix("a") } == ["a1", "a2", "a3"])
         #expect(waiting.isEmpty)
+        #expect(waiting.capacity >= 3)  // room for the next turn's as many, without regrowing
         waiting.append("a4")
         #expect(waiting.take(limit: 8) { _ in true } == ["a4"])
         #expect(waiting.take(limit: 8) { _ in true } == [])
