@@ -10,7 +10,7 @@ import GatewayCore
 /// use is 403. With `required: false`, a request without a key is an anonymous caller of the
 /// configured tier, limited per client address (a wrong key is still 401). Reactor-confined per
 /// worker; the directory is shared.
-public struct AuthStage: Middleware {
+public struct AuthStage: Precheck {
     public let name = "auth"
     let settings: PipelineConfig.Auth
     let store: any StateStore
@@ -60,12 +60,39 @@ public struct AuthStage: Middleware {
     public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
         let key = Credentials.key(in: request.headers)
         let known = key.flatMap(digests.known)
-        let caller: Caller
         // A config key seen before is answered without an `await` (each one is a task switch).
         let identified: Result<Caller, GatewayError>
         if let configKey = known?.config { identified = answer(configKey) } else {
             identified = await identify(key, known: known, context: context)
         }
+        if let refusal = admit(identified, request, context) { return refusal }
+        return await next(request, context)
+    }
+
+    /// `handle`'s decision without awaiting (see `Precheck`): for a request without a key, or
+    /// with one this worker has identified before (a config key, or a run-time key its
+    /// directory holds). A key seen for the first time, or one only the store can vouch for,
+    /// goes to `handle`.
+    public func check(_ request: GatewayRequest, context: RequestContext) -> PrecheckOutcome {
+        let identified: Result<Caller, GatewayError>
+        if let key = Credentials.key(in: request.headers) {
+            guard let known = digests.known(key) else { return .inHandle }
+            if let configKey = known.config { identified = answer(configKey) } else {
+                guard let cached = cachedCaller(digestHex: known.hex) else { return .inHandle }
+                identified = cached
+            }
+        } else {
+            identified = keyless(context)
+        }
+        if let refusal = admit(identified, request, context) { return .answer(refusal) }
+        return .proceed
+    }
+
+    /// Nil for an identified caller allowed the model (now in the context), else the refusal.
+    private func admit(_ identified: Result<Caller, GatewayError>, _ request: GatewayRequest, _ context: RequestContext)
+        -> GatewayResponse?
+    {
+        let caller: Caller
         switch identified {
         case .success(let identified): caller = identified
         case .failure(let error): return GatewayResponse(error: error)
@@ -74,7 +101,7 @@ public struct AuthStage: Middleware {
             return GatewayResponse(error: .modelNotAllowed(request.model, key: caller.name))
         }
         context.caller = caller
-        return await next(request, context)
+        return nil
     }
 
     /// The caller for a presented key (or none), or the error to answer.
@@ -84,10 +111,7 @@ public struct AuthStage: Middleware {
 
     /// `identify`, with what this worker remembers of the key already looked up.
     private func identify(_ key: Substring?, known: KeyDigests.Known?, context: RequestContext) async -> Result<Caller, GatewayError> {
-        guard let key else {
-            guard !settings.required, let tier = tiers[settings.anonymousTier] else { return .failure(.missingAPIKey) }
-            return .success(Self.anonymous(address: context.clientAddress, tier: tier))
-        }
+        guard let key else { return keyless(context) }
         if let known {
             // A config key seen before: no digest, no lookup by hex; its expiry is still checked.
             if let configKey = known.config { return answer(configKey) }
@@ -102,6 +126,12 @@ public struct AuthStage: Middleware {
         return identified
     }
 
+    /// A request without a key: an anonymous caller, unless keys are required.
+    private func keyless(_ context: RequestContext) -> Result<Caller, GatewayError> {
+        guard !settings.required, let tier = tiers[settings.anonymousTier] else { return .failure(.missingAPIKey) }
+        return .success(Self.anonymous(address: context.clientAddress, tier: tier))
+    }
+
     /// What a config key's caller gets: the caller, unless the key has expired.
     private func answer(_ configKey: ConfigKey) -> Result<Caller, GatewayError> {
         if let expires = configKey.expires, expires <= wallClock() { return .failure(.expiredAPIKey) }
@@ -110,23 +140,33 @@ public struct AuthStage: Middleware {
 
     /// The caller whose run-time key has this SHA-256, or the error to answer.
     private func identify(digest: [UInt8], digestHex: String) async -> Result<Caller, GatewayError> {
+        if let cached = cachedCaller(digestHex: digestHex) { return cached }
         let record: RuntimeKeyRecord?
-        switch directory.cached(digestHex, now: monotonic()) {
-        case .found(let cached): record = cached
-        case .absent: record = nil
-        case nil:
-            do {
-                let bytes = try await store.hashGet(RuntimeKeys.registry, field: digestHex)
-                record = bytes.flatMap(RuntimeKeyRecord.init(decoding:))
-                directory.remember(digestHex, record.map { .found($0) } ?? .absent, now: monotonic())
-            } catch {
-                // A key we cannot verify is never let through; fail_closed says why (503).
-                switch settings.onStoreError {
-                case .failClosed: return .failure(.stateStoreUnavailable(error))
-                case .failOpen: return .failure(.invalidAPIKey)
-                }
+        do {
+            let bytes = try await store.hashGet(RuntimeKeys.registry, field: digestHex)
+            record = bytes.flatMap(RuntimeKeyRecord.init(decoding:))
+            directory.remember(digestHex, record.map { .found($0) } ?? .absent, now: monotonic())
+        } catch {
+            // A key we cannot verify is never let through; fail_closed says why (503).
+            switch settings.onStoreError {
+            case .failClosed: return .failure(.stateStoreUnavailable(error))
+            case .failOpen: return .failure(.invalidAPIKey)
             }
         }
+        return caller(record, digestHex: digestHex)
+    }
+
+    /// The caller of a run-time key this worker's directory holds (or knows is absent); nil
+    /// when only the store can say.
+    private func cachedCaller(digestHex: String) -> Result<Caller, GatewayError>? {
+        switch directory.cached(digestHex, now: monotonic()) {
+        case .found(let record): caller(record, digestHex: digestHex)
+        case .absent: .failure(.invalidAPIKey)
+        case nil: nil
+        }
+    }
+
+    private func caller(_ record: RuntimeKeyRecord?, digestHex: String) -> Result<Caller, GatewayError> {
         guard let record else { return .failure(.invalidAPIKey) }
         if let expires = record.expiresAt, expires <= wallClock() { return .failure(.expiredAPIKey) }
         return Self.caller(id: RuntimeKeys.callerID(digestHex: digestHex), name: record.name, source: .runtime,

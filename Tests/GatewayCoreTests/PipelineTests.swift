@@ -17,6 +17,36 @@ struct Tracing: Middleware {
     }
 }
 
+/// A precheck that logs its check (and its `handle`, when that runs) and decides as told.
+struct TracingCheck: Precheck {
+    enum Decision { case proceed, answer, inHandle }
+    let name: String
+    let log: Trace
+    let decision: Decision
+
+    init(_ name: String, _ log: Trace, _ decision: Decision) {
+        self.name = name
+        self.log = log
+        self.decision = decision
+    }
+
+    func check(_ request: GatewayRequest, context: RequestContext) -> PrecheckOutcome {
+        log.append("check \(name)")
+        switch decision {
+        case .proceed: return .proceed
+        case .answer: return .answer(GatewayResponse(status: 401, body: .bytes([])))
+        case .inHandle: return .inHandle
+        }
+    }
+
+    func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
+        log.append("→\(name)")
+        let response = await next(request, context)
+        log.append("←\(name)")
+        return response
+    }
+}
+
 final class Trace: @unchecked Sendable {
     var entries: [String] = []
     func append(_ s: String) { entries.append(s) }
@@ -46,6 +76,31 @@ let emptyRequest = GatewayRequest(endpoint: .chatCompletions, headers: [:], body
         let response = await pipeline.handle(emptyRequest, context: RequestContext(requestID: "r", receivedAt: 0))
         #expect(response.status == 429)
         #expect(trace.entries == ["→limit"])
+    }
+
+    /// Leading prechecks run in the chain's own frame: `proceed` goes on, `answer` ends the
+    /// chain, `inHandle` runs the stage's `handle`; one after an ordinary stage runs its `handle`.
+    @Test func leadingPrechecksDecideWithoutTheirHandle() async {
+        let trace = Trace()
+        func run(_ stages: [any Middleware]) async -> Int {
+            trace.entries = []
+            return await pipeline(stages, trace).handle(emptyRequest, context: RequestContext(requestID: "r", receivedAt: 0)).status
+        }
+        #expect(await run([TracingCheck("auth", trace, .proceed), TracingCheck("key", trace, .proceed), Tracing(name: "router", log: trace)]) == 200)
+        #expect(trace.entries == ["check auth", "check key", "→router", "upstream", "←router"])
+        #expect(await run([TracingCheck("auth", trace, .answer), Tracing(name: "router", log: trace)]) == 401)
+        #expect(trace.entries == ["check auth"])
+        #expect(await run([TracingCheck("auth", trace, .inHandle), Tracing(name: "router", log: trace)]) == 200)
+        #expect(trace.entries == ["check auth", "→auth", "→router", "upstream", "←router", "←auth"])
+        #expect(await run([Tracing(name: "cache", log: trace), TracingCheck("auth", trace, .proceed)]) == 200)
+        #expect(trace.entries == ["→cache", "→auth", "upstream", "←auth", "←cache"])
+    }
+
+    func pipeline(_ stages: [any Middleware], _ trace: Trace) -> Pipeline {
+        Pipeline(stages: stages) { _, _ in
+            trace.append("upstream")
+            return GatewayResponse(status: 200, body: .bytes([]))
+        }
     }
 
     @Test func errorsRenderInOpenAIShape() {

@@ -24,7 +24,7 @@ public struct Pipeline: Sendable {
     /// its own here would cost a task frame and a task switch on every request.
     @inlinable @inline(__always)
     public func handle(_ request: GatewayRequest, context: RequestContext) async -> GatewayResponse {
-        await entry(request, context)
+        await entry.runningPrechecks(request, context)
     }
 
     public var stageNames: [String] { stages.map(\.name) }

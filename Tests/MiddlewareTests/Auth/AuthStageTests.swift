@@ -19,17 +19,46 @@ import Testing
                   store: store ?? self.store, directory: directory, wallClock: { now }, monotonic: { 0 })
     }
 
-    /// Runs the stage and returns the status and the caller `next` saw.
+    /// Runs the stage and returns the status and the caller `next` saw: at the head of a chain
+    /// (where its `check` decides when it can, see `Precheck`), then through `handle`, which
+    /// must agree.
     func call(_ stage: AuthStage, headers: HTTPFields, model: String = "gpt", address: String? = "203.0.113.9")
         async -> (Int, Caller?)
     {
-        let context = RequestContext(requestID: "r", receivedAt: 0, clientAddress: address)
         let seen = SeenCaller()
-        let response = await stage.handle(chatRequest(model: model, headers: headers), context: context) { _, context in
+        let next: Terminal = { _, context in
             seen.caller = context.caller
             return GatewayResponse(status: 200, body: .bytes([]))
         }
+        let request = chatRequest(model: model, headers: headers)
+        let chained = await Pipeline(stages: [stage], terminal: next)
+            .handle(request, context: RequestContext(requestID: "r", receivedAt: 0, clientAddress: address))
+        let chainedCaller = seen.caller
+        seen.caller = nil
+        let response = await stage.handle(request, context: RequestContext(requestID: "r", receivedAt: 0, clientAddress: address),
+                                          next: next)
+        #expect(chained.status == response.status)
+        #expect(chainedCaller?.id == seen.caller?.id && chainedCaller?.tier.name == seen.caller?.tier.name)
         return (response.status, seen.caller)
+    }
+
+    /// At the head of a chain a key this worker has identified is decided without `handle`;
+    /// one seen for the first time goes through it.
+    @Test func aKnownKeyIsDecidedByTheCheckAFirstOneByHandle() async {
+        let stage = stage()
+        let request = chatRequest(headers: [.authorization: "Bearer \(Self.key)"])
+        let context = RequestContext(requestID: "r", receivedAt: 0)
+        guard case .inHandle = stage.check(request, context: context) else { Issue.record("a first sighting is checked"); return }
+        // `handle`'s way: the digest, then the key is remembered.
+        guard case .success = await stage.identify(Credentials.key(in: request.headers), context: context) else {
+            Issue.record("the config key identifies"); return
+        }
+        guard case .proceed = stage.check(request, context: context) else { Issue.record("a known key goes on"); return }
+        #expect(context.caller?.name == "demo")
+        guard case .answer(let refusal) = stage.check(chatRequest(headers: [:]), context: context) else {
+            Issue.record("no key is refused at once"); return
+        }
+        #expect(refusal.status == 401)
     }
 
     final class SeenCaller: @unchecked Sendable { var caller: Caller? }
