@@ -13,7 +13,9 @@
 # caller's key has a tier with limits far above the load (nothing is refused; any non-2xx
 # aborts the run). Redis round trips per request are the reads Redis made from client sockets
 # (INFO stats), commands sent per request come from INFO commandstats, both before and after
-# each measured run. Each repeat ends with the router-only and the Redis gateway served side by
+# each measured run; the time the hypervisor took from either CPU during a run (steal, from
+# /proc/stat) too, so the report can say which repeats were calm. Each repeat ends with the
+# router-only and the Redis gateway served side by
 # side (both on the proxy CPU at once, one wrk each): CPU per request at one VM speed.
 # See bench/README.md; results go to bench/RESULTS.md by hand.
 #
@@ -188,21 +190,26 @@ run_wrk() {   # run_wrk URL CONNECTIONS SECONDS: prints wrk's BENCH_RESULT JSON 
     grep '^BENCH_RESULT ' <<<"$out" | head -1 | cut -d' ' -f2- | grep . || die "no wrk result for $url: $out"
 }
 
+# Ticks the hypervisor took from CPU $1 (steal, /proc/stat): time the VM wanted and did not
+# get. A run with much of it measured the host, not the gateway.
+steal_ticks() { awk -v cpu="cpu$1" '$1 == cpu { print $9 }' /proc/stat; }
+
 measure() {   # measure TARGET CASE REPEAT CONNECTIONS
     local target=$1 case=$2 rep=$3 conns=$4
     local url="http://127.0.0.1:${GW_PORT[$target]}/v1/chat/completions" pid=${GW_PID[$target]}
-    local result p0 p1 r0 r1 before after
+    local result p0 p1 r0 r1 s0 s1 l0 l1 before after
     (( WARMUP > 0 )) && run_wrk "$url" "$conns" "$WARMUP" >/dev/null
     before=$(redis_calls)
-    p0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$REDIS_PID")
+    p0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$REDIS_PID"); s0=$(steal_ticks "$PROXY_CPU"); l0=$(steal_ticks "$LOAD_CPU")
     result=$(run_wrk "$url" "$conns" "$DURATION")
-    p1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$REDIS_PID")
+    p1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$REDIS_PID"); s1=$(steal_ticks "$PROXY_CPU"); l1=$(steal_ticks "$LOAD_CPU")
     after=$(redis_calls)
     local refused
     refused=$(python3 -c 'import json,sys; w=json.loads(sys.argv[1]); print(w["err_status"])' "$result")
     (( refused == 0 )) || die "$target/$case: $refused non-2xx answers; the bench key must never be refused"
-    printf '{"kind":"wrk","target":"%s","case":"%s","repeat":%d,"proxy_ticks":%d,"redis_ticks":%d,"redis_before":%s,"redis_after":%s,"wrk":%s}\n' \
-        "$target" "$case" "$rep" $(( p1 - p0 )) $(( r1 - r0 )) "$before" "$after" "$result" >>"$RESULTS"
+    printf '{"kind":"wrk","target":"%s","case":"%s","repeat":%d,"proxy_ticks":%d,"redis_ticks":%d,"steal_ticks":%d,"redis_before":%s,"redis_after":%s,"wrk":%s}\n' \
+        "$target" "$case" "$rep" $(( p1 - p0 )) $(( r1 - r0 )) $(( (s1 - s0) > (l1 - l0) ? s1 - s0 : l1 - l0 )) \
+        "$before" "$after" "$result" >>"$RESULTS"
     log "$case/$target #$rep: $(( $(json_field "$result" requests) / DURATION )) req/s, p50 $(json_field "$result" p50_us) us"
 }
 
@@ -282,6 +289,7 @@ def per_run(r):
         "p50": w["p50_us"], "p99": w["p99_us"],
         "cpu": r["proxy_ticks"] / clk_tck * 1e6 / requests,
         "busy": r["proxy_ticks"] / clk_tck * 1e8 / w["duration_us"],
+        "steal": r.get("steal_ticks", 0) / clk_tck * 1e8 / w["duration_us"],
         "redis_cpu": r["redis_ticks"] / clk_tck * 1e6 / requests,
         "round_trips": reads / requests, "sent": sent / requests, "admit": admits / requests,
         "settle": (scripts - admits) / requests,
@@ -306,13 +314,20 @@ cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l
 loadavg = " ".join(open("/proc/loadavg").read().split()[:3])
 repeats = max(r["repeat"] for r in records)
 
-def paired(case, target):
-    """The median over repeats of each repeat's own ratio to the router-only chain."""
+CALM_STEAL = 5.0  # % of a run's time stolen from either CPU, at most, for the run to count as calm
+
+def paired(case, target, calm=False):
+    """The median over repeats of each repeat's own ratio to the router-only chain (with `calm`,
+    only repeats where both runs lost under CALM_STEAL % of either CPU to the host), and how
+    many repeats that took."""
     by_rep = {}
     for r in records:
         if r["kind"] == "wrk" and r["case"] == case:
-            by_rep.setdefault(r["repeat"], {})[r["target"]] = per_run(r)["rps"]
-    return median([t[target] / t["plain"] for t in by_rep.values() if target in t and "plain" in t])
+            run = per_run(r)
+            if not calm or run["steal"] < CALM_STEAL:
+                by_rep.setdefault(r["repeat"], {})[r["target"]] = run["rps"]
+    ratios = [t[target] / t["plain"] for t in by_rep.values() if target in t and "plain" in t]
+    return (median(ratios) if ratios else float("nan")), len(ratios)
 out = ["# Auth + rate limiting benchmark", "",
        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
        f"- machine: {os.cpu_count()} CPUs, {cpu_model}, kernel {platform.release()}, load average at end {loadavg}",
@@ -324,9 +339,9 @@ out = ["# Auth + rate limiting benchmark", "",
        f"- raw results: `{raw}`", ""]
 for case, title in ((f"c{conns}", f"`-c{conns}` (throughput)"), ("c1", "`-c1` (latency)")):
     out += [f"## {title}", "",
-            "| target | req/s | req/s range | p50 | p99 | gateway CPU/req | gateway busy | Redis round trips/req "
+            "| target | req/s | req/s range | p50 | p99 | gateway CPU/req | gateway busy | steal (max) | Redis round trips/req "
             "| commands sent/req (admit + settle) | Redis commands run/req | Redis CPU/req | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for target in ("plain", "memory", "redis"):
         runs = cells.get((case, target))
         if not runs:
@@ -340,7 +355,7 @@ for case, title in ((f"c{conns}", f"`-c{conns}` (throughput)"), ("c1", "`-c1` (l
         errors = sum(run["errors"] for run in runs)
         out.append(f"| {LABEL[target]} | {m(case, target, 'rps'):,.0f} | {min(rates):,.0f}–{max(rates):,.0f} | "
                    f"{us(m(case, target, 'p50'))} | {us(m(case, target, 'p99'))} | {us(m(case, target, 'cpu'))} | "
-                   f"{m(case, target, 'busy'):.0f} % | " + " | ".join(redis_cells) + f" | {errors if errors == 0 else f'**{errors}**'} |")
+                   f"{m(case, target, 'busy'):.0f} % | {max(run['steal'] for run in runs):.0f} % | " + " | ".join(redis_cells) + f" | {errors if errors == 0 else f'**{errors}**'} |")
     out.append("")
 out += ["## Ratios (medians)", "", "| figure | value |", "|---|---:|"]
 for case in (f"c{conns}", "c1"):
@@ -349,7 +364,11 @@ for case in (f"c{conns}", "c1"):
                    f"{m(case, target, 'rps') / m(case, 'plain', 'rps'):.2f}× |")
     for target in ("memory", "redis"):
         out.append(f"| median of each repeat's ratio, {LABEL[target]} / {LABEL['plain']}, `-{case}` | "
-                   f"{paired(case, target):.2f}× |")
+                   f"{paired(case, target)[0]:.2f}× |")
+        calm, count = paired(case, target, calm=True)
+        out.append(f"| the same over calm repeats only ({count} of {repeats}: under {CALM_STEAL:.0f} % steal on either "
+                   f"CPU in both runs), {LABEL[target]} / {LABEL['plain']}, `-{case}` | "
+                   + ("—" if count == 0 else f"{calm:.2f}×") + " |")
 for target in ("memory", "redis"):
     out.append(f"| gateway CPU added by {LABEL[target]}, `-c{conns}` | "
                f"{us(m(f'c{conns}', target, 'cpu') - m(f'c{conns}', 'plain', 'cpu'))} |")
