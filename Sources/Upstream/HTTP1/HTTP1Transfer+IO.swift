@@ -113,7 +113,9 @@ extension HTTP1Transfer {
             if carried > 0 {
                 connection.unparsed.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: carried) }
             }
-            let space = UnsafeMutableRawBufferPointer(rebasing: buffer[carried...])
+            // At most `readSize` a read, whatever the buffer's room for a carried head: the
+            // queue's bound (`maxQueued` plus one read) depends on it.
+            let space = UnsafeMutableRawBufferPointer(rebasing: buffer[carried..<min(buffer.count, carried + HTTP1ConnectionPool.readSize)])
             let result: IOResult
             do throws(SystemError) {
                 result = try FileDescriptor.read(connection.fd, into: space)
