@@ -74,9 +74,15 @@ public struct AuthStage: Precheck {
     /// directory holds). A key seen for the first time, or one only the store can vouch for,
     /// goes to `handle`.
     public func check(_ request: GatewayRequest, context: RequestContext) -> PrecheckOutcome {
+        // The key's bytes are looked up where they are: no string is made of a key seen before.
+        // (The closure takes the table, not `self`: capturing the stage copied all of it.)
+        let digests = self.digests
+        let presented = Credentials.withKey(in: request.headers) { bytes in
+            bytes.map { digests.known($0) ?? KeyDigests.unknown }
+        }
         let identified: Result<Caller, GatewayError>
-        if let key = Credentials.key(in: request.headers) {
-            guard let known = digests.known(key) else { return .inHandle }
+        if let known = presented {
+            if known === KeyDigests.unknown { return .inHandle }
             if let configKey = known.config { identified = answer(configKey) } else {
                 guard let cached = cachedCaller(digestHex: known.hex) else { return .inHandle }
                 identified = cached

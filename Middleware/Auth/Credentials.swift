@@ -15,18 +15,37 @@ public enum Credentials {
         return nil
     }
 
+    /// `key(in:)`'s key as its bytes, handed to `body` without a string made of them (nil when
+    /// the request carries none): a key seen before is then recognised with no allocation.
+    static func withKey<Result>(in headers: HTTPFields, _ body: (UnsafeBufferPointer<UInt8>?) -> Result) -> Result {
+        if var authorization = headers.joinedValue(lowercasedName: "authorization"),
+            let found = authorization.withUTF8({ bytes in bearerRange(bytes).map { body(UnsafeBufferPointer(rebasing: bytes[$0])) } })
+        {
+            return found
+        }
+        if var apiKey = headers.joinedValue(lowercasedName: "x-api-key"),
+            let found = apiKey.withUTF8({ bytes in trimmedRange(bytes, from: 0).map { body(UnsafeBufferPointer(rebasing: bytes[$0])) } })
+        {
+            return found
+        }
+        return body(nil)
+    }
+
     /// The token of `Bearer <token>` (scheme case-insensitive, RFC 9110 §11.1), bytewise.
     static func bearerToken(_ value: String) -> Substring? {
-        slice(of: value) { bytes in
-            var i = 0
-            while i < bytes.count, bytes[i] == UInt8(ascii: " ") { i += 1 }
-            guard bytes.count - i > scheme.count + 1 else { return nil }
-            for expected in scheme {
-                guard bytes[i] | 0x20 == expected else { return nil }
-                i += 1
-            }
-            return bytes[i] == UInt8(ascii: " ") ? trimmedRange(bytes, from: i + 1) : nil
+        slice(of: value, bearerRange)
+    }
+
+    /// Where the token of `Bearer <token>` is in `bytes`.
+    private static func bearerRange(_ bytes: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        var i = 0
+        while i < bytes.count, bytes[i] == UInt8(ascii: " ") { i += 1 }
+        guard bytes.count - i > scheme.count + 1 else { return nil }
+        for expected in scheme {
+            guard bytes[i] | 0x20 == expected else { return nil }
+            i += 1
         }
+        return bytes[i] == UInt8(ascii: " ") ? trimmedRange(bytes, from: i + 1) : nil
     }
 
     private static let scheme = Array("bearer".utf8)
@@ -63,24 +82,39 @@ public enum Credentials {
 /// the answer's status tells anyway. Bounded: cleared when full.
 /// Reactor-confined (one per auth stage, which is per worker), hence `@unchecked Sendable`.
 final class KeyDigests: @unchecked Sendable {
-    struct Known {
-        var digest: [UInt8]
-        var hex: String
+    /// Immutable, and a class: handing one out is one retain.
+    final class Known: Sendable {
+        let digest: [UInt8]
+        let hex: String
         /// The config key it matched (the stage's own, fixed for its lifetime); nil for a run-time key.
-        var config: AuthStage.ConfigKey?
+        let config: AuthStage.ConfigKey?
+
+        init(digest: [UInt8], hex: String, config: AuthStage.ConfigKey?) {
+            self.digest = digest
+            self.hex = hex
+            self.config = config
+        }
     }
+
+    /// What `check` takes for a key this worker has not identified (never stored).
+    static let unknown = Known(digest: [], hex: "", config: nil)
 
     private var table: [String: Known] = [:]
     /// The last key found, checked first and in constant time: a worker mostly sees one
     /// caller's run of requests, which then cost neither a hash of the key nor a copy of it.
-    private var last: (key: String, known: Known)?
+    private var last: (key: [UInt8], known: Known)?
     static let capacity = 1_024
 
     func known(_ key: Substring) -> Known? {
-        if let last, Self.constantTimeEqual(key, last.key) { return last.known }
-        let owned = String(key)
-        guard let found = table[owned] else { return nil }
-        last = (owned, found)
+        var key = key
+        return key.withUTF8 { known($0) }
+    }
+
+    /// The key whose bytes these are, if it identified someone here before.
+    func known(_ key: UnsafeBufferPointer<UInt8>) -> Known? {
+        if let last, last.key.withUnsafeBufferPointer({ Hex.constantTimeEqual(key, $0) }) { return last.known }
+        guard let found = table[String(decoding: key, as: UTF8.self)] else { return nil }
+        last = (Array(key), found)
         return found
     }
 
@@ -89,13 +123,7 @@ final class KeyDigests: @unchecked Sendable {
         let owned = String(key)
         let known = Known(digest: digest, hex: hex, config: config)
         table[owned] = known
-        last = (owned, known)
+        last = (Array(owned.utf8), known)
     }
 
-    /// Whether the two hold the same bytes, in time that depends on their length only.
-    static func constantTimeEqual(_ presented: Substring, _ stored: String) -> Bool {
-        var presented = presented
-        var stored = stored
-        return presented.withUTF8 { a in stored.withUTF8 { b in Hex.constantTimeEqual(a, b) } }
-    }
 }

@@ -1,5 +1,5 @@
 import HTTPTypes
-import Middleware
+@testable import Middleware
 import Testing
 
 @Suite struct CredentialsTests {
@@ -9,6 +9,17 @@ import Testing
     ] as [(String, String?)])
     func bearerTokens(_ header: String, _ expected: String?) {
         #expect(Credentials.key(in: [.authorization: header]).map(String.init) == expected)
+    }
+
+    /// `withKey` (the auth check's way: the key's bytes where they are) finds what `key(in:)` finds.
+    @Test(arguments: [
+        [.authorization: "Bearer sk-1"], [.authorization: "  BEARER  sk-1 "], [.authorization: "Basic c2s="],
+        [HTTPField.Name("x-api-key")!: " sk-2 "], [.authorization: "Basic x", HTTPField.Name("x-api-key")!: "sk-2"],
+        [.authorization: "Bearer sk-1", HTTPField.Name("x-api-key")!: "sk-2"], [.authorization: "Bearer "], [:],
+    ] as [HTTPFields])
+    func theKeysBytesAreTheKey(_ fields: HTTPFields) {
+        let bytes = Credentials.withKey(in: fields) { $0.map { String(decoding: $0, as: UTF8.self) } }
+        #expect(bytes == Credentials.key(in: fields).map(String.init))
     }
 
     @Test func xAPIKeyIsTheFallback() {
