@@ -75,20 +75,18 @@ public struct AuthStage: Precheck {
     /// goes to `handle`.
     public func check(_ request: GatewayRequest, context: RequestContext) -> PrecheckOutcome {
         // The key's bytes are looked up where they are: no string is made of a key seen before.
-        // (The closure takes the table, not `self`: capturing the stage copied all of it.)
-        let digests = self.digests
-        let presented = Credentials.withKey(in: request.headers) { bytes in
-            bytes.map { digests.known($0) ?? KeyDigests.unknown }
-        }
+        // (The table is passed, not a closure over `self`: capturing the stage copied all of it.)
         let identified: Result<Caller, GatewayError>
-        if let known = presented {
-            if known === KeyDigests.unknown { return .inHandle }
+        switch Credentials.withKey(in: request.headers, digests.known) {
+        case nil:  // no key
+            identified = keyless(context)
+        case .some(nil):  // a key this worker has not identified
+            return .inHandle
+        case .some(let known?):
             if let configKey = known.config { identified = answer(configKey) } else {
                 guard let cached = cachedCaller(digestHex: known.hex) else { return .inHandle }
                 identified = cached
             }
-        } else {
-            identified = keyless(context)
         }
         if let refusal = admit(identified, request, context) { return .answer(refusal) }
         return .proceed

@@ -8,32 +8,28 @@ public enum Credentials {
     /// copy (`KeyDigests`). A field sent twice reads as its values joined (and no key matches
     /// it); `joinedValue` finds each without HTTPFields' by-name getter and its costs.
     public static func key(in headers: HTTPFields) -> Substring? {
-        if let authorization = headers.joinedValue(lowercasedName: "authorization"), let key = bearerToken(authorization) {
-            return key
+        guard let (value, range) = locate(in: headers) else { return nil }
+        let utf8 = value.utf8
+        return Substring(utf8[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)])
+    }
+
+    /// `key(in:)`'s key as its bytes, handed to `body` where they are in the field's value (nil,
+    /// and `body` not called, when the request carries none): no string is made of them.
+    static func withKey<Result>(in headers: HTTPFields, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result? {
+        guard let (found, range) = locate(in: headers) else { return nil }
+        var value = found
+        return value.withUTF8 { body(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// The field value that carries the key, and where the key is in its UTF-8 bytes.
+    private static func locate(in headers: HTTPFields) -> (String, Range<Int>)? {
+        if var authorization = headers.joinedValue(lowercasedName: "authorization"), let range = authorization.withUTF8(bearerRange) {
+            return (authorization, range)
         }
-        if let apiKey = headers.joinedValue(lowercasedName: "x-api-key"), let key = trimmed(apiKey, from: 0) { return key }
+        if var apiKey = headers.joinedValue(lowercasedName: "x-api-key"), let range = apiKey.withUTF8({ trimmedRange($0, from: 0) }) {
+            return (apiKey, range)
+        }
         return nil
-    }
-
-    /// `key(in:)`'s key as its bytes, handed to `body` without a string made of them (nil when
-    /// the request carries none): a key seen before is then recognised with no allocation.
-    static func withKey<Result>(in headers: HTTPFields, _ body: (UnsafeBufferPointer<UInt8>?) -> Result) -> Result {
-        if var authorization = headers.joinedValue(lowercasedName: "authorization"),
-            let found = authorization.withUTF8({ bytes in bearerRange(bytes).map { body(UnsafeBufferPointer(rebasing: bytes[$0])) } })
-        {
-            return found
-        }
-        if var apiKey = headers.joinedValue(lowercasedName: "x-api-key"),
-            let found = apiKey.withUTF8({ bytes in trimmedRange(bytes, from: 0).map { body(UnsafeBufferPointer(rebasing: bytes[$0])) } })
-        {
-            return found
-        }
-        return body(nil)
-    }
-
-    /// The token of `Bearer <token>` (scheme case-insensitive, RFC 9110 §11.1), bytewise.
-    static func bearerToken(_ value: String) -> Substring? {
-        slice(of: value, bearerRange)
     }
 
     /// Where the token of `Bearer <token>` is in `bytes`.
@@ -50,25 +46,13 @@ public enum Credentials {
 
     private static let scheme = Array("bearer".utf8)
 
-    /// `value`'s bytes from `start` without surrounding spaces or tabs; nil when nothing is left.
-    static func trimmed(_ value: String, from start: Int) -> Substring? {
-        slice(of: value) { trimmedRange($0, from: start) }
-    }
-
+    /// `bytes` from `start` without surrounding spaces or tabs; nil when nothing is left.
     private static func trimmedRange(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Range<Int>? {
         var lower = start
         var upper = bytes.count
         while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower += 1 }
         while upper > lower, bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09 { upper -= 1 }
         return lower < upper ? lower..<upper : nil
-    }
-
-    /// The part of `value` that `find` picks out of its UTF-8 bytes, as a slice of it (no copy).
-    private static func slice(of value: String, _ find: (UnsafeBufferPointer<UInt8>) -> Range<Int>?) -> Substring? {
-        var value = value
-        guard let range = value.withUTF8(find) else { return nil }
-        let utf8 = value.utf8
-        return Substring(utf8[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)])
     }
 }
 
@@ -95,9 +79,6 @@ final class KeyDigests: @unchecked Sendable {
             self.config = config
         }
     }
-
-    /// What `check` takes for a key this worker has not identified (never stored).
-    static let unknown = Known(digest: [], hex: "", config: nil)
 
     private var table: [String: Known] = [:]
     /// The last key found, checked first and in constant time: a worker mostly sees one

@@ -60,10 +60,10 @@ final class DateCache: @unchecked Sendable {
     private(set) var second: Int = -1
     private(set) var value: [UInt8] = []
 
-    /// The date of this second; always 29 bytes (`Sun, 06 Nov 1994 08:49:37 GMT`).
-    /// An IMF-fixdate is always this long ("Sun, 06 Nov 1994 08:49:37 GMT").
+    /// An IMF-fixdate is always this long (`Sun, 06 Nov 1994 08:49:37 GMT`).
     static let valueLength = 29
 
+    /// The date of this second; always `valueLength` bytes.
     func current() -> [UInt8] {
         let now = Int(coarseWallClockNanos() / 1_000_000_000)
         if now != second {

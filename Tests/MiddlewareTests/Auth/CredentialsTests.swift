@@ -18,7 +18,7 @@ import Testing
         [.authorization: "Bearer sk-1", HTTPField.Name("x-api-key")!: "sk-2"], [.authorization: "Bearer "], [:],
     ] as [HTTPFields])
     func theKeysBytesAreTheKey(_ fields: HTTPFields) {
-        let bytes = Credentials.withKey(in: fields) { $0.map { String(decoding: $0, as: UTF8.self) } }
+        let bytes = Credentials.withKey(in: fields) { String(decoding: $0, as: UTF8.self) }
         #expect(bytes == Credentials.key(in: fields).map(String.init))
     }
 
