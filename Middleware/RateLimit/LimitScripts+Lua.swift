@@ -168,20 +168,20 @@ extension LimitScripts {
             local now
             local callers, order = {}, {}
             -- Folds one entry's usage into its caller's period (a day index, or -1 - month index).
-            local function add(c, slot, prefix, index, ttl, prompt, completion, cost, reserved)
+            local function add(c, slot, prefix, index, ttl, count, prompt, completion, cost, reserved)
               local u = c.usage[slot]
               if not u then
                 u = {0, 0, 0, 0, 0, prefix = prefix, index = index, ttl = ttl}
                 c.usage[slot] = u
                 c.slots[#c.slots + 1] = slot
               end
-              u[1], u[2], u[3], u[4], u[5] = u[1] + 1, u[2] + prompt, u[3] + completion, u[4] + cost, u[5] - reserved
+              u[1], u[2], u[3], u[4], u[5] = u[1] + count, u[2] + prompt, u[3] + completion, u[4] + cost, u[5] - reserved
             end
             for e = 1, n do
               local p = \(settleArity + 1) * (e - 1)
               local lkey = keys[a[p + 1]]
               if not lkey then \(badArgumentsReply) end
-              local at, reserved, prompt, completion, cost = a[p + 2], a[p + 3], a[p + 4], a[p + 5], a[p + 6]
+              local at, count, reserved, prompt, completion, cost = a[p + 2], a[p + 3], a[p + 4], a[p + 5], a[p + 6], a[p + 7]
               -- A request an admission script decided holds a lease when the plan takes one.
               local holds = \(shape.holdsLease) and at ~= 0
               if at == 0 then
@@ -200,7 +200,7 @@ extension LimitScripts {
                   c.leased[slot] = 0
                   c.leases[#c.leases + 1] = slot
                 end
-                c.leased[slot] = c.leased[slot] + 1
+                c.leased[slot] = c.leased[slot] + count
               end
               local delta = prompt + completion - reserved
               if delta ~= 0 then
@@ -212,10 +212,10 @@ extension LimitScripts {
                 end
               end
               local days = math.floor(at / day_us)
-              add(c, days, 'd:', days, retention_us, prompt, completion, cost, quota_day and reserved or 0)
+              add(c, days, 'd:', days, retention_us, count, prompt, completion, cost, quota_day and reserved or 0)
               if monthly then
                 local _, _, month = periods(at)
-                add(c, -1 - month, 'm:', month, retention_us + 31 * day_us, prompt, completion, cost, quota_month and reserved or 0)
+                add(c, -1 - month, 'm:', month, retention_us + 31 * day_us, count, prompt, completion, cost, quota_month and reserved or 0)
               end
             end
             for _, lkey in ipairs(order) do

@@ -199,8 +199,8 @@ extension LimitScripts {
         struct Usage {
             var sums: (Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0)
 
-            mutating func add(prompt: Int64, completion: Int64, cost: Int64, reserved: Int64) {
-                sums = (sums.0 + 1, sums.1 + prompt, sums.2 + completion, sums.3 + cost, sums.4 + reserved)
+            mutating func add(requests: Int64, prompt: Int64, completion: Int64, cost: Int64, reserved: Int64) {
+                sums = (sums.0 + requests, sums.1 + prompt, sums.2 + completion, sums.3 + cost, sums.4 + reserved)
             }
 
             var values: [Int64] { [sums.0, sums.1, sums.2, sums.3, sums.4] }
@@ -210,7 +210,7 @@ extension LimitScripts {
         for (limiter, values) in entries {
             let p = values.startIndex
             var at = values[p]
-            let (reserved, prompt, completion, cost) = (values[p + 1], values[p + 2], values[p + 3], values[p + 4])
+            let (requests, reserved, prompt, completion, cost) = (values[p + 1], values[p + 2], values[p + 3], values[p + 4], values[p + 5])
             // A request an admission script decided holds a lease when the plan takes one.
             let holds = shape.holdsLease && at != 0
             if at == 0 {
@@ -220,7 +220,7 @@ extension LimitScripts {
             let c = callers.position(of: limiter) {
                 Caller(deltas: Array(repeating: PeriodSums(), count: shape.tokenStems.count))
             }
-            if holds { callers.values[c].leased[LimiterFields.slot(admittedAt: at, shape: shape), fresh: 0] += 1 }
+            if holds { callers.values[c].leased[LimiterFields.slot(admittedAt: at, shape: shape), fresh: 0] += requests }
             let delta = prompt + completion - reserved
             if delta != 0 {
                 for j in shape.tokenStems.indices {
@@ -230,11 +230,11 @@ extension LimitScripts {
             }
             let day = CalendarPeriod.day(now: at).index
             callers.values[c].usage[day, fresh: Usage()]
-                .add(prompt: prompt, completion: completion, cost: cost, reserved: shape.quotaDay ? -reserved : 0)
+                .add(requests: requests, prompt: prompt, completion: completion, cost: cost, reserved: shape.quotaDay ? -reserved : 0)
             if shape.monthly {
                 let month = CalendarPeriod.month(now: at).index
                 callers.values[c].usage[-1 - month, fresh: Usage()]
-                    .add(prompt: prompt, completion: completion, cost: cost, reserved: shape.quotaMonth ? -reserved : 0)
+                    .add(requests: requests, prompt: prompt, completion: completion, cost: cost, reserved: shape.quotaMonth ? -reserved : 0)
             }
         }
         for (limiter, caller) in zip(callers.keys, callers.values) {

@@ -36,9 +36,12 @@ public final class LimitScripts: Sendable {
     /// reactor turn, so settlement costs a fraction of a round trip per request under load).
     /// - KEYS and ARGV: a `ScriptBatch` of the entries' `CallerKeys.limiter(id)` (the script
     ///   folds a caller's entries) and, per entry (`appendSettlement`): admission time µs (0:
-    ///   not admitted by a script, use now), tokens reserved, prompt tokens, completion tokens,
-    ///   cost in nano-dollars. An entry an admission script decided releases its lease when the
-    ///   plan takes leases.
+    ///   not admitted by a script, use now), how many requests it stands for, then their sums:
+    ///   tokens reserved, prompt tokens, completion tokens, cost in nano-dollars. An entry an
+    ///   admission script decided releases its requests' leases when the plan takes leases.
+    ///   Requests of one caller admitted in one batch share its time, hence every period the
+    ///   script derives from it, so the gateway sends them as one entry (`Settlement.absorb`):
+    ///   each entry costs the script about 2 µs of Lua, the folded ones nothing.
     /// - Reply: the entry count.
     public let settle: StoreScript
 
@@ -65,16 +68,18 @@ public final class LimitScripts: Sendable {
     /// One entry of a `settle` batch (section 0), or of the settlements riding with an `admit`
     /// batch (section 1).
     public static func appendSettlement(to batch: inout ScriptBatch, section: Int = 0, limiter: String, admittedAt: Int64,
-                                        reserved: Int64, promptTokens: Int64, completionTokens: Int64, costNanos: Int64) {
+                                        requests: Int64 = 1, reserved: Int64, promptTokens: Int64, completionTokens: Int64,
+                                        costNanos: Int64) {
         batch.startEntry(key: limiter, section: section)
         batch.append(admittedAt)
+        batch.append(requests)
         batch.append(reserved)
         batch.append(promptTokens)
         batch.append(completionTokens)
         batch.append(costNanos)
     }
 
-    static let settleArity = 5
+    public static let settleArity = 6
     static let badArguments = StoreError.server("ERR rate limit script: bad arguments")
 
     static func digest(_ text: String) -> String {

@@ -1,12 +1,14 @@
 import GatewayCore
 
-/// What is known about one request when its answer has ended: one entry of its tier's
-/// `LimitScripts.settle`.
+/// What is known about a request when its answer has ended (or about several of one caller,
+/// admitted together: `absorb`): one entry of its tier's `LimitScripts.settle`.
 struct Settlement: Sendable {
     /// `CallerKeys.limiter(id)`.
     var limiter: String
     /// The admission's store time, or 0 when no admission script ran (unlimited, or fail_open).
     var admittedAt: Int64
+    /// How many requests the entry stands for; the amounts below are their sums.
+    var requests: Int64 = 1
     var reserved: Int64
     var promptTokens: Int64
     var completionTokens: Int64
@@ -17,8 +19,25 @@ struct Settlement: Sendable {
     /// settlements riding with an admission batch (section 1).
     func append(to batch: inout ScriptBatch, section: Int = 0) {
         LimitScripts.appendSettlement(to: &batch, section: section, limiter: limiter, admittedAt: admittedAt,
-                                      reserved: reserved, promptTokens: promptTokens, completionTokens: completionTokens,
-                                      costNanos: costNanos)
+                                      requests: requests, reserved: reserved, promptTokens: promptTokens,
+                                      completionTokens: completionTokens, costNanos: costNanos)
+    }
+
+    /// Whether `other` settles exactly as part of this entry would: the same caller and tier,
+    /// admitted at the same store time (the same admission batch, or neither by a script), so
+    /// the same lease slot, token windows, day and month. The time is compared first: it tells
+    /// batches apart, and callers rarely share one.
+    func absorbs(_ other: borrowing Settlement) -> Bool {
+        admittedAt == other.admittedAt && scripts === other.scripts && limiter == other.limiter
+    }
+
+    /// Adds `other` (which this entry `absorbs`) to this entry.
+    mutating func absorb(_ other: borrowing Settlement) {
+        requests += other.requests
+        reserved += other.reserved
+        promptTokens += other.promptTokens
+        completionTokens += other.completionTokens
+        costNanos += other.costNanos
     }
 }
 
@@ -28,8 +47,9 @@ struct Settlement: Sendable {
 /// other tiers leave as `settle` calls in the same write — a caller's next request on this
 /// worker always sees its last one settled, and a steady stream of requests costs one round
 /// trip and one script call each turn, settlements included. Otherwise the linger's end sends
-/// them, one `settle` per tier and batch. The script folds a caller's entries into one write per
-/// counter. Reactor-confined, hence `@unchecked Sendable`.
+/// them, one `settle` per tier and batch. A caller's requests admitted in one batch wait as one
+/// entry (`Settlement.absorb`), so the script's work grows with callers, not requests; it folds
+/// a caller's entries into one write per counter. Reactor-confined, hence `@unchecked Sendable`.
 final class SettlementQueue: @unchecked Sendable {
     private let store: any StateStore
     private let background: BackgroundWork
@@ -42,6 +62,9 @@ final class SettlementQueue: @unchecked Sendable {
     /// Batches the store refused (the usage they carried is lost; leases lapse at their expiry).
     private(set) var failedBatches = 0
 
+    /// Entries waiting (tests).
+    var pendingCount: Int { pending.count }
+
     /// Entries per script call, so one call's argument list stays small.
     static let maxBatch = 128
 
@@ -51,8 +74,21 @@ final class SettlementQueue: @unchecked Sendable {
         self.linger = linger
     }
 
-    /// Consumes `settlement`: it moves into the queue (no copy).
+    /// How far back `add` looks for an entry to fold a settlement into: the requests of one
+    /// admission batch end close together.
+    static let foldWindow = 16
+
+    /// Consumes `settlement`: it joins a pending entry it folds into, else moves into the queue
+    /// (no copy).
     func add(_ settlement: consuming Settlement) {
+        var i = pending.count
+        while i > max(0, pending.count - Self.foldWindow) {
+            i -= 1
+            if pending[i].absorbs(settlement) {
+                pending[i].absorb(settlement)
+                return
+            }
+        }
         pending.append(settlement)
         if pending.count >= Self.maxBatch {
             send()

@@ -14,6 +14,7 @@ extension StateStoreContract {
         Case(name: "rate admit: token bucket refills at its rate", body: rateBucketRefills),
         Case(name: "rate settle: one batch folds a caller's entries", body: rateSettleFoldsABatch),
         Case(name: "rate settle: one batch spans lease slots, token windows and callers", body: rateSettleSpansPeriods),
+        Case(name: "rate settle: an entry for several requests settles them all", body: rateSettleCountsRequests),
         Case(name: "rate admit: a batch decides its requests in order, each all or nothing", body: rateAdmitBatch),
         Case(name: "rate admit: settlements riding with a batch go first", body: rateAdmitWithRidingSettlements),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
@@ -164,7 +165,7 @@ extension StateStoreContract {
         let entries: [(String, String, RateReply, Int64, Int64)] = [
             (base, "a", first, 400, 100), (other, "c", third, 100, 100), (base, "b", second, 400, 50),
         ]
-        var call = ScriptBatch(entries: entries.count, arity: 5)
+        var call = ScriptBatch(entries: entries.count, arity: LimitScripts.settleArity)
         for entry in entries {
             LimitScripts.appendSettlement(to: &call, limiter: entry.0 + "l", admittedAt: entry.2.now, reserved: entry.3,
                                           promptTokens: entry.4, completionTokens: 0, costNanos: 1)
@@ -182,16 +183,24 @@ extension StateStoreContract {
         #expect(try await env.store.hashGetAll(other + "d:" + String(day))["requests"] == bytes("1"))
     }
 
+    /// `count` requests of the caller at `base` in one admission call (one store time), each
+    /// reserving `reserve`: their answers.
+    static func admitTogether(_ env: Environment, _ base: String, _ plan: LimitPlan, count: Int, reserve: Int64) async throws
+        -> [RateLimitSnapshot]
+    {
+        var admit = ScriptBatch(entries: count, arity: 1)
+        for _ in 0..<count { LimitScripts.appendAdmission(to: &admit, limiter: base + "l", reserve: reserve) }
+        let reply = try await env.store.run(compiled(plan).admit, keys: admit.keys, arguments: admit.arguments)
+        return try (0..<count).map { try #require(RateLimitSnapshot(plan: plan, reply: reply, entry: $0), "reply \(reply)") }
+    }
+
     static func rateSettleSpansPeriods(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
         let other = env.key("other") + ":"
         let plan = leasesAndTokens(concurrency: 2)
         let scripts = compiled(plan)
         // Two leases in one admission call: one instant, so one lease slot.
-        var admit = ScriptBatch(entries: 2, arity: 1)
-        for _ in 0..<2 { LimitScripts.appendAdmission(to: &admit, limiter: base + "l", reserve: 400) }
-        let reply = try await env.store.run(scripts.admit, keys: admit.keys, arguments: admit.arguments)
-        let answers = try (0..<2).map { try #require(RateLimitSnapshot(plan: plan, reply: reply, entry: $0), "reply \(reply)") }
+        let answers = try await admitTogether(env, base, plan, count: 2, reserve: 400)
         #expect(answers.map(\.admitted) == [true, true])
         let at = answers[0].decidedAt
         // One call, the callers interleaved: both leases back (800 reserved, 500 used in this
@@ -200,7 +209,7 @@ extension StateStoreContract {
         let entries: [(String, Int64, Int64, Int64)] = [
             (base, at, 400, 100), (other, 0, 0, 5), (base, at - hour, 0, 50), (base, at, 400, 400),
         ]
-        var settle = ScriptBatch(entries: entries.count, arity: 5)
+        var settle = ScriptBatch(entries: entries.count, arity: LimitScripts.settleArity)
         for entry in entries {
             LimitScripts.appendSettlement(to: &settle, limiter: entry.0 + "l", admittedAt: entry.1, reserved: entry.2,
                                           promptTokens: entry.3, completionTokens: 0, costNanos: 0)
@@ -221,6 +230,39 @@ extension StateStoreContract {
         #expect(try await env.store.hashGetAll(other + "l").isEmpty)
         let otherDay = try await env.store.hashGetAll(other + "d:" + String(CalendarPeriod.day(now: at).index))
         #expect(otherDay["requests"] == bytes("1") && otherDay["prompt_tokens"] == bytes("5"))
+    }
+
+    /// The gateway sends a caller's requests admitted in one batch as one entry (their sums and
+    /// how many): it must settle exactly as their entries one by one would.
+    static func rateSettleCountsRequests(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let plan = leasesAndTokens(concurrency: 3)
+        let scripts = compiled(plan)
+        let answers = try await admitTogether(env, base, plan, count: 3, reserve: 300)
+        #expect(answers.map(\.admitted) == [true, true, true])
+        // Two of the three in one entry (600 reserved, 300 used), the third on its own.
+        var settle = ScriptBatch(entries: 2, arity: LimitScripts.settleArity)
+        LimitScripts.appendSettlement(to: &settle, limiter: base + "l", admittedAt: answers[0].decidedAt, requests: 2, reserved: 600,
+                                      promptTokens: 200, completionTokens: 100, costNanos: 6)
+        let settled = try await env.store.run(scripts.settle, keys: settle.keys, arguments: settle.arguments)
+        #expect(settled.integer == 1)
+        let limiter = try await env.store.hashGetAll(base + "l")
+        // One lease left (the third's), and the window holds 900 reserved - 600 + 300 used.
+        #expect(limiter["cn"] == bytes("1") && limiter["t3600c"] == bytes("600"))
+        #expect(limiter.filter { $0.key.hasPrefix("L") }.values.map { String(decoding: $0, as: UTF8.self) } == ["1"])
+        let usage = try await env.store.hashGetAll(base + "d:" + String(CalendarPeriod.day(now: answers[0].decidedAt).index))
+        #expect(usage["requests"] == bytes("2") && usage["prompt_tokens"] == bytes("200"))
+        #expect(usage["completion_tokens"] == bytes("100") && usage["cost_nanos"] == bytes("6"))
+        // The same entry riding with an admission: the third's lease comes back, two fit again.
+        var next = ScriptBatch(entries: 2, arity: 1)
+        for _ in 0..<2 { LimitScripts.appendAdmission(to: &next, limiter: base + "l", reserve: 0) }
+        LimitScripts.appendSettlement(to: &next, section: 1, limiter: base + "l", admittedAt: answers[0].decidedAt, requests: 1,
+                                      reserved: 300, promptTokens: 0, completionTokens: 0, costNanos: 0)
+        let again = try await env.store.run(scripts.admit, keys: next.keys, arguments: next.arguments)
+        let decided = try (0..<2).map { try #require(RateLimitSnapshot(plan: plan, reply: again, entry: $0), "reply \(again)") }
+        #expect(decided.map(\.admitted) == [true, true])
+        let after = try await env.store.hashGetAll(base + "d:" + String(CalendarPeriod.day(now: answers[0].decidedAt).index))
+        #expect(after["requests"] == bytes("3"))
     }
 
     static func rateDailyQuota(_ env: Environment) async throws {

@@ -25,9 +25,31 @@ import Testing
         GatewayResponse.json(200, Array(#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#.utf8))
     }
 
-    func usedRequests(_ store: any StateStore) async throws -> String? {
+    func usedRequests(_ store: any StateStore, caller: String = "caller1") async throws -> String? {
         let day = CalendarPeriod.day(now: clock.now().totalMicroseconds).index
-        return try await store.hashGet(CallerKeys.day("caller1", index: day), field: "requests").map { String(decoding: $0, as: UTF8.self) }
+        return try await store.hashGet(CallerKeys.day(caller, index: day), field: "requests").map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Requests `handle`d with their answers' streams held open, so every settlement waits for
+    /// the streams to be read (`finish`).
+    func openStreams(_ stage: RateLimitStage, callers: [Caller]) async -> [GatewayResponse] {
+        var responses: [GatewayResponse] = []
+        for (i, caller) in callers.enumerated() {
+            let stream = ScriptedStream(["data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"])
+            let context = RequestContext(requestID: "r\(i)", receivedAt: 0)
+            context.caller = caller
+            responses.append(await stage.handle(chatRequest(), context: context) { _, _ in
+                GatewayResponse(status: 200, headers: [.contentType: "text/event-stream"], body: .stream(stream))
+            })
+        }
+        return responses
+    }
+
+    func finish(_ responses: [GatewayResponse]) async throws {
+        for response in responses {
+            guard case .stream(let body) = response.body else { continue }
+            while try await body.next() != nil {}
+        }
     }
 
     @Test func aSettlementRidesWithTheNextAdmissionAndGoesFirst() async throws {
@@ -90,24 +112,58 @@ import Testing
         let store = RecordingStore(MemoryStore(clock: clock.now))
         let wide = TierConfig(name: "one", requestsPerMinute: 1_000)
         let stage = RateLimitStage(store: store, settings: .init(), tiers: [wide], gauge: InFlightGauge(), background: background.work)
-        // Streams still open hold their settlements back; ending 128 of them at once fills a batch.
-        var streams: [ScriptedStream] = []
-        var responses: [GatewayResponse] = []
-        for i in 0..<SettlementQueue.maxBatch {
-            let stream = ScriptedStream(["data: {}\n\n"])
-            streams.append(stream)
-            let context = RequestContext(requestID: "r\(i)", receivedAt: 0)
-            context.caller = Caller(id: "caller1", name: "demo", source: .config, tier: wide)
-            responses.append(await stage.handle(chatRequest(), context: context) { _, _ in
-                GatewayResponse(status: 200, headers: [.contentType: "text/event-stream"], body: .stream(stream))
-            })
-        }
-        for response in responses {
-            guard case .stream(let body) = response.body else { continue }
-            while try await body.next() != nil {}
-        }
+        // Streams still open hold their settlements back; ending 128 of them at once fills a
+        // batch. One caller each, so none folds into another.
+        let callers = (0..<SettlementQueue.maxBatch).map { Caller(id: "caller\($0)", name: "demo", source: .config, tier: wide) }
+        try await finish(await openStreams(stage, callers: callers))
         #expect(store.log.filter { $0 == "start rate_settle" }.count == 1)
-        #expect(try await usedRequests(store) == String(SettlementQueue.maxBatch))
+        #expect(try await usedRequests(store, caller: "caller0") == "1")
+        #expect(try await usedRequests(store, caller: "caller\(SettlementQueue.maxBatch - 1)") == "1")
+    }
+
+    /// A caller's requests admitted at one store time settle as one entry that counts them all:
+    /// their usage adds up and every lease is released, as if each had been its own entry.
+    @Test func aCallersRequestsAdmittedTogetherFoldIntoOneEntry() async throws {
+        let store = RecordingStore(MemoryStore(clock: clock.now))
+        let three = TierConfig(name: "one", requestsPerMinute: 100, maxConcurrent: 3)
+        let stage = RateLimitStage(store: store, settings: .init(), tiers: [three], gauge: InFlightGauge(), background: background.work)
+        let caller = Caller(id: "caller1", name: "demo", source: .config, tier: three)
+        // The test clock stands still: all three are admitted at one store time.
+        let open = await openStreams(stage, callers: [caller, caller, caller])
+        #expect(open.allSatisfy { $0.status == 200 })
+        #expect(await openStreams(stage, callers: [caller]).first?.status == 429)  // the three hold every lease
+        try await finish(open)
+        #expect(stage.settlements.pendingCount == 1)
+        await background.drain()
+        #expect(store.log.filter { $0 == "start rate_settle" }.count == 1)
+        #expect(try await usedRequests(store) == "3")
+        // Each stream had one content chunk: three completion tokens in all.
+        let day = CalendarPeriod.day(now: clock.now().totalMicroseconds).index
+        let completion = try await store.hashGet(CallerKeys.day("caller1", index: day), field: "completion_tokens")
+        #expect(completion.map { String(decoding: $0, as: UTF8.self) } == "3")
+        // All three leases came back: three more fit at once.
+        #expect(await openStreams(stage, callers: [caller, caller, caller]).allSatisfy { $0.status == 200 })
+    }
+
+    /// Requests admitted at different times stay apart (their lease slots and windows may
+    /// differ), as do other callers' requests.
+    @Test func requestsAdmittedApartOrByOthersStayApart() async throws {
+        let store = RecordingStore(MemoryStore(clock: clock.now))
+        let two = TierConfig(name: "one", requestsPerMinute: 100, maxConcurrent: 2)
+        let stage = RateLimitStage(store: store, settings: .init(), tiers: [two], gauge: InFlightGauge(), background: background.work)
+        let first = Caller(id: "caller1", name: "demo", source: .config, tier: two)
+        let second = Caller(id: "caller2", name: "demo", source: .config, tier: two)
+        var open = await openStreams(stage, callers: [first, second])
+        clock.advance(seconds: 1)
+        open += await openStreams(stage, callers: [first])
+        #expect(open.allSatisfy { $0.status == 200 })
+        try await finish(open)
+        #expect(stage.settlements.pendingCount == 3)
+        await background.drain()
+        #expect(try await usedRequests(store, caller: "caller1") == "2")
+        #expect(try await usedRequests(store, caller: "caller2") == "1")
+        // Both of the first caller's leases came back.
+        #expect(await openStreams(stage, callers: [first, first]).allSatisfy { $0.status == 200 })
     }
 }
 
