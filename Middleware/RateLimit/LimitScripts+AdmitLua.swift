@@ -22,14 +22,22 @@ extension LimitScripts {
         lua += """
             local keys, argv = KEYS, ARGV
             \(luaUnpackBatch(arity: 1, allowed: [1, 2]))
+            local admitting = {}
             for e = 1, n do
-              if not keys[a[2 * e - 1]] then \(badArgumentsReply) end
+              local lkey = keys[a[2 * e - 1]]
+              if not lkey then \(badArgumentsReply) end
+              admitting[lkey] = true
             end
+            local batch_now = server_now()
+            \(shape.holdsLease ? "local slot_n = math.floor((batch_now + \(shape.leaseMicros)) / \(shape.slotMicros))\n" : "")
+            """
+        lua += mergeLua(shape)
+        lua += """
             -- Settlements riding with the batch (ARGV[2]) go first: a caller's next request sees
             -- its ended ones settled, one script call for both.
             if #argv == 2 then
-            \(luaUnpackBatch(arity: settleArity, argument: 2, allowed: []))\(settleBody(shape))end
-            local now = server_now()
+            \(luaUnpackBatch(arity: settleArity, argument: 2, allowed: []))\(settleBody(shape, riding: true))end
+            local now = batch_now
             local floor = math.floor
 
             """
@@ -135,7 +143,7 @@ extension LimitScripts {
         // The lease slot this batch's leases fall in: its count is read and written with the rest.
         let slot = fields.count + 1
         if shape.holdsLease {
-            lua += "local slot = 'L' .. int(floor((now + \(shape.leaseMicros)) / \(shape.slotMicros)))\n"
+            lua += "local slot = 'L' .. int(slot_n)\n"
             prepare += "    s[\(slot)] = tonumber(s[\(slot)]) or 0\n"
             commit += "    s[\(slot)] = s[\(slot)] + 1\n"
         }
@@ -169,7 +177,8 @@ extension LimitScripts {
                   if not s then
                     s = redis.call('HMGET', lkey, \(read))
                     local rolled
-                \(prepare)    state[lkey] = s
+                \(applyMergedLua(shape, slotField: slot))\(prepare)    if s.merged then s.rolled, s.dirty = true, true end
+                    state[lkey] = s
                     order[#order + 1] = lkey
                   end
 
@@ -223,17 +232,72 @@ extension LimitScripts {
                         redis.call('HSET', lkey, \(steadySets.joined(separator: ", ")))
                       end
                   """
+            // A merged settlement that emptied the batch's lease slot, which no request of the
+            // batch took again: the field goes, as the settlement would have deleted it.
+            let emptied = shape.holdsLease ? "\n    if s.emptied and s[\(slot)] == 0 then redis.call('HDEL', lkey, slot) end" : ""
             lua += """
                 for _, lkey in ipairs(order) do
                   local s = state[lkey]
                   if s.dirty then
                     \(write)
-                    redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros) + 1))
+                    redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros) + 1))\(emptied)
                   end
                 end
 
                 """
         }
         return lua + "return struct.pack('<' .. string.rep('i8', #out), unpack(out))\n"
+    }
+
+    /// `defer(lkey, c)` for the riding settlements (`settleBody(riding:)`): takes a caller's
+    /// entry into `merged` when the batch admits that caller and every lease it releases is in
+    /// the batch's slot, so the admission reads and writes its counters once for both.
+    static func mergeLua(_ shape: Shape) -> String {
+        let sameSlot = shape.holdsLease ? "  for _, slot in ipairs(c.leases) do if slot ~= slot_n then return false end end\n" : ""
+        return """
+            local merged = {}
+            local function defer(lkey, c)
+              if not admitting[lkey] then return false end
+            \(sameSlot)  merged[lkey] = c
+              return true
+            end
+
+            """
+    }
+
+    /// Applies a caller's merged settlement (`mergeLua`) to its counters as just read (`s`, in
+    /// `shape.fields` order, the lease slot at `slotField`), before the admission decides, with
+    /// the settlement's arithmetic: leases released from the slot (no more than it holds) and
+    /// from the live count, token deltas added to the stored window and the one before it.
+    static func applyMergedLua(_ shape: Shape, slotField: Int) -> String {
+        var lua = "    local m = merged[lkey]\n    if m then\n"
+        if shape.holdsLease, let cn = shape.fields.firstIndex(of: "cn") {
+            lua += """
+                      local r = m.leased[slot_n]
+                      local held = r and tonumber(s[\(slotField)])
+                      if held then
+                        r = math.min(held, r)
+                        s[\(slotField)] = held - r
+                        if held == r then s.emptied = true end
+                        if s[\(cn + 1)] then s[\(cn + 1)] = math.max(0, tonumber(s[\(cn + 1)]) - r) end
+                      end
+
+                """
+        }
+        for (j, window) in shape.tokenStems.enumerated() {
+            guard let i = shape.fields.firstIndex(of: window.stem + "i") else { continue }
+            let (index, current, previous) = (i + 1, i + 2, i + 3)
+            lua += """
+                      do
+                        local d, si = m.deltas[\(j + 1)], tonumber(s[\(index)])
+                        if d and si and (d[si] or d[si - 1]) then
+                          s[\(current)] = (tonumber(s[\(current)]) or 0) + (d[si] or 0)
+                          s[\(previous)] = (tonumber(s[\(previous)]) or 0) + (d[si - 1] or 0)
+                        end
+                      end
+
+                """
+        }
+        return lua + "      s.merged = true\n    end\n"
     }
 }

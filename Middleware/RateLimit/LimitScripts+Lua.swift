@@ -4,7 +4,8 @@ import GatewayCore
 /// plan's numbers and field names as constants: inside Redis, the strings a script builds and
 /// the commands it runs are its cost, so an admission batch builds none but its writes' values
 /// and runs `TIME` once, then one `HMGET`, one `HSET` and one `PEXPIRE` per caller however many
-/// of its requests the batch holds (plus one `HMGET`/`HGET` per quota and request). Here: the
+/// of its requests the batch holds (plus one `HMGET`/`HGET` per quota and request), its riding
+/// settlement included when its leases are in the batch's slot. Here: the
 /// Lua pieces both scripts draw on, and the settlement; the admission is in
 /// `LimitScripts+AdmitLua.swift`.
 extension LimitScripts {
@@ -155,9 +156,15 @@ extension LimitScripts {
     /// Settles the `n` packed entries in `a` (over `keys`): validates every entry before it
     /// writes anything. Needs `luaBasics` and `luaCalendar`; its locals are its own when it runs
     /// inside a block (the admission script runs it for the settlements riding with a batch).
-    static func settleBody(_ shape: Shape) -> String {
+    ///
+    /// Riding with an admission batch (`riding`), a caller the batch also admits, whose leases
+    /// are all in the batch's lease slot (`slot_n`), does not read and write its counters here:
+    /// its entry goes to `merged[lkey]`, and the admission applies it to the counters it reads
+    /// and writes anyway (`admitLua`), before deciding. The script's `now` is then the batch's.
+    static func settleBody(_ shape: Shape, riding: Bool = false) -> String {
         let tokenWindows = shape.tokenStems.map { "{\($0.window), '\($0.stem)c', '\($0.stem)p'}" }.joined(separator: ", ")
         let limiterFields = ["'cn'"] + shape.tokenStems.flatMap { ["'\($0.stem)i'", "'\($0.stem)c'", "'\($0.stem)p'"] }
+        let deferred = riding ? " and not defer(lkey, c)" : ""
         return """
             local token_windows = {\(tokenWindows)}
             local limiter_fields = {\(limiterFields.joined(separator: ", "))}
@@ -165,7 +172,7 @@ extension LimitScripts {
             local quota_day, quota_month, monthly = \(shape.quotaDay), \(shape.quotaMonth), \(shape.monthly)
             local retention_us = \(shape.retentionMicros)
             local floor = math.floor
-            local now
+            local now\(riding ? " = batch_now" : "")
             local callers, order = {}, {}
             -- Folds one entry's usage into its caller's period (a day index, or -1 - month index).
             local function add(c, slot, prefix, index, ttl, count, prompt, completion, cost, reserved)
@@ -220,7 +227,7 @@ extension LimitScripts {
             end
             for _, lkey in ipairs(order) do
               local c = callers[lkey]
-              if #c.leases > 0 or next(c.deltas) then
+              if (#c.leases > 0 or next(c.deltas))\(deferred) then
                 local read = {unpack(limiter_fields)}
                 for _, slot in ipairs(c.leases) do read[#read + 1] = 'L' .. int(slot) end
                 local s = redis.call('HMGET', lkey, unpack(read))
