@@ -1,0 +1,94 @@
+import GatewayCore
+import Middleware
+import State
+import Testing
+
+/// The contract's cases for settlements riding with an admission batch.
+extension StateStoreContract {
+    /// The admission script reads and writes an admitted caller's counters once for its riding
+    /// settlement and its requests when the settlement's leases are in the batch's slot; others
+    /// (another caller, a lease of another slot) settle on their own. Each way, the counters end
+    /// as settling first and admitting after would leave them.
+    static func rateAdmitMergesRiders(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let other = env.key("other") + ":"
+        let plan = leasesAndTokens(concurrency: 3)
+        let scripts = compiled(plan)
+        let two = try await admitTogether(env, base, plan, count: 2, reserve: 300)
+        let lone = try await admitTogether(env, other, plan, count: 1, reserve: 100)
+        #expect(two.map(\.admitted) == [true, true] && lone[0].admitted)
+        let at = two[0].decidedAt
+        // The caller's two (600 reserved, 100 used) and the other's one (100 reserved, 50 used)
+        // ride with one more request of the caller.
+        var call = ScriptBatch(entries: 1, arity: 1)
+        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 300)
+        LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: at, requests: 2, reserved: 600,
+                                      promptTokens: 100, completionTokens: 0, costNanos: 0)
+        LimitScripts.appendSettlement(to: &call, section: 1, limiter: other + "l", admittedAt: lone[0].decidedAt, reserved: 100,
+                                      promptTokens: 50, completionTokens: 0, costNanos: 0)
+        let reply = try await env.store.run(scripts.admit, keys: call.keys, arguments: call.arguments)
+        let next = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
+        #expect(next.admitted && next.entries.map(\.remaining) == [2, 600])
+        func fields(_ key: String) async throws -> [String: String] {
+            try await env.store.hashGetAll(key).mapValues { String(decoding: $0, as: UTF8.self) }
+        }
+        var caller = try await fields(base + "l")
+        #expect(caller["cn"] == "1" && caller["t3600c"] == "400")
+        #expect(caller.filter { $0.key.hasPrefix("L") }.values.sorted() == ["1"])
+        let others = try await fields(other + "l")
+        #expect(others["cn"] == "0" && others["t3600c"] == "50" && !others.keys.contains { $0.hasPrefix("L") })
+        let day = String(CalendarPeriod.day(now: at).index)
+        #expect(try await fields(base + "d:" + day)["requests"] == "2")
+        #expect(try await fields(other + "d:" + day)["requests"] == "1")
+        // A settlement from the window before (its lease slot long gone) rides with the caller's
+        // next request: it settles on its own, into the previous window's count.
+        var later = ScriptBatch(entries: 1, arity: 1)
+        LimitScripts.appendAdmission(to: &later, limiter: base + "l", reserve: 100)
+        LimitScripts.appendSettlement(to: &later, section: 1, limiter: base + "l", admittedAt: at - hour, reserved: 0,
+                                      promptTokens: 50, completionTokens: 0, costNanos: 0)
+        let after = try await env.store.run(scripts.admit, keys: later.keys, arguments: later.arguments)
+        let admittedLater = try #require(RateLimitSnapshot(plan: plan, reply: after), "reply \(after)")
+        #expect(admittedLater.admitted)
+        caller = try await fields(base + "l")
+        #expect(caller["cn"] == "2" && caller["t3600c"] == "500" && caller["t3600p"] == "50")
+        // A settlement that empties the slot while its batch's one request is refused (it asks
+        // for more tokens than the limit): the slot's field goes, as settling alone would do.
+        var refused = ScriptBatch(entries: 1, arity: 1)
+        LimitScripts.appendAdmission(to: &refused, limiter: base + "l", reserve: 2_000)
+        LimitScripts.appendSettlement(to: &refused, section: 1, limiter: base + "l", admittedAt: at, requests: 2, reserved: 400,
+                                      promptTokens: 0, completionTokens: 0, costNanos: 0)
+        let no = try await env.store.run(scripts.admit, keys: refused.keys, arguments: refused.arguments)
+        let refusal = try #require(RateLimitSnapshot(plan: plan, reply: no), "reply \(no)")
+        #expect(!refusal.admitted)
+        caller = try await fields(base + "l")
+        #expect(caller["cn"] == "0" && caller["t3600c"] == "100" && !caller.keys.contains { $0.hasPrefix("L") })
+    }
+
+    static func rateAdmitWithRidingSettlements(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let plan = leasesAndTokens(concurrency: 1)
+        let scripts = compiled(plan)
+        let first = try await rateAdmit(env, base, plan, reserve: 600)
+        #expect(first.admitted)
+        // One call: the first request's settlement (its lease back; 600 reserved, 100 used),
+        // then the next request, which fits only because the settlement went first.
+        var call = ScriptBatch(entries: 1, arity: 1)
+        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 800)
+        LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: first.now, reserved: 600,
+                                      promptTokens: 100, completionTokens: 0, costNanos: 0)
+        #expect(call.arguments.count == 2)
+        let reply = try await env.store.run(scripts.admit, keys: call.keys, arguments: call.arguments)
+        let next = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
+        #expect(next.admitted && next.entries.map(\.remaining) == [0, 100])
+        let day = CalendarPeriod.day(now: first.now).index
+        #expect(try await env.store.hashGetAll(base + "d:" + String(day))["requests"] == bytes("1"))
+        // A malformed riding section fails the call before anything is written, admission included.
+        await #expect(throws: StoreError.self) {
+            _ = try await env.store.run(scripts.admit, keys: [base + "l"],
+                                        arguments: [PackedIntegers([1, 0]).storeValue, PackedIntegers([1, 0, 0]).storeValue])
+        }
+        #expect(try await env.store.hashGetAll(base + "d:" + String(day))["requests"] == bytes("1"))
+        let third = try await rateAdmit(env, base, plan)
+        #expect(!third.admitted && third.refusedBy == 1)  // the second still holds the one slot
+    }
+}
