@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""What the rate-limit admission script costs inside Redis, per call and per request.
+
+Starts a redis-server and a Switchyard gateway (the bench tier of bench/ratelimit.sh) on
+loopback, captures the admission script the gateway loads (`MONITOR`, the first `EVAL` that
+answers packed integers), stops the gateway, then calls the script itself with batches of N
+admissions of one caller and one riding settlement that stands for the N requests of the batch
+before (as the gateway sends them under load), and reads Redis's own time for it (`INFO
+commandstats`, usec per call of `evalsha`). Each N: `--rounds` rounds of `--calls` calls after a
+`FLUSHALL`; the minimum over rounds is reported, since the VM's other tenants only ever add.
+
+Usage: bench/limit-script.py [--switchyard BIN] [--sizes 1,4,13,26,52] [--rounds 5] [--calls 300]
+Loopback only; everything it starts is stopped when it ends.
+"""
+import argparse, os, re, shutil, socket, struct, subprocess, sys, tempfile, threading, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH_KEY_SHA256 = "c00397de4384b5bbaf14c02fe1ec7020d28d1eeab6a722c576c84b6678c41c29"  # sha256("sk-bench")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, process, what):
+    for _ in range(600):
+        if process.poll() is not None:
+            sys.exit(f"{what} exited early")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{what} did not listen on {port}")
+
+
+class Redis:
+    """A minimal RESP client: enough for commands and their replies."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.file = self.sock.makefile("rb")
+
+    def send(self, *args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(out))
+
+    def read(self):
+        line = self.file.readline()
+        kind, rest = line[:1], line[1:-2]
+        if kind in (b"+", b"-"):
+            return rest if kind == b"+" else RuntimeError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.file.read(n + 2)[:-2]
+        if kind == b"*":
+            return [self.read() for _ in range(int(rest))]
+        raise RuntimeError(f"unexpected reply {line!r}")
+
+    def call(self, *args):
+        self.send(*args)
+        reply = self.read()
+        if isinstance(reply, RuntimeError):
+            raise reply
+        return reply
+
+
+def unescape(quoted):
+    """An argument as MONITOR prints it (sdscatrepr) back to its bytes."""
+    out, i = bytearray(), 0
+    simple = {"n": 10, "r": 13, "t": 9, "a": 7, "b": 8, "\\": 92, '"': 34}
+    while i < len(quoted):
+        c = quoted[i]
+        if c == "\\" and quoted[i + 1] == "x":
+            out.append(int(quoted[i + 2:i + 4], 16))
+            i += 4
+        elif c == "\\":
+            out.append(simple[quoted[i + 1]])
+            i += 2
+        else:
+            out += c.encode()
+            i += 1
+    return bytes(out)
+
+
+def capture_admission_script(binary, redis_port, workdir):
+    """Runs the gateway until it has loaded its scripts; returns the admission script's text."""
+    monitor = Redis(redis_port)
+    monitor.send("MONITOR")
+    monitor.read()
+    bodies = []
+
+    def watch():
+        for line in monitor.file:
+            m = re.match(rb'\+\S+ \[\S+ \S+\] "EVAL" "((?:[^"\\]|\\.)*)"', line)
+            if m:
+                bodies.append(unescape(m.group(1).decode("latin-1")))
+
+    threading.Thread(target=watch, daemon=True).start()
+    port = free_port()
+    config = os.path.join(workdir, "redis.yaml")
+    with open(config, "w") as f:
+        f.write(f'server: {{ listen: "127.0.0.1:{port}", workers: 1 }}\n'
+                "providers: { mock: { type: mock } }\n"
+                "models: { bench: { deployments: [ { provider: mock, model: mock-gpt } ] } }\n"
+                "log: { level: warning, access_log: false }\n"
+                "tiers: { bench: { requests_per_minute: 100000000, tokens_per_minute: 1000000000000, max_concurrent: 1000 } }\n"
+                f'keys: [ {{ name: bench, key_sha256: "{BENCH_KEY_SHA256}", tier: bench }} ]\n'
+                "pipeline: { auth: { required: true }, rate_limit: {}, router: { strategy: priority } }\n"
+                f'state: {{ backend: redis, url: "redis://127.0.0.1:{redis_port}/0" }}\n')
+    gateway = subprocess.Popen([binary, "serve", "--config", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, gateway, "switchyard")
+        body = b'{"model":"bench","messages":[{"role":"user","content":"hi"}]}'
+        request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-bench\r\n"
+                   b"Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        for _ in range(2):  # the second request carries the first one's settlement
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(request)
+                while s.recv(65536):
+                    pass
+        for _ in range(100):
+            found = [b for b in bodies if b"return struct.pack" in b]
+            if found:
+                return found[0]
+            time.sleep(0.05)
+        sys.exit("the gateway loaded no admission script")
+    finally:
+        gateway.terminate()
+        gateway.wait()
+        # A monitor is fed every command Redis runs, scripts' included: it must not stay.
+        monitor.sock.shutdown(socket.SHUT_RDWR)
+        monitor.sock.close()
+
+
+def measure(redis, script, sizes, rounds, calls):
+    sha = redis.call("SCRIPT", "LOAD", script).decode()
+    key = "sy:{c:bench}:l"
+    best = {}
+    for _ in range(rounds):
+        for n in sizes:
+            redis.call("FLUSHALL")
+            now = int(time.time() * 1e6)
+            admissions = struct.pack("<" + "q" * 2 * n, *[v for _ in range(n) for v in (1, 700)])
+            # The batch before's n requests: admitted at one time, 700 tokens reserved each.
+            rider = struct.pack("<7q", 1, now, n, 700 * n, 12 * n, 20 * n, 0)
+            for _ in range(20):
+                redis.call("EVALSHA", sha, 1, key, admissions, rider)
+            redis.call("CONFIG", "RESETSTAT")
+            for _ in range(calls):
+                redis.call("EVALSHA", sha, 1, key, admissions, rider)
+            stats = redis.call("INFO", "commandstats").decode()
+            usec = float(re.search(r"cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)", stats).group(1))
+            best[n] = min(best.get(n, float("inf")), usec)
+    return best
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--switchyard", default=os.path.join(ROOT, ".build/release/switchyard"))
+    parser.add_argument("--sizes", default="1,4,13,26,52")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=300)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if not os.access(args.switchyard, os.X_OK):
+        sys.exit(f"no binary at {args.switchyard} (swift build -c release --product switchyard)")
+    if not shutil.which("redis-server"):
+        sys.exit("redis-server is missing (scripts/setup.sh --test)")
+    workdir = tempfile.mkdtemp(prefix="switchyard-limit-script.")
+    redis_port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(redis_port, server, "redis-server")
+        script = capture_admission_script(args.switchyard, redis_port, workdir)
+        best = measure(Redis(redis_port), script, sizes, args.rounds, args.calls)
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+    version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2].removeprefix("v=")
+    print(f"# admission script of the bench tier, Redis {version}; min of {args.rounds} rounds of {args.calls} calls")
+    print("| requests per call | µs per call | µs per request |")
+    print("|---:|---:|---:|")
+    for n in sizes:
+        print(f"| {n} | {best[n]:.1f} | {best[n] / n:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
