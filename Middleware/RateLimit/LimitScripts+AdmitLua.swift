@@ -177,8 +177,7 @@ extension LimitScripts {
                   if not s then
                     s = redis.call('HMGET', lkey, \(read))
                     local rolled
-                \(applyMergedLua(shape, slotField: slot))\(prepare)    if s.merged then s.rolled, s.dirty = true, true end
-                    state[lkey] = s
+                \(applyMergedLua(shape, slotField: slot))\(prepare)                    state[lkey] = s
                     order[#order + 1] = lkey
                   end
 
@@ -268,7 +267,9 @@ extension LimitScripts {
     /// Applies a caller's merged settlement (`mergeLua`) to its counters as just read (`s`, in
     /// `shape.fields` order, the lease slot at `slotField`), before the admission decides, with
     /// the settlement's arithmetic: leases released from the slot (no more than it holds) and
-    /// from the live count, token deltas added to the stored window and the one before it.
+    /// from the live count, token deltas added to the stored window and the one before it. The
+    /// caller's counters are then written as a batch writes them, in full only when the window
+    /// before changed (its count is not among a steady batch's writes).
     static func applyMergedLua(_ shape: Shape, slotField: Int) -> String {
         var lua = "    local m = merged[lkey]\n    if m then\n"
         if shape.holdsLease, let cn = shape.fields.firstIndex(of: "cn") {
@@ -290,14 +291,15 @@ extension LimitScripts {
             lua += """
                       do
                         local d, si = m.deltas[\(j + 1)], tonumber(s[\(index)])
-                        if d and si and (d[si] or d[si - 1]) then
-                          s[\(current)] = (tonumber(s[\(current)]) or 0) + (d[si] or 0)
-                          s[\(previous)] = (tonumber(s[\(previous)]) or 0) + (d[si - 1] or 0)
+                        if d and si and d[si] then s[\(current)] = (tonumber(s[\(current)]) or 0) + d[si] end
+                        if d and si and d[si - 1] then
+                          s[\(previous)] = (tonumber(s[\(previous)]) or 0) + d[si - 1]
+                          s.rolled = true
                         end
                       end
 
                 """
         }
-        return lua + "      s.merged = true\n    end\n"
+        return lua + "      s.dirty = true\n    end\n"
     }
 }

@@ -18,6 +18,7 @@ extension StateStoreContract {
         Case(name: "rate admit: a batch decides its requests in order, each all or nothing", body: rateAdmitBatch),
         Case(name: "rate admit: settlements riding with a batch go first", body: rateAdmitWithRidingSettlements),
         Case(name: "rate admit: riding settlements of admitted callers, others and other slots", body: rateAdmitMergesRiders),
+        Case(name: "rate admit: a merged riding settlement of the window before", body: rateAdmitMergesThePreviousWindow),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
     ]
 

@@ -64,6 +64,25 @@ extension StateStoreContract {
         #expect(caller["cn"] == "0" && caller["t3600c"] == "100" && !caller.keys.contains { $0.hasPrefix("L") })
     }
 
+    /// Without leases every rider of an admitted caller is merged, one of the window before
+    /// included: its usage goes into that window's count, which a steady batch does not write.
+    static func rateAdmitMergesThePreviousWindow(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let plan = LimitPlan(limits: [.init(.tokens, limit: 1_000, parameter: hour, name: "tph")])
+        let first = try await rateAdmit(env, base, plan, reserve: 100)
+        let second = try await rateAdmit(env, base, plan, reserve: 100)
+        #expect(first.admitted && second.admitted)
+        var call = ScriptBatch(entries: 1, arity: 1)
+        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 100)
+        LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: first.now - hour, reserved: 0,
+                                      promptTokens: 30, completionTokens: 0, costNanos: 0)
+        let reply = try await env.store.run(compiled(plan).admit, keys: call.keys, arguments: call.arguments)
+        let next = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
+        #expect(next.admitted)
+        let limiter = try await env.store.hashGetAll(base + "l").mapValues { String(decoding: $0, as: UTF8.self) }
+        #expect(limiter["t3600c"] == "300" && limiter["t3600p"] == "30")
+    }
+
     static func rateAdmitWithRidingSettlements(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
         let plan = leasesAndTokens(concurrency: 1)
