@@ -20,6 +20,20 @@ final class ManualClock: Sendable {
     func advance(by delta: Int64) { micros.withLock { $0 += delta } }
 }
 
+/// A clock that moves a millisecond each time it is read, as a real one does between calls.
+final class TickingClock: Sendable {
+    private let micros: Mutex<Int64>
+
+    init(start: Int64) { micros = Mutex(start) }
+
+    func now() -> StoreTime {
+        let total = micros.withLock { $0 += 1_000; return $0 }
+        return StoreTime(seconds: total / 1_000_000, microseconds: total % 1_000_000)
+    }
+
+    func advance(by delta: Int64) { micros.withLock { $0 += delta } }
+}
+
 /// Runs `body(index)` on `count` new threads at once and returns when all have finished.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     let finished = DispatchGroup()
@@ -40,6 +54,19 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
             let clock = ManualClock()
             return (MemoryStore(clock: clock.now), advanceClock: clock.advance(by:))
         })
+    }
+
+    /// The rate-limit cases on a clock that runs, started just before a day ends (a lease slot
+    /// and an hour end with it): each case must first let that end pass, as it does on Redis.
+    @Test(arguments: StateStoreContract.rateLimitCases)
+    func rateCasesOnARunningClockNearTheEndOfADay(_ check: StateStoreContract.Case) async throws {
+        let dayEnd: Int64 = (1_700_000_000 / 86_400 + 1) * 86_400_000_000
+        for before in stride(from: Int64(2_000), through: 16_000, by: 1_000) {
+            try await check.run(against: {
+                let clock = TickingClock(start: dayEnd - before)
+                return (MemoryStore(clock: clock.now), advanceClock: clock.advance(by:))
+            })
+        }
     }
 
     /// A script's HMGET / HSET / HINCRBYs of several fields: one step each, Redis semantics (absent fields

@@ -20,7 +20,12 @@ extension StateStoreContract {
         Case(name: "rate admit: riding settlements of admitted callers, others and other slots", body: rateAdmitMergesRiders),
         Case(name: "rate admit: a merged riding settlement of the window before", body: rateAdmitMergesThePreviousWindow),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
-    ]
+    ].map { rate in
+        Case(name: rate.name) { env in
+            try await env.clearOfSlotEnd(slot: leaseMicros / 16, margin: 3 * second)
+            try await rate.body(env)
+        }
+    }
 
     struct RateReply {
         var admitted: Bool
@@ -58,8 +63,11 @@ extension StateStoreContract {
         ])
     }
 
+    /// Leases live ten minutes, in slots of a sixteenth of that (`LimiterFields.slotsPerLease`).
+    static let leaseMicros: Int64 = 600 * second
+
     static func compiled(_ plan: LimitPlan) -> LimitScripts {
-        LimitScripts(plan: plan, leaseMicros: 600 * second, retentionMicros: 86_400 * second)
+        LimitScripts(plan: plan, leaseMicros: leaseMicros, retentionMicros: 86_400 * second)
     }
 
     static func rateAdmitAllOrNothing(_ env: Environment) async throws {
