@@ -9,7 +9,13 @@ before (as the gateway sends them under load), and reads Redis's own time for it
 commandstats`, usec per call of `evalsha`). Each N: `--rounds` rounds of `--calls` calls after a
 `FLUSHALL`; the minimum over rounds is reported, since the VM's other tenants only ever add.
 
-Usage: bench/limit-script.py [--switchyard BIN] [--sizes 1,4,13,26,52] [--rounds 5] [--calls 300]
+With `--callgrind`, each N instead runs on a fresh redis-server under valgrind's callgrind,
+counting only what `EVALSHA` runs (`--toggle-collect=evalGenericCommand`): instructions per
+call, the difference of a short and a long run so start-up and loading drop out. Those counts
+do not move with the VM's speed, so they compare two versions of the script where times on this
+machine cannot (they vary twofold from one minute to the next).
+
+Usage: bench/limit-script.py [--switchyard BIN] [--sizes 1,4,13,26,52] [--rounds 5] [--calls 300] [--callgrind]
 Loopback only; everything it starts is stopped when it ends.
 """
 import argparse, os, re, shutil, socket, struct, subprocess, sys, tempfile, threading, time
@@ -140,17 +146,25 @@ def capture_admission_script(binary, redis_port, workdir):
         monitor.sock.close()
 
 
+KEY = "sy:{c:bench}:l"
+
+
+def batch(n):
+    """N admissions of the bench caller, and one riding settlement for the batch before's N
+    requests (admitted at one time, 700 tokens reserved each), as the gateway sends them."""
+    admissions = struct.pack("<" + "q" * 2 * n, *[v for _ in range(n) for v in (1, 700)])
+    rider = struct.pack("<7q", 1, int(time.time() * 1e6), n, 700 * n, 12 * n, 20 * n, 0)
+    return admissions, rider
+
+
 def measure(redis, script, sizes, rounds, calls):
     sha = redis.call("SCRIPT", "LOAD", script).decode()
-    key = "sy:{c:bench}:l"
+    key = KEY
     best = {}
     for _ in range(rounds):
         for n in sizes:
             redis.call("FLUSHALL")
-            now = int(time.time() * 1e6)
-            admissions = struct.pack("<" + "q" * 2 * n, *[v for _ in range(n) for v in (1, 700)])
-            # The batch before's n requests: admitted at one time, 700 tokens reserved each.
-            rider = struct.pack("<7q", 1, now, n, 700 * n, 12 * n, 20 * n, 0)
+            admissions, rider = batch(n)
             for _ in range(20):
                 redis.call("EVALSHA", sha, 1, key, admissions, rider)
             redis.call("CONFIG", "RESETSTAT")
@@ -162,18 +176,48 @@ def measure(redis, script, sizes, rounds, calls):
     return best
 
 
+def instructions(script, n, calls, workdir):
+    """Instructions valgrind counts inside EVALSHA over `calls` calls, on a fresh server."""
+    port = free_port()
+    out = os.path.join(workdir, f"callgrind.{n}.{calls}")
+    log = os.path.join(workdir, f"valgrind.{n}.{calls}.log")
+    with open(log, "w") as stderr:
+        server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no",
+                                   "--toggle-collect=evalGenericCommand", "redis-server", "--port", str(port), "--bind",
+                                   "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        wait_port(port, server, "redis-server under valgrind")
+        redis = Redis(port)
+        sha = redis.call("SCRIPT", "LOAD", script).decode()
+        admissions, rider = batch(n)
+        for _ in range(calls):
+            redis.call("EVALSHA", sha, 1, KEY, admissions, rider)
+    finally:
+        server.terminate()
+        server.wait()
+    return int(re.search(r"Collected : (\d+)", open(log).read()).group(1))
+
+
+def count_instructions(script, sizes, calls, workdir):
+    short = max(1, calls // 5)
+    return {n: (instructions(script, n, calls + short, workdir) - instructions(script, n, short, workdir)) / calls for n in sizes}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--switchyard", default=os.path.join(ROOT, ".build/release/switchyard"))
     parser.add_argument("--sizes", default="1,4,13,26,52")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--callgrind", action="store_true", help="count instructions under valgrind instead of timing")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if not os.access(args.switchyard, os.X_OK):
         sys.exit(f"no binary at {args.switchyard} (swift build -c release --product switchyard)")
     if not shutil.which("redis-server"):
         sys.exit("redis-server is missing (scripts/setup.sh --test)")
+    if args.callgrind and not shutil.which("valgrind"):
+        sys.exit("valgrind is missing (scripts/setup.sh --bench)")
     workdir = tempfile.mkdtemp(prefix="switchyard-limit-script.")
     redis_port = free_port()
     server = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
@@ -181,12 +225,22 @@ def main():
     try:
         wait_port(redis_port, server, "redis-server")
         script = capture_admission_script(args.switchyard, redis_port, workdir)
-        best = measure(Redis(redis_port), script, sizes, args.rounds, args.calls)
+        if args.callgrind:
+            counts = count_instructions(script, sizes, args.calls, workdir)
+        else:
+            best = measure(Redis(redis_port), script, sizes, args.rounds, args.calls)
     finally:
         server.terminate()
         server.wait()
         shutil.rmtree(workdir, ignore_errors=True)
     version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2].removeprefix("v=")
+    if args.callgrind:
+        print(f"# admission script of the bench tier, Redis {version}; instructions inside EVALSHA (callgrind), {args.calls} calls")
+        print("| requests per call | instructions per call | per request |")
+        print("|---:|---:|---:|")
+        for n in sizes:
+            print(f"| {n} | {counts[n]:,.0f} | {counts[n] / n:,.0f} |")
+        return
     print(f"# admission script of the bench tier, Redis {version}; min of {args.rounds} rounds of {args.calls} calls")
     print("| requests per call | µs per call | µs per request |")
     print("|---:|---:|---:|")

@@ -3,7 +3,7 @@
 #   scripts/setup.sh            build/run dependencies: libcurl, hiredis, zlib, pkg-config
 #   scripts/setup.sh --test     plus what the test suite needs: python3 venv (openai SDK), redis-server
 #                               (the Redis store tests start their own servers on free ports)
-#   scripts/setup.sh --bench    plus nginx and wrk for bench/run.sh
+#   scripts/setup.sh --bench    plus nginx and wrk for bench/run.sh, valgrind for instruction counts
 set -euo pipefail
 
 packages=(libcurl4-openssl-dev libhiredis-dev zlib1g-dev pkg-config)
@@ -11,7 +11,7 @@ commands=()
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(python3-venv redis-server) ;;
-    --bench) commands+=(nginx:nginx-light wrk:wrk) ;;
+    --bench) commands+=(nginx:nginx-light wrk:wrk valgrind:valgrind) ;;
   esac
 done
 

@@ -165,6 +165,7 @@ extension LimitScripts {
         let tokenWindows = shape.tokenStems.map { "{\($0.window), '\($0.stem)c', '\($0.stem)p'}" }.joined(separator: ", ")
         let limiterFields = ["'cn'"] + shape.tokenStems.flatMap { ["'\($0.stem)i'", "'\($0.stem)c'", "'\($0.stem)p'"] }
         let deferred = riding ? " and not defer(lkey, c)" : ""
+        let firstDeltas = shape.tokenStems.map { "{[floor(at / \($0.window))] = delta}" }.joined(separator: ", ")
         return """
             local token_windows = {\(tokenWindows)}
             local limiter_fields = {\(limiterFields.joined(separator: ", "))}
@@ -195,31 +196,37 @@ extension LimitScripts {
                 if not now then now = server_now() end
                 at = now
               end
+              local slot
+              if holds then slot = floor((at + \(shape.leaseMicros)) / \(shape.slotMicros)) end
+              local delta = prompt + completion - reserved
+              local days = floor(at / day_us)
               local c = callers[lkey]
               if not c then
-                c = {leases = {}, leased = {}, deltas = {}, usage = {}, slots = {}}
+                -- Built whole from the caller's first entry: tables filled one key at a time
+                -- grow by rehashing, which was most of what a riding entry cost.
+                c = {leases = {slot}, leased = slot and {[slot] = count} or {}, deltas = delta ~= 0 and {\(firstDeltas)} or {},
+                     usage = {[days] = {count, prompt, completion, cost, quota_day and -reserved or 0, prefix = 'd:', index = days, ttl = retention_us}},
+                     slots = {days}}
                 callers[lkey] = c
                 order[#order + 1] = lkey
-              end
-              if holds then
-                local slot = floor((at + \(shape.leaseMicros)) / \(shape.slotMicros))
-                if not c.leased[slot] then
-                  c.leased[slot] = 0
-                  c.leases[#c.leases + 1] = slot
+              else
+                if slot then
+                  if not c.leased[slot] then
+                    c.leased[slot] = 0
+                    c.leases[#c.leases + 1] = slot
+                  end
+                  c.leased[slot] = c.leased[slot] + count
                 end
-                c.leased[slot] = c.leased[slot] + count
-              end
-              local delta = prompt + completion - reserved
-              if delta ~= 0 then
-                for j, w in ipairs(token_windows) do
-                  local d = c.deltas[j] or {}
-                  c.deltas[j] = d
-                  local x = math.floor(at / w[1])
-                  d[x] = (d[x] or 0) + delta
+                if delta ~= 0 then
+                  for j, w in ipairs(token_windows) do
+                    local d = c.deltas[j] or {}
+                    c.deltas[j] = d
+                    local x = floor(at / w[1])
+                    d[x] = (d[x] or 0) + delta
+                  end
                 end
+                add(c, days, 'd:', days, retention_us, count, prompt, completion, cost, quota_day and reserved or 0)
               end
-              local days = math.floor(at / day_us)
-              add(c, days, 'd:', days, retention_us, count, prompt, completion, cost, quota_day and reserved or 0)
               if monthly then
                 local _, _, month = periods(at)
                 add(c, -1 - month, 'm:', month, retention_us + 31 * day_us, count, prompt, completion, cost, quota_month and reserved or 0)
