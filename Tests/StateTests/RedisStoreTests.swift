@@ -1,5 +1,6 @@
 import GatewayCore
 import Glibc
+import Middleware
 import Reactor
 import State
 import TestSupport
@@ -38,6 +39,38 @@ struct RedisStoreTests {
             await #expect(throws: StoreError.self) { try await store.increment("sy:{t}:h", by: 1, ttl: nil) }
         }
         #expect(store.health == .ready)
+    }
+
+    /// A caller's usage for a day lives as long as usage is kept (`usage_retention`): its TTL
+    /// is set when its first requests are counted, by the settlement script alone or riding with
+    /// an admission. (The contract cannot see TTLs; Redis's own expiry does the rest.)
+    @Test func aDayOfUsageExpiresAfterTheRetention() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let store = RedisStore(endpoint: endpoint(server))
+        try await onWorker { _ in
+            let plan = LimitPlan(limits: [.init(.tokens, limit: 1_000, parameter: StateStoreContract.hour, name: "tph")])
+            let scripts = StateStoreContract.compiled(plan)  // usage kept a day
+            let at = try await store.serverTime().totalMicroseconds
+            func ttl(_ caller: String) async throws -> Int64? {
+                let day = CallerKeys.day(caller, index: CalendarPeriod.day(now: at).index)
+                return try await store.command([Array("PTTL".utf8), Array(day.utf8)]).integer
+            }
+            var alone = ScriptBatch(entries: 1, arity: LimitScripts.settleArity)
+            LimitScripts.appendSettlement(to: &alone, limiter: CallerKeys.limiter("alone"), admittedAt: at, reserved: 0,
+                                          promptTokens: 5, completionTokens: 1, costNanos: 0)
+            _ = try await store.run(scripts.settle, keys: alone.keys, arguments: alone.arguments)
+            var riding = ScriptBatch(entries: 1, arity: 1)
+            LimitScripts.appendAdmission(to: &riding, limiter: CallerKeys.limiter("rider"), reserve: 0)
+            LimitScripts.appendSettlement(to: &riding, section: 1, limiter: CallerKeys.limiter("rider"), admittedAt: at, reserved: 0,
+                                          promptTokens: 5, completionTokens: 1, costNanos: 0)
+            _ = try await store.run(scripts.admit, keys: riding.keys, arguments: riding.arguments)
+            let day: Int64 = 86_400_000
+            for caller in ["alone", "rider"] {
+                let left = try #require(try await ttl(caller))
+                #expect(left > day - 60_000 && left <= day, "\(caller): PTTL \(left)")
+            }
+        }
     }
 
     /// `start` issues at once and in order: a script started and not awaited is applied before
