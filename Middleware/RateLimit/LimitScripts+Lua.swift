@@ -274,11 +274,11 @@ extension LimitScripts {
                 local u = c.usage[slot]
                 local key = base .. u.prefix .. int(u.index)
                 -- HINCRBY per field, not one HMGET and one HSET: no reply table, no number
-                -- parsed or formatted in Lua (cheaper for the usual three fields), and Redis's
-                -- own 64-bit arithmetic. The first requests counted in it make a new period.
-                local requests = redis.call('HINCRBY', key, 'requests', u[1])
+                -- parsed in Lua (cheaper for the usual three fields), and Redis's own 64-bit
+                -- arithmetic. The first requests counted in it make a new period.
+                local requests = redis.call('HINCRBY', key, 'requests', int(u[1]))
                 for j = 2, 5 do
-                  if u[j] ~= 0 then redis.call('HINCRBY', key, usage_fields[j], u[j]) end
+                  if u[j] ~= 0 then redis.call('HINCRBY', key, usage_fields[j], int(u[j])) end
                 end
                 if requests == u[1] then redis.call('PEXPIRE', key, int(math.ceil(u.ttl / 1000))) end
               end
