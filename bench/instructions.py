@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""User-space instructions per request of a Switchyard gateway under load, counted by callgrind.
+
+The throughput benchmarks on this 2-CPU VM move by a factor of two from one minute to the next
+with the host's load; instruction counts do not, so they show what a change to the gateway's
+code did. For each chain of bench/ratelimit.sh (`plain`: router only; `memory`: auth +
+rate_limit on the memory store; `redis`: the same on Redis, `busy_poll: 0s` so that polling for
+a reply is not counted as work) this runs the gateway (1 worker, CPU 0) under valgrind's
+callgrind twice, with `wrk -t1 -c32` on CPU 1 for a short and a long run, and reports
+(instructions of the long run - of the short) / (requests of the long - of the short): start-up,
+configuration and warm-up drop out. The upstream is the built-in mock provider (`inprocess`) or a
+mock-llm server on CPU 1 (`--upstream mock-llm`); redis-server, when needed, runs on CPU 1 too.
+
+Usage: bench/instructions.py [--chains plain,memory,redis] [--upstream inprocess|mock-llm]
+                             [--switchyard BIN] [--mock-llm BIN] [--seconds 3,9]
+Needs valgrind and wrk (scripts/setup.sh --bench), redis-server (--test). Loopback only;
+everything it starts is stopped when it ends. The binary is stripped of its debug sections
+first (valgrind reads Swift's DWARF slowly and sometimes not at all).
+"""
+import argparse, hashlib, os, re, shutil, subprocess, sys, tempfile
+
+from loopback import free_port, wait_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH_KEY = "sk-bench"  # what chat.lua sends as its bearer key
+
+
+def config(chain, port, upstream_port, redis_port):
+    lines = [f'server: {{ listen: "127.0.0.1:{port}", workers: 1 }}']
+    if upstream_port:
+        lines.append(f'providers: {{ up: {{ type: openai, base_url: "http://127.0.0.1:{upstream_port}/v1", api_key: "sk-up" }} }}')
+        lines.append("models: { bench: { deployments: [ { provider: up, model: mock-gpt } ] } }")
+    else:
+        lines.append("providers: { mock: { type: mock } }")
+        lines.append("models: { bench: { deployments: [ { provider: mock, model: mock-gpt } ] } }")
+    lines.append("log: { level: warning, access_log: false }")
+    if chain == "plain":
+        lines.append("pipeline: { router: { strategy: priority } }")
+    else:
+        key_sha256 = hashlib.sha256(BENCH_KEY.encode()).hexdigest()
+        lines.append("tiers: { bench: { requests_per_minute: 100000000, tokens_per_minute: 1000000000000, max_concurrent: 1000 } }")
+        lines.append(f'keys: [ {{ name: bench, key_sha256: "{key_sha256}", tier: bench }} ]')
+        lines.append("pipeline: { auth: { required: true }, rate_limit: {}, router: { strategy: priority } }")
+    if chain == "redis":
+        lines.append(f'state: {{ backend: redis, url: "redis://127.0.0.1:{redis_port}/0", busy_poll: 0s }}')
+    return "\n".join(lines) + "\n"
+
+
+def run(binary, config_path, port, seconds, workdir):
+    """(requests served, instructions counted) for one gateway under callgrind and `seconds` of wrk."""
+    log = os.path.join(workdir, f"valgrind-{seconds}.log")
+    with open(log, "w") as stderr:
+        gateway = subprocess.Popen(["taskset", "-c", "0", "valgrind", "--tool=callgrind", "--dump-instr=no",
+                                    f"--callgrind-out-file={workdir}/callgrind.{seconds}", binary, "serve", "--config",
+                                    config_path], stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        wait_port(port, gateway, "switchyard under valgrind")
+        out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{seconds}s", "-s",
+                              os.path.join(ROOT, "bench", "chat.lua"), f"http://127.0.0.1:{port}/v1/chat/completions"],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        gateway.terminate()
+        gateway.wait()
+    if "Non-2xx" in out:
+        sys.exit(f"the gateway answered errors:\n{out}")
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return requests, int(re.search(r"Collected : (\d+)", open(log).read()).group(1))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chains", default="plain,memory,redis")
+    parser.add_argument("--upstream", choices=["inprocess", "mock-llm"], default="inprocess")
+    parser.add_argument("--switchyard", default=os.path.join(ROOT, ".build/release/switchyard"))
+    parser.add_argument("--mock-llm", default=os.path.join(ROOT, ".build/release/mock-llm"))
+    parser.add_argument("--seconds", default="3,9", help="the short and the long run's wrk seconds")
+    args = parser.parse_args()
+    chains = args.chains.split(",")
+    short, long = (int(s) for s in args.seconds.split(","))
+    for tool in ["valgrind", "wrk", "taskset", "objcopy"] + (["redis-server"] if "redis" in chains else []):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing (scripts/setup.sh --test --bench)")
+    for binary in [args.switchyard] + ([args.mock_llm] if args.upstream == "mock-llm" else []):
+        if not os.access(binary, os.X_OK):
+            sys.exit(f"no binary at {binary} (swift build -c release)")
+    workdir = tempfile.mkdtemp(prefix="switchyard-instructions.")
+    started = []
+    try:
+        binary = os.path.join(workdir, "switchyard")
+        subprocess.run(["objcopy", "--strip-debug", args.switchyard, binary], check=True)
+        upstream_port = redis_port = None
+        if args.upstream == "mock-llm":
+            upstream_port = free_port()
+            started.append(subprocess.Popen(["taskset", "-c", "1", args.mock_llm, "--host", "127.0.0.1", "--port",
+                                             str(upstream_port), "--workers", "1"], stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL))
+            wait_port(upstream_port, started[-1], "mock-llm")
+        if "redis" in chains:
+            redis_port = free_port()
+            started.append(subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--bind",
+                                             "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL))
+            wait_port(redis_port, started[-1], "redis-server")
+        print(f"# user-space instructions per request, callgrind, wrk -t1 -c32, {args.upstream} upstream "
+              f"({long} s run minus {short} s run)")
+        print("| chain | instructions per request | requests counted |")
+        print("|---|---:|---:|")
+        for chain in chains:
+            port = free_port()
+            path = os.path.join(workdir, f"{chain}.yaml")
+            with open(path, "w") as f:
+                f.write(config(chain, port, upstream_port, redis_port))
+            n1, i1 = run(binary, path, port, short, workdir)
+            n2, i2 = run(binary, path, port, long, workdir)
+            print(f"| {chain} | {(i2 - i1) / (n2 - n1):,.0f} | {n2 - n1:,} |")
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
