@@ -41,6 +41,32 @@ struct RedisStoreTests {
         #expect(store.health == .ready)
     }
 
+    /// A test's server whose free port another took before it bound starts on another port
+    /// (the race made CI fail once: "bind: Address already in use").
+    @Test func aTestServerWhosePortIsTakenStartsOnAnother() async throws {
+        let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(taken) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, length) == 0 && listen(taken, 1) == 0 && getsockname(taken, $0, &length) == 0 }
+        }
+        #expect(bound)
+        let occupied = Int(UInt16(bigEndian: address.sin_port))
+        var offered = [occupied]
+        let server = try RedisServerProcess(nextPort: { offered.isEmpty ? freeLoopbackPort() : offered.removeFirst() }, attempts: 2)
+        defer { server.stop() }
+        #expect(server.port != occupied)
+        let store = RedisStore(endpoint: endpoint(server))
+        try await onWorker { _ in
+            let pong = try await store.command([Array("PING".utf8)])
+            #expect(pong == .string("PONG"))
+        }
+        #expect(throws: RedisServerProcess.StartFailure.self) { try RedisServerProcess(port: occupied) }
+    }
+
     /// A caller's usage for a day lives as long as usage is kept (`usage_retention`): its TTL
     /// is set when its first requests are counted, by the settlement script alone or riding with
     /// an admission. (The contract cannot see TTLs; Redis's own expiry does the rest.)

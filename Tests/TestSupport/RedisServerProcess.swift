@@ -14,13 +14,43 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     public struct StartFailure: Error { public let reason: String }
 
-    public init(port requested: Int? = nil) throws {
+    /// Starts a server on `requested`, or on a free port. A free port is only free when it is
+    /// looked up: another test's server or connection may take it before this one binds, so a
+    /// server that finds its port taken is started again on another (a few times).
+    public convenience init(port requested: Int? = nil) throws {
+        if let requested {
+            try self.init(nextPort: { requested }, attempts: 1)
+        } else {
+            try self.init(nextPort: freeLoopbackPort, attempts: 5)
+        }
+    }
+
+    /// Starts a server on the port `nextPort` gives, and on the next one it gives while the
+    /// port is taken, up to `attempts` ports.
+    public init(nextPort: () -> Int, attempts: Int) throws {
         guard let binary = Self.binary() else { throw StartFailure(reason: "redis-server is not installed") }
-        let port = requested ?? freeLoopbackPort()
-        self.port = port
         var template = Array("/tmp/sy-redis-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw StartFailure(reason: "mkdtemp") }
         directory = String(cString: made)
+        var attempt = 1
+        while true {
+            let port = nextPort()
+            do {
+                pid = try Self.spawn(binary, port: port, directory: directory)
+                self.port = port
+                return
+            } catch let failure as StartFailure where attempt < attempts && failure.reason.contains("Address already in use") {
+                attempt += 1
+            } catch {
+                _ = rmdir(directory)
+                throw error
+            }
+        }
+    }
+
+    /// Spawns the server and returns once its log says it is ready; throws with the log when it
+    /// exits first (the server is reaped).
+    private static func spawn(_ binary: String, port: Int, directory: String) throws -> pid_t {
         var fds: [Int32] = [0, 0]
         pipe(&fds)
         // Close-on-exec: a server spawned by a parallel test must not inherit this pipe.
@@ -39,17 +69,21 @@ public final class RedisServerProcess: @unchecked Sendable {
         let rc = posix_spawn(&child, binary, &actions, nil, &argv, environ)
         close(fds[1])
         guard rc == 0 else { close(fds[0]); throw StartFailure(reason: "posix_spawn: \(rc)") }
-        pid = child
         // Block on the server's log until it says it is ready (or exits).
         var seen: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         let marker = Array("Ready to accept connections".utf8)
-        while !Self.contains(seen, marker) {
+        while !contains(seen, marker) {
             let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if n <= 0 { close(fds[0]); stop(); throw StartFailure(reason: String(decoding: seen, as: UTF8.self)) }
+            if n <= 0 {
+                close(fds[0])
+                reap(child)
+                throw StartFailure(reason: String(decoding: seen, as: UTF8.self))
+            }
             seen.append(contentsOf: buffer[..<n])
         }
         close(fds[0])  // later log lines hit a closed pipe; redis ignores the EPIPE
+        return child
     }
 
     public var url: String { "redis://127.0.0.1:\(port)/0" }
@@ -58,11 +92,15 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     /// Stops the server (SIGKILL after SIGCONT, so a stopped one dies too) and reaps it.
     public func stop() {
+        Self.reap(pid)
+        _ = rmdir(directory)
+    }
+
+    private static func reap(_ pid: pid_t) {
         kill(pid, SIGCONT)
         kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        _ = rmdir(directory)
     }
 
     private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
