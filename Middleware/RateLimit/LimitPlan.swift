@@ -59,12 +59,11 @@ public struct LimitPlan: Sendable, Equatable {
     }
 
     public var limits: [Limit] {
-        didSet { (policyHead, headerBound, countsTokens, holdsLease) = Self.derived(limits) }
+        didSet { (headers, countsTokens, holdsLease) = Self.derived(limits) }
     }
-    /// The `RateLimit-Policy` line and the name of the `RateLimit` one, rendered once.
-    private(set) var policyHead: [UInt8]
-    /// Bytes the plan's rate-limit header lines can take at most (`RateLimitHeaders.apply`).
-    private(set) var headerBound: Int
+    /// What the rate-limit headers need of the plan, worked out once: every answer's snapshot
+    /// holds it (one reference).
+    private(set) var headers: RateLimitHeaders.Layout
     /// Whether any limit counts tokens (so the request reserves its estimate).
     public private(set) var countsTokens: Bool
     /// Whether a concurrency lease is taken (and must be released when the answer ends).
@@ -72,14 +71,13 @@ public struct LimitPlan: Sendable, Equatable {
 
     public init(limits: [Limit]) {
         self.limits = limits
-        (policyHead, headerBound, countsTokens, holdsLease) = Self.derived(limits)
+        (headers, countsTokens, holdsLease) = Self.derived(limits)
     }
 
     /// What the stage asks of a plan on every request, worked out once per plan.
-    private static func derived(_ limits: [Limit]) -> (policy: [UInt8], headerBound: Int, countsTokens: Bool, holdsLease: Bool) {
-        let policy = limits.isEmpty ? [] : HeaderLines.line("RateLimit-Policy", RateLimitHeaders.policy(limits)) + Array("RateLimit: ".utf8)
-        return (policy, RateLimitHeaders.bound(limits, policyHead: policy),
-                limits.contains { [.tokens, .dailyTokens, .monthlyTokens].contains($0.kind) }, limits.contains { $0.kind == .concurrency })
+    private static func derived(_ limits: [Limit]) -> (headers: RateLimitHeaders.Layout, countsTokens: Bool, holdsLease: Bool) {
+        (RateLimitHeaders.Layout(limits), limits.contains { [.tokens, .dailyTokens, .monthlyTokens].contains($0.kind) },
+         limits.contains { $0.kind == .concurrency })
     }
 
     static let minute: Int64 = 60_000_000

@@ -14,8 +14,10 @@ public final class RateLimitSnapshot: Sendable {
     }
 
     public let admitted: Bool
-    /// The plan's limits, in the reply's order.
-    let limits: [LimitPlan.Limit]
+    /// The plan's limits (in the reply's order) and what its headers need, shared by every
+    /// snapshot of the plan.
+    let layout: RateLimitHeaders.Layout
+    var limits: [LimitPlan.Limit] { layout.limits }
     /// The batch's reply, where this answer starts in it, and whether in the short form.
     private let reply: PackedIntegers
     private let first: Int
@@ -26,10 +28,8 @@ public final class RateLimitSnapshot: Sendable {
     public let retryMicros: Int64
     /// The store's time at the decision (µs), which settlement reconciles against.
     public let decidedAt: Int64
-    /// The plan's `RateLimit-Policy` line and the start of the `RateLimit` one, and the most
-    /// bytes its header lines can take.
-    public let policyHead: [UInt8]
-    let headerBound: Int
+    /// The most bytes its header lines can take.
+    var headerBound: Int { layout.bound }
 
     /// Reads request `entry`'s answer in a `LimitScripts.admit` reply; nil when the reply is not
     /// shaped as documented.
@@ -64,12 +64,10 @@ public final class RateLimitSnapshot: Sendable {
         self.refusedBy = form > 0 ? Int(form) - 1 : nil
         self.retryMicros = short ? 0 : reply[first + 1]
         self.decidedAt = reply[0]
-        self.limits = plan.limits
+        self.layout = plan.headers
         self.reply = reply
         self.first = first
         self.short = short
-        policyHead = plan.policyHead
-        headerBound = plan.headerBound
     }
 
     /// What limit `i` had left after this request (before it, when refused).
@@ -92,16 +90,13 @@ public final class RateLimitSnapshot: Sendable {
 
     /// The request limit clients watch (`X-RateLimit-*`, `x-ratelimit-*-requests`): the one
     /// with the fewest requests left, the first in plan order on ties (windows come before the
-    /// burst bucket).
-    var requestEntry: Entry? {
-        var best: Int?
-        for i in limits.indices where limits[i].kind == .requests || limits[i].kind == .burst {
-            if best == nil || remaining(i) < remaining(best!) { best = i }
-        }
-        return best.map(entry)
+    /// burst bucket). Its index.
+    var requestLimit: Int? {
+        let candidates = layout.requestLimits
+        guard var best = candidates.first else { return nil }
+        for i in candidates.dropFirst() where remaining(i) < remaining(best) { best = i }
+        return best
     }
-
-    var tokenEntry: Entry? { limits.firstIndex { $0.kind == .tokens }.map(entry) }
 }
 
 /// Renders the rate-limit headers every answer to a limited caller carries, in each convention
@@ -114,34 +109,62 @@ public enum RateLimitHeaders {
     /// between two numbers is one piece (a limit line and the name of the next, rendered with
     /// the plan; a line's end and the next name as one literal): each piece written costs a
     /// call and a memcpy, and there were 32 per answer.
+    ///
+    /// Limits are found by their index in the plan (the plan's layout knows which are request
+    /// and token limits): no entry is built and no limit retained on the way.
     public static func apply(_ snapshot: RateLimitSnapshot, to lines: inout HeaderLines) {
-        let requests = snapshot.requestEntry
-        let tokens = snapshot.tokenEntry
-        lines.write(maxCount: snapshot.headerBound) { out in
-            if let primary = requests ?? tokens ?? (snapshot.limits.isEmpty ? nil : snapshot.entry(0)) {
-                out.write(primary.limit.lines.limit)
-                out.writeDecimal(Int(primary.remaining))
-                out.write("\r\nX-RateLimit-Reset: ")
-                out.writeDecimal(Int(seconds(primary.resetMicros)))
-                out.write("\r\n")
-                if let requests {
-                    openAI(&out, requests, start: requests.limit.lines.limitRequests, reset: "\r\nx-ratelimit-reset-requests: ")
-                }
+        let layout = snapshot.layout
+        let limits = layout.limits
+        guard !limits.isEmpty else { return }
+        let requests = snapshot.requestLimit
+        let tokens = layout.tokenLimit
+        lines.write(maxCount: layout.bound) { out in
+            let primary = requests ?? tokens ?? 0
+            out.write(limits[primary].lines.limit)
+            out.writeDecimal(Int(snapshot.remaining(primary)))
+            out.write("\r\nX-RateLimit-Reset: ")
+            out.writeDecimal(Int(seconds(snapshot.resetMicros(primary))))
+            out.write("\r\n")
+            if let requests {
+                openAI(&out, snapshot, requests, start: limits[requests].lines.limitRequests, reset: "\r\nx-ratelimit-reset-requests: ")
             }
             if let tokens {
-                openAI(&out, tokens, start: tokens.limit.lines.limitTokens, reset: "\r\nx-ratelimit-reset-tokens: ")
+                openAI(&out, snapshot, tokens, start: limits[tokens].lines.limitTokens, reset: "\r\nx-ratelimit-reset-tokens: ")
             }
-            guard !snapshot.limits.isEmpty else { return }
-            out.write(snapshot.policyHead)
-            for (i, limit) in snapshot.limits.enumerated() {
+            out.write(layout.policyHead)
+            for i in limits.indices {
                 // Each item's bytes start with the ", " that separates it from the one before.
-                if i > 0 { out.write(limit.lines.stateItem) } else { out.write(limit.lines.stateItem[2...]) }
+                if i > 0 { out.write(limits[i].lines.stateItem) } else { out.write(limits[i].lines.stateItem[2...]) }
                 out.writeDecimal(Int(snapshot.remaining(i)))
                 out.write(";t=")
                 out.writeDecimal(Int(seconds(snapshot.resetMicros(i))))
             }
             out.write("\r\n")
         }
+    }
+
+    /// What the headers need of a plan, worked out once with it: its limits, the
+    /// `RateLimit-Policy` line and the start of the `RateLimit` one, the most bytes the lines can
+    /// take, and which limits are the request and token limits. Immutable; a class, so each
+    /// answer's snapshot holds it with one reference.
+    final class Layout: Sendable, Equatable {
+        let limits: [LimitPlan.Limit]
+        let policyHead: [UInt8]
+        let bound: Int
+        /// The request windows and the burst bucket, in plan order.
+        let requestLimits: [Int]
+        /// The first token window.
+        let tokenLimit: Int?
+
+        init(_ limits: [LimitPlan.Limit]) {
+            self.limits = limits
+            policyHead = limits.isEmpty ? [] : HeaderLines.line("RateLimit-Policy", policy(limits)) + Array("RateLimit: ".utf8)
+            bound = RateLimitHeaders.bound(limits, policyHead: policyHead)
+            requestLimits = limits.indices.filter { limits[$0].kind == .requests || limits[$0].kind == .burst }
+            tokenLimit = limits.firstIndex { $0.kind == .tokens }
+        }
+
+        static func == (lhs: Layout, rhs: Layout) -> Bool { lhs === rhs || lhs.limits == rhs.limits }
     }
 
     /// The most bytes `apply` writes for a plan, line by line: one limit line of each kind (the
@@ -167,11 +190,11 @@ public enum RateLimitHeaders {
     /// the reset as a duration.
     /// (`start`: the limit line and the name of the one for what remains; `reset`: the end of
     /// that line and the name of the reset's.)
-    private static func openAI(_ out: inout ByteWriter, _ entry: RateLimitSnapshot.Entry, start: [UInt8], reset: StaticString) {
+    private static func openAI(_ out: inout ByteWriter, _ snapshot: RateLimitSnapshot, _ limit: Int, start: [UInt8], reset: StaticString) {
         out.write(start)
-        out.writeDecimal(Int(entry.remaining))
+        out.writeDecimal(Int(snapshot.remaining(limit)))
         out.write(reset)
-        writeDuration(entry.resetMicros, to: &out)
+        writeDuration(snapshot.resetMicros(limit), to: &out)
         out.write("\r\n")
     }
 

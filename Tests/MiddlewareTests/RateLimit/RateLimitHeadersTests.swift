@@ -56,8 +56,10 @@ import Testing
     /// The headers as documented, each line rendered on its own with string interpolation.
     static func format(_ snapshot: RateLimitSnapshot) -> String {
         let entries = snapshot.entries
-        let requests = snapshot.requestEntry
-        let tokens = snapshot.tokenEntry
+        // The request limit with the fewest left (the first on ties), and the first token limit.
+        let requests = entries.filter { $0.limit.kind == .requests || $0.limit.kind == .burst }
+            .reduce(nil as RateLimitSnapshot.Entry?) { best, entry in best.map { $0.remaining <= entry.remaining ? $0 : entry } ?? entry }
+        let tokens = entries.first { $0.limit.kind == .tokens }
         var out = ""
         if let primary = requests ?? tokens ?? entries.first {
             out += "X-RateLimit-Limit: \(primary.limit.limit)\r\n"

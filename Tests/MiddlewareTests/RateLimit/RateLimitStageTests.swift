@@ -246,7 +246,7 @@ import Testing
         #expect(lines["RateLimit"]?.components(separatedBy: ", ").count == 9)
         // A usual tier's bound stays under the 1 KiB a temporary allocation may take on the stack.
         let usual = LimitPlan(tier: TierConfig(name: "usual", requestsPerMinute: 600, tokensPerMinute: 100_000, maxConcurrent: 20))
-        #expect(usual.headerBound <= 1_024)
+        #expect(usual.headers.bound <= 1_024)
         // A refusal built from the same numbers says so without overflowing either.
         let form = 1 + plan.limits.count
         var refused = values
