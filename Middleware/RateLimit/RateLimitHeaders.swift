@@ -253,24 +253,33 @@ public enum RateLimitHeaders {
         String(decoding: [UInt8](capacity: 64) { writeDuration(micros, to: &$0) }, as: UTF8.self)
     }
 
+    /// Two of these go into every answer's headers: minutes and seconds (below 60) and the unit
+    /// letters are written byte by byte, not through the general decimal and literal writers.
     static func writeDuration(_ micros: Int64, to out: inout ByteWriter) {
         if micros < 1_000_000 {
             out.writeDecimal(Int(roundedUp(micros, per: 1_000)))
-            out.write("ms")
+            out.write(UInt8(ascii: "m"))
+            out.write(UInt8(ascii: "s"))
             return
         }
         let total = seconds(micros)
-        let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)
+        let (hours, minutes, secs) = (total / 3600, Int(total / 60 % 60), Int(total % 60))
         if hours > 0 {
             out.writeDecimal(Int(hours))
-            out.write("h")
+            out.write(UInt8(ascii: "h"))
         }
         if hours > 0 || minutes > 0 {
-            out.writeDecimal(Int(minutes))
-            out.write("m")
+            writeBelow100(minutes, to: &out)
+            out.write(UInt8(ascii: "m"))
         }
-        out.writeDecimal(Int(secs))
-        out.write("s")
+        writeBelow100(secs, to: &out)
+        out.write(UInt8(ascii: "s"))
+    }
+
+    /// `value` (0...99) in decimal.
+    private static func writeBelow100(_ value: Int, to out: inout ByteWriter) {
+        if value >= 10 { out.write(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / 10)) }
+        out.write(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value % 10))
     }
 
     /// "$1.50" for 1.5e9 nano-dollars.

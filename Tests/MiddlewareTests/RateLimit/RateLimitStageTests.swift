@@ -215,6 +215,11 @@ import Testing
         #expect(RateLimitHeaders.duration(1_000_000) == "1s")
         #expect(RateLimitHeaders.duration(360_000_000) == "6m0s")
         #expect(RateLimitHeaders.duration(3_723_000_000) == "1h2m3s")
+        #expect(RateLimitHeaders.duration(59_000_000) == "59s")
+        #expect(RateLimitHeaders.duration(61_500_000) == "1m2s")  // seconds round up
+        #expect(RateLimitHeaders.duration(3_600_000_000) == "1h0m0s")
+        #expect(RateLimitHeaders.duration(36_610_000_000) == "10h10m10s")
+        #expect(RateLimitHeaders.duration(900_000_000_000) == "250h0m0s")
         let plan = LimitPlan(tier: TierConfig(name: "x", requestsPerMinute: 60, tokensPerMinute: 1_000, burst: 5))
         // The call's time and short-form resets, then one answer in the long form.
         let reply = PackedIntegers([0, 0, 0, 0, -1, 0, 59, 30_000_000, 4, 200_000, 900, 30_000_000]).storeValue
