@@ -17,35 +17,11 @@ Needs valgrind and wrk (scripts/setup.sh --bench), redis-server (--test). Loopba
 everything it starts is stopped when it ends. The binary is stripped of its debug sections
 first (valgrind reads Swift's DWARF slowly and sometimes not at all).
 """
-import argparse, hashlib, os, re, shutil, subprocess, sys, tempfile
+import argparse, os, re, shutil, subprocess, sys, tempfile
 
-from loopback import free_port, wait_port
+from benchlib import free_port, gateway_config, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH_KEY = "sk-bench"  # what chat.lua sends as its bearer key
-
-
-def config(chain, port, upstream_port, redis_port):
-    lines = [f'server: {{ listen: "127.0.0.1:{port}", workers: 1 }}']
-    if upstream_port:
-        lines.append(f'providers: {{ up: {{ type: openai, base_url: "http://127.0.0.1:{upstream_port}/v1", api_key: "sk-up" }} }}')
-        lines.append("models: { bench: { deployments: [ { provider: up, model: mock-gpt } ] } }")
-    else:
-        lines.append("providers: { mock: { type: mock } }")
-        lines.append("models: { bench: { deployments: [ { provider: mock, model: mock-gpt } ] } }")
-    lines.append("log: { level: warning, access_log: false }")
-    if chain == "plain":
-        lines.append("pipeline: { router: { strategy: priority } }")
-    else:
-        key_sha256 = hashlib.sha256(BENCH_KEY.encode()).hexdigest()
-        lines.append("tiers: { bench: { requests_per_minute: 100000000, tokens_per_minute: 1000000000000, max_concurrent: 1000 } }")
-        lines.append(f'keys: [ {{ name: bench, key_sha256: "{key_sha256}", tier: bench }} ]')
-        lines.append("pipeline: { auth: { required: true }, rate_limit: {}, router: { strategy: priority } }")
-    if chain == "redis":
-        lines.append(f'state: {{ backend: redis, url: "redis://127.0.0.1:{redis_port}/0", busy_poll: 0s }}')
-    return "\n".join(lines) + "\n"
-
-
 def run(binary, config_path, port, seconds, workdir):
     """(requests served, instructions counted) for one gateway under callgrind and `seconds` of wrk."""
     log = os.path.join(workdir, f"valgrind-{seconds}.log")
@@ -109,7 +85,7 @@ def main():
             port = free_port()
             path = os.path.join(workdir, f"{chain}.yaml")
             with open(path, "w") as f:
-                f.write(config(chain, port, upstream_port, redis_port))
+                f.write(gateway_config(chain, port, upstream_port, redis_port, busy_poll="0s"))
             n1, i1 = run(binary, path, port, short, workdir)
             n2, i2 = run(binary, path, port, long, workdir)
             print(f"| {chain} | {(i2 - i1) / (n2 - n1):,.0f} | {n2 - n1:,} |")

@@ -1,0 +1,51 @@
+"""What the Python bench scripts share (imported by bench/*.py): ports on 127.0.0.1 for the
+servers they start, and the gateway configurations of bench/ratelimit.sh's chains."""
+import hashlib, socket, sys, time
+
+BENCH_KEY = "sk-bench"  # what chat.lua sends as its bearer key
+
+
+def free_port():
+    """A port nothing listens on now (the kernel's pick for a socket bound to port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, process, what, seconds=60):
+    """Returns once `port` accepts; exits the script when `process` dies first or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"{what} exited early")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{what} did not listen on {port}")
+
+
+def gateway_config(chain, port, upstream_port=None, redis_port=None, busy_poll=None):
+    """A one-worker gateway on `port` for one chain of bench/ratelimit.sh: `plain` (router only),
+    `memory` or `redis` (auth + rate_limit under the bench tier, whose limits no load reaches),
+    in front of the built-in mock or of mock-llm at `upstream_port`."""
+    lines = [f'server: {{ listen: "127.0.0.1:{port}", workers: 1 }}']
+    if upstream_port:
+        lines.append(f'providers: {{ up: {{ type: openai, base_url: "http://127.0.0.1:{upstream_port}/v1", api_key: "sk-up" }} }}')
+        lines.append("models: { bench: { deployments: [ { provider: up, model: mock-gpt } ] } }")
+    else:
+        lines.append("providers: { mock: { type: mock } }")
+        lines.append("models: { bench: { deployments: [ { provider: mock, model: mock-gpt } ] } }")
+    lines.append("log: { level: warning, access_log: false }")
+    if chain == "plain":
+        lines.append("pipeline: { router: { strategy: priority } }")
+    else:
+        key_sha256 = hashlib.sha256(BENCH_KEY.encode()).hexdigest()
+        lines.append("tiers: { bench: { requests_per_minute: 100000000, tokens_per_minute: 1000000000000, max_concurrent: 1000 } }")
+        lines.append(f'keys: [ {{ name: bench, key_sha256: "{key_sha256}", tier: bench }} ]')
+        lines.append("pipeline: { auth: { required: true }, rate_limit: {}, router: { strategy: priority } }")
+    if chain == "redis":
+        poll = f", busy_poll: {busy_poll}" if busy_poll else ""
+        lines.append(f'state: {{ backend: redis, url: "redis://127.0.0.1:{redis_port}/0"{poll} }}')
+    return "\n".join(lines) + "\n"
