@@ -86,11 +86,25 @@ public struct ScriptBatch: Sendable {
     private mutating func position(of key: String) -> Int {
         // The last key first: a batch is mostly one caller's run (and the same string object).
         if let last = keys.last, last == key { return keys.count - 1 }
-        if let found = positions[key] { return found }
+        // A few keys are searched in order; the table of positions is made only past them (it
+        // was an allocation and a hash per call, for batches of one or two callers).
+        if keys.count <= Self.searchedInOrder {
+            if let found = keys.firstIndex(of: key) { return found }
+        } else if let found = positions[key] {
+            return found
+        }
         keys.append(key)
-        positions[key] = keys.count - 1
+        if keys.count > Self.searchedInOrder {
+            if positions.isEmpty {
+                for (index, known) in keys.enumerated() { positions[known] = index }
+            } else {
+                positions[key] = keys.count - 1
+            }
+        }
         return keys.count - 1
     }
+
+    private static let searchedInOrder = 8
 
     /// The entries of one section of a script call as the scripts read them: each one's key and
     /// integers; nil when `argument` is not a whole packed batch of `arity`-integer entries over

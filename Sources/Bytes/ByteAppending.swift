@@ -181,12 +181,14 @@ extension Array where Element == UInt8 {
     @usableFromInline static let stackWritable = 1_024
 
     /// Appends at most `maxCount` bytes written by `body`, in one copy from a temporary
-    /// (stack, when small) buffer.
+    /// (stack, when small) buffer; with `spare`, the array then has room for that many bytes
+    /// more (what a later writer appends in place instead of reallocating).
     @inlinable
-    public mutating func appendWriting(maxCount: Int, _ body: (inout ByteWriter) -> Void) {
+    public mutating func appendWriting(maxCount: Int, spare: Int = 0, _ body: (inout ByteWriter) -> Void) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxCount) { buffer in
             var writer = ByteWriter(buffer)
             body(&writer)
+            if spare > 0 { reserveCapacity(count + writer.count + spare) }
             append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<writer.count]))
         }
     }

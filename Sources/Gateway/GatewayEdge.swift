@@ -90,7 +90,7 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         gatewayRequest.hasExtensionFields = request.head.hasExtensionFields
         var response = await self.snapshot.pipeline.handle(gatewayRequest, context: context)
         let overhead = overheadNanos(context)
-        let stamped = Self.serializedStamp(response, context: context, overhead: overhead)
+        let stamped = Self.serializedStamp(&response, context: context, overhead: overhead)
         if stamped.isEmpty { stamp(&response, context: context, overhead: overhead) }
         // Without an access log no entry is built (its strings retained and released on every
         // request) and a stream is relayed without an observer.
@@ -170,7 +170,7 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
         return total > context.upstreamNanos ? total - context.upstreamNanos : 0
     }
 
-    /// The stamped headers as serialised lines, followed by the pipeline's own `headerLines`,
+    /// The pipeline's own `headerLines` followed by the stamped headers as serialised lines,
     /// written by the server after the pipeline's fields: one small buffer instead of a copy of
     /// the fields plus four insertions, written through one `ByteWriter` (appending line by line
     /// cost about 200 instructions a line in capacity checks). Empty when the pipeline's answer
@@ -178,7 +178,7 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
     /// `stamp` replaces them in the fields, as ever, and moves the lines into the fields too).
     /// The request id needs no check: `requestID` keeps only printable ASCII without spaces.
     /// The provider and model lines come rendered with the deployment.
-    static func serializedStamp(_ response: GatewayResponse, context: RequestContext, overhead: UInt64) -> [UInt8] {
+    static func serializedStamp(_ response: inout GatewayResponse, context: RequestContext, overhead: UInt64) -> [UInt8] {
         if response.headers.containsAny(of: stampedNames) { return [] }
         var identity: [UInt8] = []
         if let deployment = context.deployment {
@@ -186,11 +186,11 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
             identity = lines
         }
         var id = context.requestID
-        let lines = response.headerLines.bytes
+        // The pipeline's lines, moved out; a stage that rendered lines left room for these.
+        var out = response.headerLines.take()
         return id.withUTF8 { id in
             let bound = 64 + id.count + identity.count
-            var out: [UInt8] = []
-            out.reserveCapacity(bound + lines.count)
+            out.reserveCapacity(out.count + bound)
             out.appendWriting(maxCount: bound) { out in
                 out.write("x-request-id: ")
                 out.write(id)
@@ -200,7 +200,6 @@ public final class GatewayEdge: HTTPRequestHandler, @unchecked Sendable {
                 writeMilliseconds(overhead, to: &out)
                 out.write("\r\n")
             }
-            out.append(contentsOf: lines)
             return out
         }
     }

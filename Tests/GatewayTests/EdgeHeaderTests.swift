@@ -39,15 +39,20 @@ import Testing
         context.deployment = ResolvedDeployment(providerName: "up", model: "mock-gpt", index: 0)
         var response = GatewayResponse(status: 200, headers: [.contentType: "application/json"], body: .bytes([]))
         response.headerLines.write(maxCount: 64) { $0.write("X-RateLimit-Remaining: 9\r\n") }
-        let lines = GatewayEdge.serializedStamp(response, context: context, overhead: 65_000)
+        #expect(response.headerLines.bytes.capacity >= response.headerLines.bytes.count + HeaderLines.edgeRoom)
+        let rendered = response.headerLines.bytes.withUnsafeBufferPointer { $0.baseAddress }
+        let lines = GatewayEdge.serializedStamp(&response, context: context, overhead: 65_000)
+        // The stamp went into the room the stage's lines left: no new buffer, no copy of them.
+        #expect(lines.withUnsafeBufferPointer { $0.baseAddress } == rendered)
         #expect(String(decoding: lines, as: UTF8.self) == """
+            X-RateLimit-Remaining: 9\r
             x-request-id: req_1\r
             x-switchyard-provider: up\r
             x-switchyard-model: mock-gpt\r
             x-switchyard-overhead-ms: 0.065\r
-            X-RateLimit-Remaining: 9\r
 
             """)
+        #expect(response.headerLines.bytes.isEmpty)  // moved into the stamp
     }
 
     @Test func headerLinesReadBackAsFields() {
@@ -67,15 +72,20 @@ import Testing
     @Test func stampedLinesStepAsideForFieldsThatNeedTheSlowPath() {
         let context = RequestContext(requestID: "req_1", receivedAt: 0)
         // The pipeline's answer already names one of the stamped headers: it is replaced in the fields.
-        #expect(GatewayEdge.serializedStamp(Self.answer([.xRequestID: "cached"]), context: context, overhead: 0).isEmpty)
+        #expect(Self.stamp(Self.answer([.xRequestID: "cached"]), context).isEmpty)
         // A value HTTPTypes would legalise (here, trailing whitespace) goes through the fields too.
         context.deployment = ResolvedDeployment(providerName: "up ", model: "m", index: 0)
-        #expect(GatewayEdge.serializedStamp(Self.answer([:]), context: context, overhead: 0).isEmpty)
+        #expect(Self.stamp(Self.answer([:]), context).isEmpty)
         context.deployment = ResolvedDeployment(providerName: "up", model: "m", index: 0)
-        #expect(!GatewayEdge.serializedStamp(Self.answer([:]), context: context, overhead: 0).isEmpty)
+        #expect(!Self.stamp(Self.answer([:]), context).isEmpty)
     }
 
     static func answer(_ headers: HTTPFields) -> GatewayResponse {
         GatewayResponse(status: 200, headers: headers, body: .bytes([]))
+    }
+
+    static func stamp(_ response: GatewayResponse, _ context: RequestContext) -> [UInt8] {
+        var response = response
+        return GatewayEdge.serializedStamp(&response, context: context, overhead: 0)
     }
 }

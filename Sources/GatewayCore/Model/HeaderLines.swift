@@ -19,9 +19,21 @@ public struct HeaderLines: Sendable, Equatable {
     }
 
     /// Appends lines written through a cursor (`name: value\r\n` each), at most `maxCount`
-    /// bytes, in one copy: how a stage renders many lines at once.
+    /// bytes, in one copy: how a stage renders many lines at once. The buffer is left with
+    /// `edgeRoom` to spare, so the edge's own lines go into it (`take`) without another
+    /// allocation and copy of these.
     public mutating func write(maxCount: Int, _ body: (inout ByteWriter) -> Void) {
-        bytes.appendWriting(maxCount: maxCount, body)
+        bytes.appendWriting(maxCount: maxCount, spare: Self.edgeRoom, body)
+    }
+
+    /// What the edge's stamp (request id, provider and model, overhead) usually takes.
+    public static let edgeRoom = 224
+
+    /// The lines' bytes, moved out (the lines are left empty): the edge appends its own to them.
+    public mutating func take() -> [UInt8] {
+        var taken: [UInt8] = []
+        swap(&taken, &bytes)
+        return taken
     }
 
     /// `name: value` as a line, in wire form (a plan's constant lines, rendered once).
