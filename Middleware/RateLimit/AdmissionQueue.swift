@@ -23,17 +23,10 @@ struct AdmissionReply: Sendable {
 /// A batch that fails (store down, deadline passed) fails each of its requests, which the stage
 /// then treats under its `on_store_error` policy. Reactor-confined, hence `@unchecked Sendable`.
 final class AdmissionQueue: @unchecked Sendable {
-    private struct Waiting {
-        var scripts: LimitScripts
-        var limiter: String
-        var reserve: Int64
-        var continuation: UnsafeContinuation<Result<AdmissionReply, StoreError>, Never>
-    }
-
     private let store: any StateStore
     private let settlements: SettlementQueue
     private let endOfTurn: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
-    private var queued: [Waiting] = []
+    private var queued: [Admission] = []
     private var scheduled = false
 
     /// Requests waiting for the end of the turn (tests).
@@ -50,24 +43,28 @@ final class AdmissionQueue: @unchecked Sendable {
 
     /// Decides one request (with whatever else is queued by the time it leaves).
     func admit(_ scripts: LimitScripts, limiter: String, reserve: Int64) async throws(StoreError) -> AdmissionReply {
-        let result = await withUnsafeContinuation { continuation in
-            queued.append(Waiting(scripts: scripts, limiter: limiter, reserve: reserve, continuation: continuation))
-            guard let endOfTurn else { return send() }
-            guard !scheduled else { return }
-            scheduled = true
-            endOfTurn { [self] in
-                scheduled = false
-                send()
-            }
+        let admission = Admission(scripts: scripts, limiter: limiter, reserve: reserve, promptEstimate: 0, queue: self)
+        await withUnsafeContinuation { admission.start($0) }
+        return try admission.result!.get()
+    }
+
+    /// Queues `admission` for the end of the turn (`Admission.start`).
+    func enqueue(_ admission: Admission) {
+        queued.append(admission)
+        guard let endOfTurn else { return send() }
+        guard !scheduled else { return }
+        scheduled = true
+        endOfTurn { [self] in
+            scheduled = false
+            send()
         }
-        return try result.get()
     }
 
     /// Issues everything queued: one script call per tier and `maxBatch` requests, each carrying
     /// the worker's pending settlements of its tier (applied first); settlements of other tiers
     /// leave ahead of them as `settle` calls, in the same write.
     private func send() {
-        var calls: [(requests: [Waiting], riders: [Settlement])] = []
+        var calls: [(requests: [Admission], riders: [Settlement])] = []
         while !queued.isEmpty {
             let batch = queued.takeTierBatch(limit: Self.maxBatch) { $0.scripts }
             calls.append((batch, settlements.take(for: batch[0].scripts, limit: SettlementQueue.maxBatch)))
@@ -76,10 +73,10 @@ final class AdmissionQueue: @unchecked Sendable {
         for (batch, riders) in calls { issue(batch, riders: riders) }
     }
 
-    private func issue(_ batch: [Waiting], riders: [Settlement]) {
+    private func issue(_ batch: [Admission], riders: [Settlement]) {
         var call = ScriptBatch(entries: batch.count, arity: 1)
         call.reserve(entries: riders.count, arity: LimitScripts.settleArity, section: 1)
-        for waiting in batch { LimitScripts.appendAdmission(to: &call, limiter: waiting.limiter, reserve: waiting.reserve) }
+        for admission in batch { LimitScripts.appendAdmission(to: &call, limiter: admission.limiter, reserve: admission.reserve) }
         for settlement in riders { settlement.append(to: &call, section: 1) }
         let plan = batch[0].scripts.plan
         let settlements = riders.isEmpty ? nil : self.settlements
@@ -91,16 +88,54 @@ final class AdmissionQueue: @unchecked Sendable {
                     offsets.count == batch.count
                 else {
                     let error = StoreError.protocolViolation("rate_admit answered \(reply) for \(batch.count) requests")
-                    for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
+                    for admission in batch { admission.answered(.failure(error)) }
                     return
                 }
-                for (waiting, offset) in zip(batch, offsets) {
-                    waiting.continuation.resume(returning: .success(AdmissionReply(reply: packed, offset: offset)))
+                for (admission, offset) in zip(batch, offsets) {
+                    admission.answered(.success(AdmissionReply(reply: packed, offset: offset)))
                 }
             case .failure(let error):
                 settlements?.answered(failed: true)
-                for waiting in batch { waiting.continuation.resume(returning: .failure(error)) }
+                for admission in batch { admission.answered(.failure(error)) }
             }
         }
+    }
+}
+
+/// One request's admission, from the stage's `enter` to the end of its answer: what is asked
+/// (queued in its worker's `AdmissionQueue`, `start`), the store's answer, and, once decided,
+/// what the headers and the settlement need (`RateLimitStage.decide`, `leave`). One object per
+/// request, where the queue held a continuation and the stage's frame the rest.
+/// Reactor-confined, hence `@unchecked Sendable`.
+final class Admission: BracketWait, @unchecked Sendable {
+    let scripts: LimitScripts
+    let limiter: String
+    /// Tokens reserved up front (0 when the plan counts none).
+    let reserve: Int64
+    /// The prompt's estimate, for a usage the answer does not report.
+    let promptEstimate: Int64
+    private let queue: AdmissionQueue?
+    private var continuation: UnsafeContinuation<Void, Never>?
+    /// The store's answer, once in.
+    private(set) var result: Result<AdmissionReply, StoreError>?
+    /// The decision, when the store answered and admitted: what the headers are rendered from.
+    var snapshot: RateLimitSnapshot?
+
+    init(scripts: LimitScripts, limiter: String, reserve: Int64, promptEstimate: Int64, queue: AdmissionQueue?) {
+        self.scripts = scripts
+        self.limiter = limiter
+        self.reserve = reserve
+        self.promptEstimate = promptEstimate
+        self.queue = queue
+    }
+
+    func start(_ continuation: UnsafeContinuation<Void, Never>) {
+        self.continuation = continuation
+        queue?.enqueue(self)
+    }
+
+    func answered(_ result: Result<AdmissionReply, StoreError>) {
+        self.result = result
+        continuation.take()?.resume()
     }
 }

@@ -9,7 +9,7 @@ import GatewayCore
 ///
 /// One instance per worker and configuration (its settlement queue is the worker's); runs on
 /// that worker's reactor.
-public struct RateLimitStage: Middleware {
+public struct RateLimitStage: Bracket {
     public let name = "rate_limit"
     let settings: PipelineConfig.RateLimit
     /// Each tier's compiled scripts, by tier name, built once.
@@ -37,11 +37,12 @@ public struct RateLimitStage: Middleware {
         self.admissions = AdmissionQueue(store: store, settlements: settlements, endOfTurn: background.endOfTurn)
     }
 
-    @inline(__always)  // its body is the protocol witness (see `Middleware`)
-    public func handle(_ request: GatewayRequest, context: RequestContext, next: Next) async -> GatewayResponse {
-        guard let caller = context.caller ?? anonymous(context) else { return await next(request, context) }
+    /// Who calls, unless shed; then the caller's admission to wait for (`decide`), or, for a
+    /// plan without limits, a pass that only accounts.
+    public func enter(_ request: GatewayRequest, context: RequestContext) -> BracketEntry {
+        guard let caller = context.caller ?? anonymous(context) else { return .pass(nil) }
         if let shedding, shedding.sheds(caller.tier, inFlight: gauge.current) {
-            return GatewayResponse(error: .overloaded(tier: caller.tier.name))
+            return .answer(GatewayResponse(error: .overloaded(tier: caller.tier.name)))
         }
         let (limiter, scripts) = limiters.key(for: caller) { tier in
             // Auth resolves callers' tiers from the same configuration, so the fallback (scripts
@@ -51,62 +52,65 @@ public struct RateLimitStage: Middleware {
         let plan = scripts.plan
         let promptEstimate = Int64(request.body.count / 4)
         let reserve = plan.countsTokens ? promptEstimate + completionEstimate(request) : 0
-
-        var snapshot: RateLimitSnapshot?
-        if !plan.isEmpty {
-            // Settlements of this tier waiting on this worker ride in the same call, applied first.
-            let outcome = await settings.onStoreError.apply { () async throws(StoreError) -> AdmissionReply in
-                try await admissions.admit(scripts, limiter: limiter, reserve: reserve)
-            }
-            switch outcome {
-            case .answered(let answer):
-                guard let decided = RateLimitSnapshot(plan: plan, reply: answer.reply, at: answer.offset) else {
-                    return GatewayResponse(error: .stateStoreUnavailable(.protocolViolation("rate_admit answered \(answer.reply)")))
-                }
-                if !decided.admitted {
-                    var refusal = GatewayResponse(error: .rateLimited(decided))
-                    RateLimitHeaders.apply(decided, to: &refusal.headerLines)
-                    return refusal
-                }
-                snapshot = decided
-            case .proceedWithout:
-                break  // fail_open: unlimited for this request, nothing reserved
-            case .refuse(let response):
-                return response
-            }
+        if plan.isEmpty {
+            gauge.enter()
+            return .pass(Admission(scripts: accountingOnly, limiter: limiter, reserve: 0, promptEstimate: promptEstimate, queue: nil))
         }
+        // Settlements of this tier waiting on this worker ride in the same call, applied first.
+        return .wait(Admission(scripts: scripts, limiter: limiter, reserve: reserve, promptEstimate: promptEstimate, queue: admissions))
+    }
 
-        // Without an admission (fail_open) the accounting-only scripts settle it: no lease to
-        // release. A constant, so no box holds it for the stream's end: each branch completes a copy.
-        let admitted = Settlement(
-            limiter: limiter, admittedAt: snapshot?.decidedAt ?? 0, reserved: snapshot == nil ? 0 : reserve, promptTokens: 0,
-            completionTokens: 0, costNanos: 0, scripts: snapshot == nil ? accountingOnly : scripts)
-        gauge.enter()
-        var response = await next(request, context)
-        if let snapshot { RateLimitHeaders.apply(snapshot, to: &response.headerLines) }
+    /// The admission script's answer under the store-error policy: admitted (its snapshot kept
+    /// for the headers), refused (429 with the headers), or, failing open, unlimited for this
+    /// request and settled by the accounting-only scripts (nothing reserved, no lease).
+    public func decide(_ wait: any BracketWait, request: GatewayRequest, context: RequestContext) -> BracketEntry {
+        let admission = unsafeDowncast(wait, to: Admission.self)
+        guard let result = admission.result else { preconditionFailure("decided before the store answered") }
+        switch settings.onStoreError.outcome(result) {
+        case .answered(let answer):
+            guard let decided = RateLimitSnapshot(plan: admission.scripts.plan, reply: answer.reply, at: answer.offset) else {
+                return .answer(GatewayResponse(error: .stateStoreUnavailable(.protocolViolation("rate_admit answered \(answer.reply)"))))
+            }
+            if !decided.admitted {
+                var refusal = GatewayResponse(error: .rateLimited(decided))
+                RateLimitHeaders.apply(decided, to: &refusal.headerLines)
+                return .answer(refusal)
+            }
+            admission.snapshot = decided
+            gauge.enter()
+            return .pass(admission)
+        case .proceedWithout:
+            gauge.enter()
+            return .pass(Admission(scripts: accountingOnly, limiter: admission.limiter, reserve: 0,
+                                   promptEstimate: admission.promptEstimate, queue: nil))
+        case .refuse(let response):
+            return .answer(response)
+        }
+    }
 
+    /// Stamps the headers and settles the request once its answer has ended — a stream's when
+    /// it ends, cut short or not.
+    public func leave(_ response: inout GatewayResponse, request: GatewayRequest, context: RequestContext, pass: AnyObject?) {
+        guard let pass else { return }
+        let admission = unsafeDowncast(pass, to: Admission.self)
+        if let snapshot = admission.snapshot { RateLimitHeaders.apply(snapshot, to: &response.headerLines) }
         let settlements = self.settlements
         let gauge = self.gauge
         switch response.body {
         case .bytes(let body):
             var meter = UsageMeter()
-            if (200..<300).contains(response.status) { meter.observe(body: body) }
-            var settlement = admitted
-            Self.complete(&settlement, meter: meter, promptEstimate: (200..<300).contains(response.status) ? promptEstimate : 0,
-                          context: context)
+            let succeeded = (200..<300).contains(response.status)
+            if succeeded { meter.observe(body: body) }
+            settlements.add(Self.settlement(admission, meter: meter, promptEstimate: succeeded ? admission.promptEstimate : 0,
+                                            context: context))
             gauge.leave()
-            settlements.add(settlement)
         case .stream(let stream):
-            // A stream cut short still settles what it used: the end runs on any outcome.
             var meter = UsageMeter()
             response.body = .stream(ObservedStream(stream, onChunk: { meter.observe(chunk: $0) }) { _, _ in
-                var settlement = admitted
-                Self.complete(&settlement, meter: meter, promptEstimate: promptEstimate, context: context)
+                settlements.add(Self.settlement(admission, meter: meter, promptEstimate: admission.promptEstimate, context: context))
                 gauge.leave()
-                settlements.add(settlement)
             })
         }
-        return response
     }
 
     /// Sends the settlements still lingering and waits for the store to take them (drain).
@@ -122,14 +126,17 @@ public struct RateLimitStage: Middleware {
         return perChoice * Int64(max(1, request.fields.n ?? 1))
     }
 
-    static func complete(_ settlement: inout Settlement, meter: UsageMeter, promptEstimate: Int64, context: RequestContext) {
+    /// The settlement of an admitted (or accounted) request with the usage its answer reported.
+    static func settlement(_ admission: Admission, meter: UsageMeter, promptEstimate: Int64, context: RequestContext) -> Settlement {
         let tokens = meter.tokens(promptEstimate: promptEstimate)
-        settlement.promptTokens = tokens.prompt
-        settlement.completionTokens = tokens.completion
+        var costNanos: Int64 = 0
         if let deployment = context.deployment {
             let dollars = Double(tokens.prompt) * deployment.inputCostPerMTok + Double(tokens.completion) * deployment.outputCostPerMTok
-            settlement.costNanos = Int64((dollars * 1_000).rounded())  // $/MTok × tokens × 1e9 / 1e6
+            costNanos = Int64((dollars * 1_000).rounded())  // $/MTok × tokens × 1e9 / 1e6
         }
+        return Settlement(limiter: admission.limiter, admittedAt: admission.snapshot?.decidedAt ?? 0, reserved: admission.reserve,
+                          promptTokens: tokens.prompt, completionTokens: tokens.completion, costNanos: costNanos,
+                          scripts: admission.scripts)
     }
 
     static func compile(_ plan: LimitPlan, _ settings: PipelineConfig.RateLimit) -> LimitScripts {

@@ -47,6 +47,45 @@ struct TracingCheck: Precheck {
     }
 }
 
+/// A bracket that logs each part, waits (answered at once by its wait) when told, and lets the
+/// request through or answers 429.
+struct TracingBracket: Bracket {
+    let name: String
+    let log: Trace
+    var waits = true
+    var refuses = false
+
+    final class Wait: BracketWait, @unchecked Sendable {
+        let log: Trace
+        init(_ log: Trace) { self.log = log }
+        func start(_ continuation: UnsafeContinuation<Void, Never>) {
+            log.append("wait")
+            continuation.resume()
+        }
+    }
+
+    final class Pass: @unchecked Sendable {}
+
+    func enter(_ request: GatewayRequest, context: RequestContext) -> BracketEntry {
+        log.append("enter \(name)")
+        return waits ? .wait(Wait(log)) : decision()
+    }
+
+    func decide(_ wait: any BracketWait, request: GatewayRequest, context: RequestContext) -> BracketEntry {
+        log.append("decide \(name)")
+        return decision()
+    }
+
+    func decision() -> BracketEntry {
+        refuses ? .answer(GatewayResponse(status: 429, body: .bytes([]))) : .pass(Pass())
+    }
+
+    func leave(_ response: inout GatewayResponse, request: GatewayRequest, context: RequestContext, pass: AnyObject?) {
+        log.append("leave \(name)\(pass is Pass ? "" : " without its pass")")
+        response.headers[.xSwitchyardModel] = name
+    }
+}
+
 final class Trace: @unchecked Sendable {
     var entries: [String] = []
     func append(_ s: String) { entries.append(s) }
@@ -94,6 +133,29 @@ let emptyRequest = GatewayRequest(endpoint: .chatCompletions, headers: [:], body
         #expect(trace.entries == ["check auth", "→auth", "→router", "upstream", "←router", "←auth"])
         #expect(await run([Tracing(name: "cache", log: trace), TracingCheck("auth", trace, .proceed)]) == 200)
         #expect(trace.entries == ["→cache", "→auth", "upstream", "←auth", "←cache"])
+    }
+
+    /// A bracket after the leading prechecks runs in the chain's own frame, one elsewhere through
+    /// its `handle`; both enter, wait when asked, decide, and leave with their pass, and a bracket
+    /// that answers stops the chain.
+    @Test func bracketsWaitDecideAndLeaveWhereverTheyStand() async {
+        let trace = Trace()
+        func run(_ stages: [any Middleware]) async -> GatewayResponse {
+            trace.entries = []
+            return await pipeline(stages, trace).handle(emptyRequest, context: RequestContext(requestID: "r", receivedAt: 0))
+        }
+        var response = await run([TracingCheck("auth", trace, .proceed), TracingBracket(name: "limit", log: trace)])
+        #expect(trace.entries == ["check auth", "enter limit", "wait", "decide limit", "upstream", "leave limit"])
+        #expect(response.status == 200 && response.headers[.xSwitchyardModel] == "limit")
+        response = await run([Tracing(name: "cache", log: trace), TracingBracket(name: "limit", log: trace, waits: false)])
+        #expect(trace.entries == ["→cache", "enter limit", "upstream", "leave limit", "←cache"])
+        #expect(response.headers[.xSwitchyardModel] == "limit")
+        response = await run([TracingBracket(name: "limit", log: trace, refuses: true), Tracing(name: "router", log: trace)])
+        #expect(trace.entries == ["enter limit", "wait", "decide limit"])
+        #expect(response.status == 429)
+        response = await run([Tracing(name: "cache", log: trace), TracingBracket(name: "limit", log: trace, refuses: true)])
+        #expect(trace.entries == ["→cache", "enter limit", "wait", "decide limit", "←cache"])
+        #expect(response.status == 429)
     }
 
     func pipeline(_ stages: [any Middleware], _ trace: Trace) -> Pipeline {

@@ -19,10 +19,24 @@ extension PipelineConfig.StoreErrorPolicy {
         do {
             return .answered(try await operation())
         } catch {
-            switch self {
-            case .failOpen: return .proceedWithout(error)
-            case .failClosed: return .refuse(GatewayResponse(error: .stateStoreUnavailable(error)))
-            }
+            return outcome(of: error)
+        }
+    }
+
+    /// The outcome of an operation whose result came back through a callback.
+    @inlinable
+    public func outcome<Value: Sendable>(_ result: Result<Value, StoreError>) -> StoreOutcome<Value> {
+        switch result {
+        case .success(let value): .answered(value)
+        case .failure(let error): outcome(of: error)
+        }
+    }
+
+    @inlinable
+    func outcome<Value: Sendable>(of error: StoreError) -> StoreOutcome<Value> {
+        switch self {
+        case .failOpen: .proceedWithout(error)
+        case .failClosed: .refuse(GatewayResponse(error: .stateStoreUnavailable(error)))
         }
     }
 }
