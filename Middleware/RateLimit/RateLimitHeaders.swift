@@ -45,6 +45,7 @@ public final class RateLimitSnapshot: Sendable {
     public static func offsets(plan: LimitPlan, reply: PackedIntegers) -> [Int]? {
         let count = plan.limits.count
         var offsets: [Int] = []
+        offsets.reserveCapacity(reply.count / (1 + count))  // at most: every answer short
         var at = 1 + count
         while at < reply.count {
             offsets.append(at)

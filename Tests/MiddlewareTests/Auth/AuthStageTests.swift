@@ -97,6 +97,27 @@ import Testing
         #expect(await call(stage(keys: [expired]), headers: [.authorization: "Bearer \(Self.key)"]).0 == 401)
     }
 
+    /// A config key the check knows (it identified someone) is refused once its expiry passes.
+    @Test func aKnownConfigKeyExpiresOnTheCheck() async {
+        final class WallClock: @unchecked Sendable { var now: Int64 = 1_699_999_999 }
+        let clock = WallClock()
+        var expiring = Self.configKey
+        expiring.expires = Date(timeIntervalSince1970: 1_700_000_000)
+        let stage = AuthStage(settings: PipelineConfig.Auth(required: true), keys: [expiring], tiers: Self.tiers, store: store,
+                              directory: directory, wallClock: { clock.now }, monotonic: { 0 })
+        let request = chatRequest(headers: [.authorization: "Bearer \(Self.key)"])
+        let context = RequestContext(requestID: "r", receivedAt: 0)
+        guard case .success = await stage.identify(Credentials.key(in: request.headers), context: context) else {
+            Issue.record("the key identifies before its expiry"); return
+        }
+        guard case .proceed = stage.check(request, context: context) else { Issue.record("a known key goes on"); return }
+        clock.now = 1_700_000_000
+        guard case .answer(let refusal) = stage.check(request, context: RequestContext(requestID: "r", receivedAt: 0)) else {
+            Issue.record("an expired key is refused"); return
+        }
+        #expect(refusal.status == 401)
+    }
+
     @Test func aModelTheKeyMayNotUseIs403() async {
         let response = await stage().handle(chatRequest(model: "small", headers: [.authorization: "Bearer \(Self.key)"]),
                                             context: RequestContext(requestID: "r", receivedAt: 0)) { _, _ in
