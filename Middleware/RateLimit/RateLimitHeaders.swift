@@ -120,28 +120,53 @@ public enum RateLimitHeaders {
         let requests = snapshot.requestLimit
         let tokens = layout.tokenLimit
         lines.write(maxCount: layout.bound) { out in
+            // A number several lines repeat (the primary limit's remaining and reset, the token
+            // limit's remaining) is converted once; its digits are copied where it recurs.
             let primary = requests ?? tokens ?? 0
             out.write(limits[primary].lines.limit)
-            out.writeDecimal(Int(snapshot.remaining(primary)))
+            let primaryRemaining = decimal(&out, snapshot.remaining(primary))
             out.write("\r\nX-RateLimit-Reset: ")
-            out.writeDecimal(Int(seconds(snapshot.resetMicros(primary))))
+            let primaryReset = decimal(&out, seconds(snapshot.resetMicros(primary)))
             out.write("\r\n")
             if let requests {
-                openAI(&out, snapshot, requests, start: limits[requests].lines.limitRequests, reset: "\r\nx-ratelimit-reset-requests: ")
+                out.write(limits[requests].lines.limitRequests)
+                if requests == primary { out.writeAgain(primaryRemaining) } else { _ = decimal(&out, snapshot.remaining(requests)) }
+                out.write("\r\nx-ratelimit-reset-requests: ")
+                writeDuration(snapshot.resetMicros(requests), to: &out)
+                out.write("\r\n")
             }
+            var tokensRemaining: Range<Int>?
             if let tokens {
-                openAI(&out, snapshot, tokens, start: limits[tokens].lines.limitTokens, reset: "\r\nx-ratelimit-reset-tokens: ")
+                out.write(limits[tokens].lines.limitTokens)
+                tokensRemaining = tokens == primary ? primaryRemaining : decimal(&out, snapshot.remaining(tokens))
+                if tokens == primary { out.writeAgain(primaryRemaining) }
+                out.write("\r\nx-ratelimit-reset-tokens: ")
+                writeDuration(snapshot.resetMicros(tokens), to: &out)
+                out.write("\r\n")
             }
             out.write(layout.policyHead)
             for i in limits.indices {
                 // Each item's bytes start with the ", " that separates it from the one before.
                 if i > 0 { out.write(limits[i].lines.stateItem) } else { out.write(limits[i].lines.stateItem[2...]) }
-                out.writeDecimal(Int(snapshot.remaining(i)))
+                if i == primary {
+                    out.writeAgain(primaryRemaining)
+                } else if i == tokens, let tokensRemaining {
+                    out.writeAgain(tokensRemaining)
+                } else {
+                    out.writeDecimal(Int(snapshot.remaining(i)))
+                }
                 out.write(";t=")
-                out.writeDecimal(Int(seconds(snapshot.resetMicros(i))))
+                if i == primary { out.writeAgain(primaryReset) } else { out.writeDecimal(Int(seconds(snapshot.resetMicros(i)))) }
             }
             out.write("\r\n")
         }
+    }
+
+    /// Writes `value` in decimal and says where its digits are.
+    private static func decimal(_ out: inout ByteWriter, _ value: Int64) -> Range<Int> {
+        let start = out.count
+        out.writeDecimal(Int(value))
+        return start..<out.count
     }
 
     /// What the headers need of a plan, worked out once with it: its limits, the
@@ -185,18 +210,6 @@ public enum RateLimitHeaders {
         var state = end
         for limit in limits { state += limit.lines.stateItem.count + number + ";t=".utf8.count + number }
         return primary + requests + tokens + policyHead.count + state
-    }
-
-    /// OpenAI's three lines for one limit: its limit (rendered with the plan), what remains, and
-    /// the reset as a duration.
-    /// (`start`: the limit line and the name of the one for what remains; `reset`: the end of
-    /// that line and the name of the reset's.)
-    private static func openAI(_ out: inout ByteWriter, _ snapshot: RateLimitSnapshot, _ limit: Int, start: [UInt8], reset: StaticString) {
-        out.write(start)
-        out.writeDecimal(Int(snapshot.remaining(limit)))
-        out.write(reset)
-        writeDuration(snapshot.resetMicros(limit), to: &out)
-        out.write("\r\n")
     }
 
     /// What one limit contributes to the headers that never changes, rendered with its plan.

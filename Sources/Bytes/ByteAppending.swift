@@ -85,13 +85,13 @@ public struct ByteWriter {
         reserve(1).initialize(to: byte)
     }
 
-    @inlinable
+    @inlinable @inline(__always)  // a bounds check and a memcpy: a call costs as much
     public mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let start = bytes.baseAddress, bytes.count > 0 else { return }
         reserve(bytes.count).initialize(from: start, count: bytes.count)
     }
 
-    @inlinable
+    @inlinable @inline(__always)  // a bounds check and a memcpy: a call costs as much
     public mutating func write(_ literal: StaticString) {
         write(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
@@ -105,7 +105,7 @@ public struct ByteWriter {
         text.withUTF8 { write($0) }
     }
 
-    @inlinable
+    @inlinable @inline(__always)  // a bounds check and a memcpy: a call costs as much
     public mutating func write(_ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { write($0) }
     }
@@ -113,6 +113,15 @@ public struct ByteWriter {
     @inlinable
     public mutating func write(_ bytes: ArraySlice<UInt8>) {
         bytes.withUnsafeBufferPointer { write($0) }
+    }
+
+    /// Writes again what was written at `range` (a number that several lines repeat: a copy
+    /// of its digits instead of another conversion).
+    @inlinable
+    public mutating func writeAgain(_ range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= written, "ByteWriter: only what was written")
+        guard let base else { return }
+        reserve(range.count).initialize(from: base + range.lowerBound, count: range.count)
     }
 
     /// `value` in decimal (`[UInt8].decimalCount(value)` bytes), digits written in place, two

@@ -60,6 +60,22 @@ struct ByteWriterTests {
         #expect(out == Array("x: -12\r\n".utf8))
     }
 
+    @Test func whatWasWrittenIsWrittenAgain() {
+        let written = [UInt8](capacity: 32) { out in
+            out.write("r=")
+            let start = out.count
+            out.writeDecimal(4_096)
+            out.write(", again ")
+            out.writeAgain(start..<out.count - 8)
+            out.writeAgain(0..<0)
+        }
+        #expect(written == Array("r=4096, again 4096".utf8))
+        // Room for the spare bytes the next writer appends in place.
+        var lines: [UInt8] = []
+        lines.appendWriting(maxCount: 8, spare: 100) { $0.write("ab") }
+        #expect(lines == Array("ab".utf8) && lines.capacity >= 102)
+    }
+
     @Test func anExactSizeIsEnough() {
         let written = [UInt8](capacity: 4) { $0.write("abcd") }
         #expect(written.count == 4)
