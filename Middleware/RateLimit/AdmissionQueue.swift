@@ -45,7 +45,8 @@ final class AdmissionQueue: @unchecked Sendable {
     func admit(_ scripts: LimitScripts, limiter: String, reserve: Int64) async throws(StoreError) -> AdmissionReply {
         let admission = Admission(scripts: scripts, limiter: limiter, reserve: reserve, promptEstimate: 0, queue: self)
         await withUnsafeContinuation { admission.start($0) }
-        return try admission.result!.get()
+        guard let reply = admission.reply else { throw admission.failure ?? .protocolViolation("no answer") }
+        return AdmissionReply(reply: reply, offset: admission.offset)
     }
 
     /// Queues `admission` for the end of the turn (`Admission.start`).
@@ -88,15 +89,15 @@ final class AdmissionQueue: @unchecked Sendable {
                     offsets.count == batch.count
                 else {
                     let error = StoreError.protocolViolation("rate_admit answered \(reply) for \(batch.count) requests")
-                    for admission in batch { admission.answered(.failure(error)) }
+                    for admission in batch { admission.failed(error) }
                     return
                 }
                 for (admission, offset) in zip(batch, offsets) {
-                    admission.answered(.success(AdmissionReply(reply: packed, offset: offset)))
+                    admission.answered(packed, at: offset)
                 }
             case .failure(let error):
                 settlements?.answered(failed: true)
-                for admission in batch { admission.answered(.failure(error)) }
+                for admission in batch { admission.failed(error) }
             }
         }
     }
@@ -116,8 +117,11 @@ final class Admission: BracketWait, @unchecked Sendable {
     let promptEstimate: Int64
     private let queue: AdmissionQueue?
     private var continuation: UnsafeContinuation<Void, Never>?
-    /// The store's answer, once in.
-    private(set) var result: Result<AdmissionReply, StoreError>?
+    /// The store's answer, once in: the batch's reply and where this request's starts in it,
+    /// or why there is none.
+    private(set) var reply: PackedIntegers?
+    private(set) var offset = 0
+    private(set) var failure: StoreError?
     /// The decision, when the store answered and admitted: what the headers are rendered from.
     var snapshot: RateLimitSnapshot?
 
@@ -134,8 +138,14 @@ final class Admission: BracketWait, @unchecked Sendable {
         queue?.enqueue(self)
     }
 
-    func answered(_ result: Result<AdmissionReply, StoreError>) {
-        self.result = result
+    func answered(_ reply: PackedIntegers, at offset: Int) {
+        self.reply = reply
+        self.offset = offset
+        continuation.take()?.resume()
+    }
+
+    func failed(_ error: StoreError) {
+        failure = error
         continuation.take()?.resume()
     }
 }

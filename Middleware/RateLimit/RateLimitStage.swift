@@ -65,11 +65,11 @@ public struct RateLimitStage: Bracket {
     /// request and settled by the accounting-only scripts (nothing reserved, no lease).
     public func decide(_ wait: any BracketWait, request: GatewayRequest, context: RequestContext) -> BracketEntry {
         let admission = unsafeDowncast(wait, to: Admission.self)
-        guard let result = admission.result else { preconditionFailure("decided before the store answered") }
-        switch settings.onStoreError.outcome(result) {
-        case .answered(let answer):
-            guard let decided = RateLimitSnapshot(plan: admission.scripts.plan, reply: answer.reply, at: answer.offset) else {
-                return .answer(GatewayResponse(error: .stateStoreUnavailable(.protocolViolation("rate_admit answered \(answer.reply)"))))
+        // The answer is read where the admission holds it (a `Result` matched here was copied,
+        // the reply with it).
+        if let reply = admission.reply {
+            guard let decided = RateLimitSnapshot(plan: admission.scripts.plan, reply: reply, at: admission.offset) else {
+                return .answer(GatewayResponse(error: .stateStoreUnavailable(.protocolViolation("rate_admit answered \(reply)"))))
             }
             if !decided.admitted {
                 var refusal = GatewayResponse(error: .rateLimited(decided))
@@ -79,13 +79,13 @@ public struct RateLimitStage: Bracket {
             admission.snapshot = decided
             gauge.enter()
             return .pass(admission)
-        case .proceedWithout:
-            gauge.enter()
-            return .pass(Admission(scripts: accountingOnly, limiter: admission.limiter, reserve: 0,
-                                   promptEstimate: admission.promptEstimate, queue: nil))
-        case .refuse(let response):
-            return .answer(response)
         }
+        if let refusal = settings.onStoreError.refusal(for: admission.failure ?? .protocolViolation("rate_admit: no answer")) {
+            return .answer(refusal)
+        }
+        gauge.enter()
+        return .pass(Admission(scripts: accountingOnly, limiter: admission.limiter, reserve: 0, promptEstimate: admission.promptEstimate,
+                               queue: nil))
     }
 
     /// Stamps the headers and settles the request once its answer has ended — a stream's when
@@ -94,8 +94,6 @@ public struct RateLimitStage: Bracket {
         guard let pass else { return }
         let admission = unsafeDowncast(pass, to: Admission.self)
         if let snapshot = admission.snapshot { RateLimitHeaders.apply(snapshot, to: &response.headerLines) }
-        let settlements = self.settlements
-        let gauge = self.gauge
         switch response.body {
         case .bytes(let body):
             var meter = UsageMeter()
@@ -105,6 +103,8 @@ public struct RateLimitStage: Bracket {
                                             context: context))
             gauge.leave()
         case .stream(let stream):
+            let settlements = self.settlements
+            let gauge = self.gauge
             var meter = UsageMeter()
             response.body = .stream(ObservedStream(stream, onChunk: { meter.observe(chunk: $0) }) { _, _ in
                 settlements.add(Self.settlement(admission, meter: meter, promptEstimate: admission.promptEstimate, context: context))

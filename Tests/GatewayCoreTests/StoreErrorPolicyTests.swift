@@ -29,4 +29,10 @@ import Testing
         guard case .bytes(let body) = response.body else { Issue.record("expected a JSON body"); return }
         #expect(String(decoding: body, as: UTF8.self).contains(#""code":"state_store_unavailable""#))
     }
+
+    /// For an error that came back through a callback: the same decision.
+    @Test func aRefusalIsWhatApplyWouldAnswer() {
+        #expect(PipelineConfig.StoreErrorPolicy.failOpen.refusal(for: .timeout) == nil)
+        #expect(PipelineConfig.StoreErrorPolicy.failClosed.refusal(for: .timeout)?.status == 503)
+    }
 }

@@ -19,24 +19,17 @@ extension PipelineConfig.StoreErrorPolicy {
         do {
             return .answered(try await operation())
         } catch {
-            return outcome(of: error)
+            return refusal(for: error).map { .refuse($0) } ?? .proceedWithout(error)
         }
     }
 
-    /// The outcome of an operation whose result came back through a callback.
+    /// The answer the policy gives for a store error: nil to go on without the store
+    /// (fail_open), else the 503 (fail_closed).
     @inlinable
-    public func outcome<Value: Sendable>(_ result: Result<Value, StoreError>) -> StoreOutcome<Value> {
-        switch result {
-        case .success(let value): .answered(value)
-        case .failure(let error): outcome(of: error)
-        }
-    }
-
-    @inlinable
-    func outcome<Value: Sendable>(of error: StoreError) -> StoreOutcome<Value> {
+    public func refusal(for error: StoreError) -> GatewayResponse? {
         switch self {
-        case .failOpen: .proceedWithout(error)
-        case .failClosed: .refuse(GatewayResponse(error: .stateStoreUnavailable(error)))
+        case .failOpen: nil
+        case .failClosed: GatewayResponse(error: .stateStoreUnavailable(error))
         }
     }
 }
