@@ -134,8 +134,9 @@ final class Admission: BracketWait, @unchecked Sendable {
     }
 
     func start(_ continuation: UnsafeContinuation<Void, Never>) {
+        guard let queue else { preconditionFailure("an accounting-only admission is not waited for") }
         self.continuation = continuation
-        queue?.enqueue(self)
+        queue.enqueue(self)
     }
 
     func answered(_ reply: PackedIntegers, at offset: Int) {

@@ -138,8 +138,12 @@ public enum RateLimitHeaders {
             var tokensRemaining: Range<Int>?
             if let tokens {
                 out.write(limits[tokens].lines.limitTokens)
-                tokensRemaining = tokens == primary ? primaryRemaining : decimal(&out, snapshot.remaining(tokens))
-                if tokens == primary { out.writeAgain(primaryRemaining) }
+                if tokens == primary {
+                    out.writeAgain(primaryRemaining)
+                    tokensRemaining = primaryRemaining
+                } else {
+                    tokensRemaining = decimal(&out, snapshot.remaining(tokens))
+                }
                 out.write("\r\nx-ratelimit-reset-tokens: ")
                 writeDuration(snapshot.resetMicros(tokens), to: &out)
                 out.write("\r\n")
