@@ -1,6 +1,7 @@
 """What the Python bench scripts share (imported by bench/*.py): ports on 127.0.0.1 for the
-servers they start, and the gateway configurations of bench/ratelimit.sh's chains."""
-import hashlib, socket, sys, time
+servers they start, the load-side servers (mock-llm, redis-server), and the gateway
+configurations of bench/ratelimit.sh's chains."""
+import contextlib, hashlib, socket, subprocess, sys, time
 
 BENCH_KEY = "sk-bench"  # what chat.lua sends as its bearer key
 
@@ -24,6 +25,37 @@ def wait_port(port, process, what, seconds=60):
         except OSError:
             time.sleep(0.05)
     sys.exit(f"{what} did not listen on {port}")
+
+
+def redis_command(port):
+    """redis-server on 127.0.0.1:`port`, nothing persisted."""
+    return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
+@contextlib.contextmanager
+def load_servers(mock_llm=None, redis=False, cpu=1):
+    """Starts mock-llm (when its binary is given) and redis-server (when `redis`) on `cpu` (None:
+    unpinned) and yields (mock-llm's port, redis-server's port), None for one not started; both
+    are stopped when the block ends, however it ends."""
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    started = []
+    try:
+        ports = []
+        for wanted, what, command in [(mock_llm, "mock-llm", lambda port: [mock_llm, "--host", "127.0.0.1", "--port",
+                                                                           str(port), "--workers", "1"]),
+                                      (redis, "redis-server", redis_command)]:
+            if not wanted:
+                ports.append(None)
+                continue
+            port = free_port()
+            started.append(subprocess.Popen(pin + command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_port(port, started[-1], what)
+            ports.append(port)
+        yield tuple(ports)
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait()
 
 
 def gateway_config(chain, port, upstream_port=None, redis_port=None, busy_poll=None):

@@ -19,7 +19,7 @@ first (valgrind reads Swift's DWARF slowly and sometimes not at all).
 """
 import argparse, os, re, shutil, subprocess, sys, tempfile
 
-from benchlib import free_port, gateway_config, wait_port
+from benchlib import free_port, gateway_config, load_servers, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run(binary, config_path, port, seconds, workdir):
@@ -63,41 +63,25 @@ def main():
         if not os.access(binary, os.X_OK):
             sys.exit(f"no binary at {binary} (swift build -c release)")
     workdir = tempfile.mkdtemp(prefix="switchyard-instructions.")
-    started = []
+    mock_llm = args.mock_llm if args.upstream == "mock-llm" else None
     try:
         binary = os.path.join(workdir, "switchyard")
         subprocess.run(["objcopy", "--strip-debug", args.switchyard, binary], check=True)
-        upstream_port = redis_port = None
-        if args.upstream == "mock-llm":
-            upstream_port = free_port()
-            started.append(subprocess.Popen(["taskset", "-c", "1", args.mock_llm, "--host", "127.0.0.1", "--port",
-                                             str(upstream_port), "--workers", "1"], stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL))
-            wait_port(upstream_port, started[-1], "mock-llm")
-        if "redis" in chains:
-            redis_port = free_port()
-            started.append(subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--bind",
-                                             "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL))
-            wait_port(redis_port, started[-1], "redis-server")
-        print(f"# user-space instructions per request, callgrind, wrk -t1 -c32, {args.upstream} upstream "
-              f"({long} s run minus {short} s run)")
-        print("| chain | instructions per request | requests counted |")
-        print("|---|---:|---:|")
-        for chain in chains:
-            port = free_port()
-            path = os.path.join(workdir, f"{chain}.yaml")
-            with open(path, "w") as f:
-                f.write(gateway_config(chain, port, upstream_port, redis_port, busy_poll="0s"))
-            n1, i1 = run(binary, path, port, short, workdir)
-            n2, i2 = run(binary, path, port, long, workdir)
-            print(f"| {chain} | {(i2 - i1) / (n2 - n1):,.0f} | {n2 - n1:,} |")
+        with load_servers(mock_llm=mock_llm, redis="redis" in chains) as (upstream_port, redis_port):
+            print(f"# user-space instructions per request, callgrind, wrk -t1 -c32, {args.upstream} upstream "
+                  f"({long} s run minus {short} s run)")
+            print("| chain | instructions per request | requests counted |")
+            print("|---|---:|---:|")
+            for chain in chains:
+                port = free_port()
+                path = os.path.join(workdir, f"{chain}.yaml")
+                with open(path, "w") as f:
+                    f.write(gateway_config(chain, port, upstream_port, redis_port, busy_poll="0s"))
+                n1, i1 = run(binary, path, port, short, workdir)
+                n2, i2 = run(binary, path, port, long, workdir)
+                print(f"| {chain} | {(i2 - i1) / (n2 - n1):,.0f} | {n2 - n1:,} |")
     finally:
-        for process in started:
-            process.terminate()
-            process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

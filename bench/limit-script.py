@@ -20,7 +20,7 @@ Loopback only; everything it starts is stopped when it ends.
 """
 import argparse, os, re, shutil, socket, struct, subprocess, sys, tempfile, threading, time
 
-from benchlib import free_port, gateway_config, wait_port
+from benchlib import free_port, gateway_config, load_servers, redis_command, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -160,8 +160,8 @@ def instructions(script, n, calls, workdir):
     log = os.path.join(workdir, f"valgrind.{n}.{calls}.log")
     with open(log, "w") as stderr:
         server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no",
-                                   "--toggle-collect=evalGenericCommand", "redis-server", "--port", str(port), "--bind",
-                                   "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=stderr)
+                                   "--toggle-collect=evalGenericCommand"] + redis_command(port), stdout=subprocess.DEVNULL,
+                                  stderr=stderr)
     try:
         wait_port(port, server, "redis-server under valgrind")
         redis = Redis(port)
@@ -195,19 +195,14 @@ def main():
     if args.callgrind and not shutil.which("valgrind"):
         sys.exit("valgrind is missing (scripts/setup.sh --bench)")
     workdir = tempfile.mkdtemp(prefix="switchyard-limit-script.")
-    redis_port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_port(redis_port, server, "redis-server")
-        script = capture_admission_script(args.switchyard, redis_port, workdir)
-        if args.callgrind:
-            counts = count_instructions(script, sizes, args.calls, workdir)
-        else:
-            best = measure(Redis(redis_port), script, sizes, args.rounds, args.calls)
+        with load_servers(redis=True, cpu=None) as (_, redis_port):
+            script = capture_admission_script(args.switchyard, redis_port, workdir)
+            if args.callgrind:
+                counts = count_instructions(script, sizes, args.calls, workdir)
+            else:
+                best = measure(Redis(redis_port), script, sizes, args.rounds, args.calls)
     finally:
-        server.terminate()
-        server.wait()
         shutil.rmtree(workdir, ignore_errors=True)
     version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2].removeprefix("v=")
     if args.callgrind:

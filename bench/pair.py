@@ -15,7 +15,7 @@ Usage: bench/pair.py A_BIN B_BIN [--chain plain|memory|redis] [--upstream mock-l
 """
 import argparse, os, re, shutil, statistics, subprocess, sys, tempfile
 
-from benchlib import free_port, gateway_config, wait_port
+from benchlib import free_port, gateway_config, load_servers, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -78,44 +78,28 @@ def main():
         if not os.access(binary, os.X_OK):
             sys.exit(f"no binary at {binary}")
     workdir = tempfile.mkdtemp(prefix="switchyard-pair.")
-    started = []
+    mock_llm = args.mock_llm if args.upstream == "mock-llm" else None
     try:
-        upstream_port = redis_port = None
-        if args.upstream == "mock-llm":
-            upstream_port = free_port()
-            started.append(subprocess.Popen(["taskset", "-c", "1", args.mock_llm, "--host", "127.0.0.1", "--port",
-                                             str(upstream_port), "--workers", "1"], stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL))
-            wait_port(upstream_port, started[-1], "mock-llm")
-        if args.chain == "redis":
-            redis_port = free_port()
-            started.append(subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--bind",
-                                             "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL))
-            wait_port(redis_port, started[-1], "redis-server")
-        ports = [free_port(), free_port()]
-        configs = []
-        for name, port in zip("ab", ports):
-            path = os.path.join(workdir, f"{name}.yaml")
-            with open(path, "w") as f:
-                f.write(gateway_config(args.chain, port, upstream_port, redis_port, busy_poll="0s"))
-            configs.append(path)
-        print(f"# {args.chain} chain, {args.upstream} upstream: CPU µs per request, A and B side by side on CPU 0 "
-              f"(wrk -t1 -c{args.connections} each, {args.seconds} s)")
-        print("| pair | A | B | B / A |")
-        print("|---|---:|---:|---:|")
-        ratios = []
-        for i in range(args.pairs):
-            a, b = pair([args.a, args.b], configs, ports, args)
-            ratios.append(b / a)
-            print(f"| {i + 1} | {a:.2f} | {b:.2f} | {b / a:.3f} |", flush=True)
-        print(f"\nmedian B / A: {statistics.median(ratios):.3f}")
+        with load_servers(mock_llm=mock_llm, redis=args.chain == "redis") as (upstream_port, redis_port):
+            ports = [free_port(), free_port()]
+            configs = []
+            for name, port in zip("ab", ports):
+                path = os.path.join(workdir, f"{name}.yaml")
+                with open(path, "w") as f:
+                    f.write(gateway_config(args.chain, port, upstream_port, redis_port, busy_poll="0s"))
+                configs.append(path)
+            print(f"# {args.chain} chain, {args.upstream} upstream: CPU µs per request, A and B side by side on CPU 0 "
+                  f"(wrk -t1 -c{args.connections} each, {args.seconds} s)")
+            print("| pair | A | B | B / A |")
+            print("|---|---:|---:|---:|")
+            ratios = []
+            for i in range(args.pairs):
+                a, b = pair([args.a, args.b], configs, ports, args)
+                ratios.append(b / a)
+                print(f"| {i + 1} | {a:.2f} | {b:.2f} | {b / a:.3f} |", flush=True)
+            print(f"\nmedian B / A: {statistics.median(ratios):.3f}")
     finally:
-        for process in started:
-            process.terminate()
-            process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()
