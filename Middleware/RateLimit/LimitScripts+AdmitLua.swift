@@ -46,6 +46,7 @@ extension LimitScripts {
         var prepare = ""  // per caller, once per batch: stored values made numbers, windows rolled
         var steady: [Int] = []  // the fields (1-based in `s`) a batch writes when no window rolled
         var conditions: [String] = []
+        var straightLocals = ""  // each window's use with this request, computed once for the test and the answer
         var straightWrites = ""
         var resets: [String] = []  // what a short-form answer's limits reset in (the call's)
         var decide = ""
@@ -76,11 +77,15 @@ extension LimitScripts {
                 // Between rolls only the current count changes.
                 steady.append(s + 1)
                 // `sliding_window`'s arithmetic in its order: used = previous * (left / window) + current.
-                conditions.append("s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost) <= \(limit.limit)")
+                straightLocals += "  local u\(k) = s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost)\n"
+                conditions.append("u\(k) <= \(limit.limit)")
                 // Its reset is then the call's: the current window holds something (`full_reset`).
                 if limit.kind == .tokens { conditions.append("s[\(s + 1)] + reserve > 0") }
                 resets.append("left\(k) + \(window)")
-                straightWrites += "    \(shortRemaining) = floor(\(limit.limit) - (s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost)))\n"
+                // Not floored: the condition makes it at least 0, and packing it as an integer
+                // truncates, which for those is the floor (a `math.floor` call per limit and
+                // request was 4 % of the call).
+                straightWrites += "    \(shortRemaining) = \(limit.limit) - u\(k)\n"
                 decide += """
                       do
                         local ok, remaining, avail, reset, retry = sliding_window(\(limit.limit), \(window), s[\(s + 2)], s[\(s + 1)], \(cost), left\(k))
@@ -198,7 +203,7 @@ extension LimitScripts {
         if straight && !conditions.isEmpty {
             // The short form: 0, then each limit's remaining (resets are the call's, up front).
             lua += """
-                  if \(conditions.joined(separator: " and ")) then
+                \(straightLocals)  if \(conditions.joined(separator: " and ")) then
                     out[b + 1] = 0
                 \(straightWrites)\(commit)    s.dirty = true
                     b = b + \(1 + count)

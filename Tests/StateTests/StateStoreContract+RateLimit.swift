@@ -19,6 +19,7 @@ extension StateStoreContract {
         Case(name: "rate admit: settlements riding with a batch go first", body: rateAdmitWithRidingSettlements),
         Case(name: "rate admit: riding settlements of admitted callers, others and other slots", body: rateAdmitMergesRiders),
         Case(name: "rate admit: a merged riding settlement of the window before", body: rateAdmitMergesThePreviousWindow),
+        Case(name: "rate admit: a window's fractional use leaves its remaining rounded down", body: rateAdmitRoundsDown),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
     ].map { rate in
         Case(name: rate.name) { env in
@@ -338,6 +339,26 @@ extension StateStoreContract {
         try await rateSettle(env, base, plan, admittedAt: answers[0].decidedAt, reserved: 400, prompt: 0, completion: 0)
         let freed = try await rateAdmit(env, base, plan, reserve: 1)
         #expect(freed.admitted && freed.limits[0].0 == 0 && freed.limits[2].0 == 0)
+    }
+
+    /// The window before holds 7 requests, so this hour's use is 7 × (time left / hour) + 1, a
+    /// fraction: the remaining is its floor on both stores (the Lua's short form leaves it
+    /// unfloored to the packing, which truncates).
+    static func rateAdmitRoundsDown(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let plan = LimitPlan(limits: [.init(.requests, limit: 10, parameter: hour, name: "rph")])
+        let stem = "r3600"  // the window's fields (`LimiterFields`): index, current and previous count
+        let index = try await env.store.serverTime().totalMicroseconds / hour
+        for (field, value) in [("i", index - 1), ("c", 7), ("p", 0)] {
+            try await env.store.hashSet(base + "l", field: stem + field, Array(String(value).utf8))
+        }
+        let answer = try await rateAdmit(env, base, plan)
+        try #require(answer.now / hour == index, "the hour ended between the two reads")
+        let (remaining, reset) = answer.limits[0]
+        let weight = Double(reset - hour) / Double(hour)  // the time left, as the script weighs it
+        #expect(answer.admitted && weight > 0 && weight < 1)
+        #expect(remaining == Int64((10 - (7 * weight + 0 + 1)).rounded(.down)))
+        #expect(remaining >= 2 && remaining <= 8)
     }
 
     static func rateBadArguments(_ env: Environment) async throws {
