@@ -46,8 +46,11 @@ extension LimitScripts {
         var prepare = ""  // per caller, once per batch: stored values made numbers, windows rolled
         var steady: [Int] = []  // the fields (1-based in `s`) a batch writes when no window rolled
         var conditions: [String] = []
-        var straightLocals = ""  // each window's use with this request, computed once for the test and the answer
+        // The straight path reads each count once (into a local) and computes each window's use
+        // with this request once, for the test and the answer.
+        var straightLocals = ""
         var straightWrites = ""
+        var straightCommit = ""
         var resets: [String] = []  // what a short-form answer's limits reset in (the call's)
         var decide = ""
         var commit = ""
@@ -77,10 +80,10 @@ extension LimitScripts {
                 // Between rolls only the current count changes.
                 steady.append(s + 1)
                 // `sliding_window`'s arithmetic in its order: used = previous * (left / window) + current.
-                straightLocals += "  local u\(k) = s[\(s + 2)] * w\(k) + s[\(s + 1)] + \(cost)\n"
+                straightLocals += "  local c\(k) = s[\(s + 1)]\n  local u\(k) = s[\(s + 2)] * w\(k) + c\(k) + \(cost)\n"
                 conditions.append("u\(k) <= \(limit.limit)")
                 // Its reset is then the call's: the current window holds something (`full_reset`).
-                if limit.kind == .tokens { conditions.append("s[\(s + 1)] + reserve > 0") }
+                if limit.kind == .tokens { conditions.append("c\(k) + reserve > 0") }
                 resets.append("left\(k) + \(window)")
                 // Not floored: the condition makes it at least 0, and packing it as an integer
                 // truncates, which for those is the floor (a `math.floor` call per limit and
@@ -94,6 +97,7 @@ extension LimitScripts {
 
                     """
                 commit += "    s[\(s + 1)] = s[\(s + 1)] + \(cost)\n"
+                straightCommit += "    s[\(s + 1)] = c\(k) + \(cost)\n"
             case .burst:
                 steady += [fields.count + 1, fields.count + 2]
                 fields += ["bt", "ba"]
@@ -112,15 +116,17 @@ extension LimitScripts {
                 steady.append(fields.count + 1)
                 fields.append("cn")
                 prepare += "    s[\(s)] = tonumber(s[\(s)]) or 0\n"
-                conditions.append("s[\(s)] < \(limit.limit)")
+                straightLocals += "  local n\(k) = s[\(s)]\n"
+                conditions.append("n\(k) < \(limit.limit)")
                 resets.append("0")
-                straightWrites += "    \(shortRemaining) = \(limit.limit - 1) - s[\(s)]\n"
+                straightWrites += "    \(shortRemaining) = \(limit.limit - 1) - n\(k)\n"
                 decide += """
                       if s[\(s)] >= \(limit.limit) then s[\(s)] = lapse(lkey, now, s[\(s)]) end
                       record(\(k), s[\(s)] < \(limit.limit), math.max(0, \(limit.limit - 1) - s[\(s)]), 0, \(ConcurrencyLimit.retryMicros), math.max(0, \(limit.limit) - s[\(s)]))
 
                     """
                 commit += "    s[\(s)] = s[\(s)] + 1\n"
+                straightCommit += "    s[\(s)] = n\(k) + 1\n"
             case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
                 let daily = limit.kind == .dailyTokens || limit.kind == .dailyCost
                 let tokens = limit.kind == .dailyTokens || limit.kind == .monthlyTokens
@@ -151,6 +157,7 @@ extension LimitScripts {
             lua += "local slot = 'L' .. int(slot_n)\n"
             prepare += "    s[\(slot)] = tonumber(s[\(slot)]) or 0\n"
             commit += "    s[\(slot)] = s[\(slot)] + 1\n"
+            straightCommit += "    s[\(slot)] = s[\(slot)] + 1\n"
         }
         if quotas { lua += "local days, day_left, month, month_left = periods(now)\n" }
         lua += """
@@ -205,7 +212,7 @@ extension LimitScripts {
             lua += """
                 \(straightLocals)  if \(conditions.joined(separator: " and ")) then
                     out[b + 1] = 0
-                \(straightWrites)\(commit)    s.dirty = true
+                \(straightWrites)\(straightCommit)    s.dirty = true
                     b = b + \(1 + count)
                   else
 
