@@ -155,7 +155,9 @@ extension LimitScripts {
         let slot = fields.count + 1
         if shape.holdsLease {
             lua += "local slot = 'L' .. int(slot_n)\n"
-            prepare += "    s[\(slot)] = tonumber(s[\(slot)]) or 0\n"
+            // A slot's first write (its field absent) renews the hash's lifetime (below).
+            prepare += "    local slot_held = tonumber(s[\(slot)])\n"
+                + "    if slot_held then s[\(slot)] = slot_held else s[\(slot)], s.renew = 0, true end\n"
             commit += "    s[\(slot)] = s[\(slot)] + 1\n"
             straightCommit += "    s[\(slot)] = s[\(slot)] + 1\n"
         }
@@ -251,13 +253,34 @@ extension LimitScripts {
                   local s = state[lkey]
                   if s.dirty then
                     \(write)
-                    redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros) + 1))\(emptied)
+                    \(renewal(shape, windows: windows))\(emptied)
                   end
                 end
 
                 """
         }
         return lua + "return struct.pack('<' .. string.rep('i8', #out), unpack(out))\n"
+    }
+
+    /// The limiter hash's `PEXPIRE` after a batch's write. It must outlive every write by
+    /// `keepMicros`. A window's roll (or a lease slot's first write) comes at least once every
+    /// `period` (the shortest window, or slot) while the caller keeps writing, so renewing at
+    /// those writes to `keepMicros + period` covers the writes between them: one `PEXPIRE` a
+    /// minute or so per caller instead of one per batch (4 % of a call). A plan with neither
+    /// renews at every write.
+    static func renewal(_ shape: Shape, windows: Bool) -> String {
+        var events: [String] = []
+        var periods: [Int64] = []
+        if windows {
+            events.append("s.rolled")
+            periods += shape.entries.filter { $0.limit.kind == .requests || $0.limit.kind == .tokens }.map(\.limit.parameter)
+        }
+        if shape.holdsLease {
+            events.append("s.renew")
+            periods.append(shape.slotMicros)
+        }
+        guard let period = periods.min() else { return "redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros) + 1))" }
+        return "if \(events.joined(separator: " or ")) then redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros + period) + 1)) end"
     }
 
     /// `defer(lkey, c)` for the riding settlements (`settleBody(riding:)`): takes a caller's

@@ -99,6 +99,48 @@ struct RedisStoreTests {
         }
     }
 
+    /// The limiter hash outlives its last write by the plan's keep time, renewed only when a
+    /// window rolls or a lease slot gets its first lease (at least once a slot while the caller
+    /// writes): a write between those leaves its expiry alone.
+    @Test func theLimiterHashIsRenewedWhenAWindowRollsOrASlotStarts() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let store = RedisStore(endpoint: endpoint(server))
+        try await onWorker { _ in
+            let plan = StateStoreContract.leasesAndTokens(concurrency: 100)  // a lease slot and an hour's tokens
+            let scripts = StateStoreContract.compiled(plan)
+            let limiter = CallerKeys.limiter("renewed")
+            func admit() async throws {
+                var call = ScriptBatch(entries: 1, arity: 1)
+                LimitScripts.appendAdmission(to: &call, limiter: limiter, reserve: 1)
+                let reply = try await store.run(scripts.admit, keys: call.keys, arguments: call.arguments)
+                #expect(try #require(RateLimitSnapshot(plan: plan, reply: reply)).admitted)
+            }
+            func pttl() async throws -> Int64 { try #require(try await store.command([Array("PTTL".utf8), Array(limiter.utf8)]).integer) }
+            func expire(inMillis millis: Int64) async throws {
+                _ = try await store.command([Array("PEXPIRE".utf8), Array(limiter.utf8), Array(String(millis).utf8)])
+            }
+            // Keep: the hour window twice (7,200 s); renewed to that and one lease slot more (37.5 s).
+            let renewed: ClosedRange<Int64> = 7_230_000...7_237_501
+            try await admit()  // a new hash: its window rolled from nothing
+            #expect(renewed.contains(try await pttl()))
+            try await expire(inMillis: 100_000)
+            try await admit()  // the same window and slot: left alone
+            #expect(try await pttl() <= 100_000)
+            // The slot's first lease: its field absent.
+            let fields = try await store.hashGetAll(limiter).keys.filter { $0.hasPrefix("L") }
+            for field in fields { _ = try await store.hashDelete(limiter, field: field) }
+            try await admit()
+            #expect(renewed.contains(try await pttl()))
+            // A window that rolled: the stored index is the hour before's.
+            try await expire(inMillis: 100_000)
+            let index = try #require(try await store.hashGet(limiter, field: "t3600i").flatMap { Int64(String(decoding: $0, as: UTF8.self)) })
+            try await store.hashSet(limiter, field: "t3600i", Array(String(index - 1).utf8))
+            try await admit()
+            #expect(renewed.contains(try await pttl()))
+        }
+    }
+
     /// `start` issues at once and in order: a script started and not awaited is applied before
     /// a command sent after it, whether its hash was known (EVALSHA), not yet (EVAL), or lost
     /// by the server (NOSCRIPT, run again with EVAL).
