@@ -122,6 +122,9 @@ struct RedisStoreTests {
             }
             // Keep: the hour window twice (7,200 s); renewed to that and one lease slot more (37.5 s).
             let renewed: ClosedRange<Int64> = 7_230_000...7_237_501
+            // No slot (nor hour) may end between the first two admissions: it would renew.
+            let env = StateStoreContract.Environment(store: store, advanceClock: nil, tag: "renewed")
+            try await env.clearOfSlotEnd(slot: StateStoreContract.leaseMicros / 16, margin: 3 * StateStoreContract.second)
             try await admit()  // a new hash: its window rolled from nothing
             #expect(renewed.contains(try await pttl()))
             try await expire(inMillis: 100_000)
