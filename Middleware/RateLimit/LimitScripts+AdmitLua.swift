@@ -267,7 +267,10 @@ extension LimitScripts {
     /// `period` (the shortest window, or slot) while the caller keeps writing, so renewing at
     /// those writes to `keepMicros + period` covers the writes between them: one `PEXPIRE` a
     /// minute or so per caller instead of one per batch (4 % of a call). A plan with neither
-    /// renews at every write.
+    /// renews at every write. (While instances of an earlier version write the same hash, their
+    /// `PEXPIRE` to the bare keep time can leave a later write with up to one `period` less:
+    /// within a lease's slack of two slots; for a window, at most its last `period` of an idle
+    /// caller's previous count.)
     static func renewal(_ shape: Shape, windows: Bool) -> String {
         var events: [String] = []
         var periods: [Int64] = []
