@@ -253,7 +253,7 @@ extension LimitScripts {
                   local s = state[lkey]
                   if s.dirty then
                     \(write)
-                    \(renewal(shape, windows: windows))\(emptied)
+                    \(renewal(shape))\(emptied)
                   end
                 end
 
@@ -271,13 +271,10 @@ extension LimitScripts {
     /// `PEXPIRE` to the bare keep time can leave a later write with up to one `period` less:
     /// within a lease's slack of two slots; for a window, at most its last `period` of an idle
     /// caller's previous count.)
-    static func renewal(_ shape: Shape, windows: Bool) -> String {
+    static func renewal(_ shape: Shape) -> String {
         var events: [String] = []
-        var periods: [Int64] = []
-        if windows {
-            events.append("s.rolled")
-            periods += shape.entries.filter { $0.limit.kind == .requests || $0.limit.kind == .tokens }.map(\.limit.parameter)
-        }
+        var periods = shape.entries.filter { $0.limit.kind == .requests || $0.limit.kind == .tokens }.map(\.limit.parameter)
+        if !periods.isEmpty { events.append("s.rolled") }
         if shape.holdsLease {
             events.append("s.renew")
             periods.append(shape.slotMicros)
