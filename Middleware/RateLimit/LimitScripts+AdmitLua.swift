@@ -17,7 +17,7 @@ extension LimitScripts {
         if windows { lua += SlidingWindow.lua + luaRoll }
         if kinds.contains(.burst) { lua += luaBucket }
         if kinds.contains(.concurrency) { lua += luaLapse(shape) }
-        lua += luaCalendar  // the riding settlements' days and months, and the quotas'
+        lua += luaCalendar + luaUsage(shape)  // the riding settlements' days and months, and the quotas'
         if quotas { lua += luaQuota }
         lua += """
             local keys, argv = KEYS, ARGV
@@ -161,6 +161,37 @@ extension LimitScripts {
             commit += "    s[\(slot)] = s[\(slot)] + 1\n"
             straightCommit += "    s[\(slot)] = s[\(slot)] + 1\n"
         }
+        // The usage pending in the limiter hash (`PendingUsage`), read with the counters: a
+        // folding plan adds its merged settlements' usage to it and writes it with them; another
+        // plan (the caller's tier changed) moves it to its day hash.
+        let usageField = (shape.holdsLease ? slot + 1 : slot)
+        if shape.foldsUsage {
+            // Unpacked and packed again only when a merged settlement adds to it (or it is
+            // new, which renews the hash); otherwise written back as read.
+            prepare += """
+                    if m or not s[\(usageField)] then
+                      if not s[\(usageField)] then s.renew = true end
+                      local d, r, p, c, k = usage_of(s[\(usageField)])
+                      if m then
+                        for j = 1, #m.slots do
+                          local x = m.usage[m.slots[j]]
+                          d, r, p, c, k = usage_add(lkey, d, r, p, c, k, m.slots[j], x[1], x[2], x[3], x[4])
+                        end
+                      end
+                      s[\(usageField)] = struct.pack('<i8i8i8i8i8', d, r, p, c, k)
+                    end
+
+                """
+        } else if !fields.isEmpty {
+            prepare += """
+                    if s[\(usageField)] then
+                      local d, r, p, c, k = usage_of(s[\(usageField)])
+                      if d >= 0 then usage_write(string.sub(lkey, 1, -2) .. 'd:' .. int(d), retention_ms, r, p, c, k, 0) end
+                      redis.call('HDEL', lkey, '\(PendingUsage.field)')
+                    end
+
+                """
+        }
         if quotas { lua += "local days, day_left, month, month_left = periods(now)\n" }
         lua += """
             local out = {now\(resets.map { ", " + $0 }.joined())}
@@ -185,7 +216,7 @@ extension LimitScripts {
 
             """
         if !fields.isEmpty {
-            let read = (fields.map { "'\($0)'" } + (shape.holdsLease ? ["slot"] : [])).joined(separator: ", ")
+            let read = (fields.map { "'\($0)'" } + (shape.holdsLease ? ["slot"] : []) + ["'\(PendingUsage.field)'"]).joined(separator: ", ")
             lua += """
                   local s = state[lkey]
                   if not s then
@@ -236,6 +267,10 @@ extension LimitScripts {
                 sets.append("slot, int(s[\(slot)])")
                 steadySets.append("slot, int(s[\(slot)])")
             }
+            if shape.foldsUsage {
+                sets.append("'\(PendingUsage.field)', s[\(usageField)]")
+                steadySets.append("'\(PendingUsage.field)', s[\(usageField)]")
+            }
             let write = steadySets.count == sets.count
                 ? "redis.call('HSET', lkey, \(sets.joined(separator: ", ")))"
                 : """
@@ -262,25 +297,34 @@ extension LimitScripts {
         return lua + "return struct.pack('<' .. string.rep('i8', #out), unpack(out))\n"
     }
 
-    /// The limiter hash's `PEXPIRE` after a batch's write. It must outlive every write by
+    /// The limiter hash's `PEXPIRE` after a batch's write (`limiterLifetime`).
+    static func renewal(_ shape: Shape) -> String {
+        let lifetime = limiterLifetime(shape)
+        guard !lifetime.events.isEmpty else { return "redis.call('PEXPIRE', lkey, \(lifetime.millis))" }
+        return "if \(lifetime.events.joined(separator: " or ")) then redis.call('PEXPIRE', lkey, \(lifetime.millis)) end"
+    }
+
+    /// When a batch renews the limiter hash, and to how many ms. It must outlive every write by
     /// `keepMicros`. A window's roll (or a lease slot's first write) comes at least once every
     /// `period` (the shortest window, or slot) while the caller keeps writing, so renewing at
     /// those writes to `keepMicros + period` covers the writes between them: one `PEXPIRE` a
     /// minute or so per caller instead of one per batch (4 % of a call). A plan with neither
-    /// renews at every write. (While instances of an earlier version write the same hash, their
-    /// `PEXPIRE` to the bare keep time can leave a later write with up to one `period` less:
-    /// within a lease's slack of two slots; for a window, at most its last `period` of an idle
-    /// caller's previous count.)
-    static func renewal(_ shape: Shape) -> String {
+    /// renews at every write (no events). While usage waits in the hash (`foldsUsage`), it lives
+    /// as long as usage is kept, renewed too when its pending usage starts (`s.renew`). (While
+    /// instances of an earlier version write the same hash, their `PEXPIRE` to the bare keep
+    /// time can leave a later write with up to one `period` less: within a lease's slack of two
+    /// slots; for a window, at most its last `period` of an idle caller's previous count. Such
+    /// a `PEXPIRE` also shortens a folding hash's life: usage waiting in it is lost if the
+    /// caller then goes quiet for the keep time before an instance of this version writes it.)
+    static func limiterLifetime(_ shape: Shape) -> (events: [String], millis: Int64) {
         var events: [String] = []
         var periods = shape.entries.filter { $0.limit.kind == .requests || $0.limit.kind == .tokens }.map(\.limit.parameter)
         if !periods.isEmpty { events.append("s.rolled") }
-        if shape.holdsLease {
-            events.append("s.renew")
-            periods.append(shape.slotMicros)
-        }
-        guard let period = periods.min() else { return "redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros) + 1))" }
-        return "if \(events.joined(separator: " or ")) then redis.call('PEXPIRE', lkey, \(millis(shape.keepMicros + period) + 1)) end"
+        if shape.holdsLease { periods.append(shape.slotMicros) }
+        if shape.holdsLease || (shape.foldsUsage && !periods.isEmpty) { events.append("s.renew") }
+        guard let period = periods.min() else { return ([], millis(shape.limiterLifetimeMicros) + 1) }
+        let lifetime = shape.foldsUsage ? max(shape.keepMicros + period, shape.retentionMicros) : shape.keepMicros + period
+        return (events, millis(lifetime) + 1)
     }
 
     /// `defer(lkey, c)` for the riding settlements (`settleBody(riding:)`): takes a caller's

@@ -55,6 +55,57 @@ extension LimitScripts {
 
         """
 
+    /// Usage into a day's (or month's) hash (`usage_write`: `HINCRBY` per field, not one
+    /// `HMGET` and one `HSET`: no reply table, no number parsed in Lua, Redis's own 64-bit
+    /// arithmetic; a period's first requests make it and set its lifetime). With counters,
+    /// the pending usage of the limiter hash (`PendingUsage`): `usage_of` reads it (day,
+    /// requests, prompt, completion, cost), `usage_add` adds a day's sums to it (a later day
+    /// moves the pending ones to their day hash first, an earlier one goes to its hash at once).
+    /// Needs `luaBasics`.
+    static func luaUsage(_ shape: Shape) -> String {
+        var lua = """
+            local retention_ms = \(millis(shape.retentionMicros))
+            local function usage_write(key, ttl, r, p, c, k, res)
+              local requests = redis.call('HINCRBY', key, 'requests', int(r))
+              if p ~= 0 then redis.call('HINCRBY', key, 'prompt_tokens', int(p)) end
+              if c ~= 0 then redis.call('HINCRBY', key, 'completion_tokens', int(c)) end
+              if k ~= 0 then redis.call('HINCRBY', key, 'cost_nanos', int(k)) end
+              if res ~= 0 then redis.call('HINCRBY', key, 'reserved_tokens', int(res)) end
+              if requests == r then redis.call('PEXPIRE', key, ttl) end
+            end
+
+            """
+        guard !shape.fields.isEmpty else { return lua }
+        // Five locals, not a table: a table per caller and call, and a function call per
+        // field, cost more than the `HINCRBY`s the folding saves.
+        lua += """
+            local function usage_of(raw)
+              if raw and #raw == 40 then
+                local d, r, p, c, k = struct.unpack('<i8i8i8i8i8', raw)
+                return d, r, p, c, k
+              end
+              return -1, 0, 0, 0, 0
+            end
+
+            """
+        if shape.foldsUsage {
+            lua += """
+                local function usage_add(lkey, d, r, p, c, k, day, dr, dp, dc, dk)
+                  if d == day then return d, r + dr, p + dp, c + dc, k + dk end
+                  local base = string.sub(lkey, 1, -2) .. 'd:'
+                  if d > day then
+                    usage_write(base .. int(day), retention_ms, dr, dp, dc, dk, 0)
+                    return d, r, p, c, k
+                  end
+                  if d >= 0 then usage_write(base .. int(d), retention_ms, r, p, c, k, 0) end
+                  return day, dr, dp, dc, dk
+                end
+
+                """
+        }
+        return lua
+    }
+
     /// A stored window (`<stem>i`, `c`, `p`) rolled to window `index`: (current, previous, and
     /// whether the stored index and previous count change).
     static let luaRoll = """
@@ -150,7 +201,7 @@ extension LimitScripts {
 
     /// The settlement script: its body (`settleBody`) over ARGV[1].
     static func settleLua(_ shape: Shape) -> String {
-        luaBasics + luaCalendar + "local keys, argv = KEYS, ARGV\n" + luaUnpackBatch(arity: settleArity) + settleBody(shape) + "return n\n"
+        luaBasics + luaCalendar + luaUsage(shape) + "local keys, argv = KEYS, ARGV\n" + luaUnpackBatch(arity: settleArity) + settleBody(shape) + "return n\n"
     }
 
     /// Settles the `n` packed entries in `a` (over `keys`): validates every entry before it
@@ -164,13 +215,37 @@ extension LimitScripts {
     static func settleBody(_ shape: Shape, riding: Bool = false) -> String {
         let tokenWindows = shape.tokenStems.map { "{\($0.window), '\($0.stem)c', '\($0.stem)p'}" }.joined(separator: ", ")
         let limiterFields = ["'cn'"] + shape.tokenStems.flatMap { ["'\($0.stem)i'", "'\($0.stem)c'", "'\($0.stem)p'"] }
-        let deferred = riding ? " and not defer(lkey, c)" : ""
+        // A folding plan's caller merged into the admission also leaves its usage to it.
+        let deferred = riding ? (shape.foldsUsage ? " and not deferred" : " and not defer(lkey, c)") : ""
+        let counters = (shape.foldsUsage ? "  local deferred = \(riding ? "defer(lkey, c)" : "false")\n" : "")
+            + "  if (#c.leases > 0 or next(c.deltas))\(deferred) then"
+        let usage = shape.foldsUsage
+            ? """
+              if not deferred then
+                local raw = redis.call('HGET', lkey, '\(PendingUsage.field)')
+                local d, r, p, cu, k = usage_of(raw)
+                for _, day in ipairs(c.slots) do
+                  local x = c.usage[day]
+                  d, r, p, cu, k = usage_add(lkey, d, r, p, cu, k, day, x[1], x[2], x[3], x[4])
+                end
+                redis.call('HSET', lkey, '\(PendingUsage.field)', struct.pack('<i8i8i8i8i8', d, r, p, cu, k))
+                if not raw then redis.call('PEXPIRE', lkey, \(limiterLifetime(shape).millis)) end
+              end
+
+            """
+            : """
+              local base = string.sub(lkey, 1, -2)
+              for _, slot in ipairs(c.slots) do
+                local u = c.usage[slot]
+                usage_write(base .. u.prefix .. int(u.index), u.ttl, u[1], u[2], u[3], u[4], u[5])
+              end
+
+            """
         let firstDeltas = shape.tokenStems.map { "{[floor(at / \($0.window))] = delta}" }.joined(separator: ", ")
         return """
             local token_windows = {\(tokenWindows)}
             local limiter_fields = {\(limiterFields.joined(separator: ", "))}
             local quota_day, quota_month, monthly = \(shape.quotaDay), \(shape.quotaMonth), \(shape.monthly)
-            local retention_us = \(shape.retentionMicros)
             local floor = math.floor
             local now\(riding ? " = batch_now" : "")
             local callers, order = {}, {}
@@ -204,7 +279,7 @@ extension LimitScripts {
                 -- Built whole from the caller's first entry: tables filled one key at a time
                 -- grow by rehashing, which was most of what a riding entry cost.
                 c = {leases = {slot}, leased = slot and {[slot] = count} or {}, deltas = delta ~= 0 and {\(firstDeltas)} or {},
-                     usage = {[days] = {count, prompt, completion, cost, quota_day and -reserved or 0, prefix = 'd:', index = days, ttl = retention_us}},
+                     usage = {[days] = {count, prompt, completion, cost, quota_day and -reserved or 0, prefix = 'd:', index = days, ttl = retention_ms}},
                      slots = {days}}
                 callers[lkey] = c
                 order[#order + 1] = lkey
@@ -224,16 +299,16 @@ extension LimitScripts {
                     d[x] = (d[x] or 0) + delta
                   end
                 end
-                add(c, days, 'd:', days, retention_us, count, prompt, completion, cost, quota_day and reserved or 0)
+                add(c, days, 'd:', days, retention_ms, count, prompt, completion, cost, quota_day and reserved or 0)
               end
               if monthly then
                 local _, _, month = periods(at)
-                add(c, -1 - month, 'm:', month, retention_us + 31 * day_us, count, prompt, completion, cost, quota_month and reserved or 0)
+                add(c, -1 - month, 'm:', month, retention_ms + 31 * 86400000, count, prompt, completion, cost, quota_month and reserved or 0)
               end
             end
             for _, lkey in ipairs(order) do
               local c = callers[lkey]
-              if (#c.leases > 0 or next(c.deltas))\(deferred) then
+            \(counters)
                 local read = {unpack(limiter_fields)}
                 for _, slot in ipairs(c.leases) do read[#read + 1] = 'L' .. int(slot) end
                 local s = redis.call('HMGET', lkey, unpack(read))
@@ -268,22 +343,7 @@ extension LimitScripts {
                 if #sets > 0 then redis.call('HSET', lkey, unpack(sets)) end
                 if #ended > 0 then redis.call('HDEL', lkey, unpack(ended)) end
               end
-              local base = string.sub(lkey, 1, -2)
-              for _, slot in ipairs(c.slots) do
-                local u = c.usage[slot]
-                local key = base .. u.prefix .. int(u.index)
-                -- HINCRBY per field, not one HMGET and one HSET: no reply table, no number
-                -- parsed in Lua (cheaper for the usual three fields), and Redis's own 64-bit
-                -- arithmetic. The first requests counted in it make a new period.
-                -- (Unrolled: a table of the field names, built every call, cost 1 % of the call.)
-                local requests = redis.call('HINCRBY', key, 'requests', int(u[1]))
-                if u[2] ~= 0 then redis.call('HINCRBY', key, 'prompt_tokens', int(u[2])) end
-                if u[3] ~= 0 then redis.call('HINCRBY', key, 'completion_tokens', int(u[3])) end
-                if u[4] ~= 0 then redis.call('HINCRBY', key, 'cost_nanos', int(u[4])) end
-                if u[5] ~= 0 then redis.call('HINCRBY', key, 'reserved_tokens', int(u[5])) end
-                if requests == u[1] then redis.call('PEXPIRE', key, int(math.ceil(u.ttl / 1000))) end
-              end
-            end
+            \(usage)end
 
             """
     }

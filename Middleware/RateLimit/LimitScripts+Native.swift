@@ -31,7 +31,8 @@ extension LimitScripts {
         var scratch = AdmissionScratch()
         for request in requests {
             let c = callers.position(of: request.key) {
-                BatchCaller(storage.hashGet(request.key, fields: shape.fields).map { $0.flatMap(DecimalBytes.parse) })
+                if !shape.foldsUsage && !shape.fields.isEmpty { movePendingUsage(shape, storage, limiter: request.key) }
+                return BatchCaller(storage.hashGet(request.key, fields: shape.fields).map { $0.flatMap(DecimalBytes.parse) })
             }
             admitOne(shape, storage, limiter: request.key, reserve: request.values.first!, now: now,
                      caller: &callers.values[c], replies: &replies, scratch: &scratch)
@@ -44,7 +45,7 @@ extension LimitScripts {
             }
             if let lease = caller.lease { sets.append((LimiterFields.field(slot: lease.slot), DecimalBytes.render(lease.count))) }
             storage.hashSet(limiter, fields: sets)
-            storage.expire(limiter, ttlMicros: (millis(shape.keepMicros) + 1) * 1_000)
+            storage.expire(limiter, ttlMicros: (millis(shape.limiterLifetimeMicros) + 1) * 1_000)
         }
         return PackedIntegers(replies).storeValue
     }
@@ -266,20 +267,45 @@ extension LimitScripts {
             if !sets.isEmpty { storage.hashSet(limiter, fields: sets) }
             for field in ended { storage.hashDelete(limiter, field: field) }
             let base = String(limiter.dropLast())
+            if shape.foldsUsage {
+                // Into the limiter hash's pending usage (a folding plan has no month).
+                let stored = storage.hashGet(limiter, field: PendingUsage.field)
+                var pending = PendingUsage(stored)
+                for (day, usage) in zip(caller.usage.periods, caller.usage.sums) {
+                    pending.add(day: day, requests: usage.sums.0, prompt: usage.sums.1, completion: usage.sums.2, cost: usage.sums.3) {
+                        addUsage(shape, storage, key: base + "d:" + String($0), sums: $1.sums)
+                    }
+                }
+                storage.hashSet(limiter, field: PendingUsage.field, pending.bytes)
+                if stored == nil { storage.expire(limiter, ttlMicros: (millis(shape.limiterLifetimeMicros) + 1) * 1_000) }
+                continue
+            }
             for (period, usage) in zip(caller.usage.periods, caller.usage.sums) {
-                let (prefix, index, ttl) =
-                    period >= 0
-                    ? ("d:", period, shape.retentionMicros) : ("m:", -1 - period, shape.retentionMicros + 31 * CalendarPeriod.dayMicros)
-                let key = base + prefix + String(index)
-                let fresh = storage.hashGet(key, field: usageFields[0]) == nil
-                let sums = usage.values
-                var increments: [(String, Int64)] = []
-                for (j, field) in usageFields.enumerated() where j == 0 || sums[j] != 0 { increments.append((field, sums[j])) }
-                storage.hashIncrement(key, fields: increments)
-                if fresh { storage.expire(key, ttlMicros: millis(ttl) * 1_000) }
+                let key = period >= 0 ? base + "d:" + String(period) : base + "m:" + String(-1 - period)
+                addUsage(shape, storage, key: key, sums: usage.values, month: period < 0)
             }
         }
         return .integer(Int64(entries.count))
+    }
+
+    /// Adds usage sums (`usageFields`' order, the first always written) to a day's or month's
+    /// hash; the period's first requests make it and set its lifetime (the Lua's `usage_write`).
+    static func addUsage(_ shape: Shape, _ storage: any ScriptStorage, key: String, sums: [Int64], month: Bool = false) {
+        let ttl = shape.retentionMicros + (month ? 31 * CalendarPeriod.dayMicros : 0)
+        let fresh = storage.hashGet(key, field: usageFields[0]) == nil
+        var increments: [(String, Int64)] = []
+        for (j, field) in usageFields.enumerated() where j == 0 || sums[j] != 0 { increments.append((field, sums[j])) }
+        storage.hashIncrement(key, fields: increments)
+        if fresh { storage.expire(key, ttlMicros: millis(ttl) * 1_000) }
+    }
+
+    /// A plan that does not fold usage moves what an earlier plan of the caller left pending
+    /// in the limiter hash to its day hash (the Lua admission does it as it reads the counters).
+    static func movePendingUsage(_ shape: Shape, _ storage: any ScriptStorage, limiter: String) {
+        guard let stored = storage.hashGet(limiter, field: PendingUsage.field) else { return }
+        let pending = PendingUsage(stored)
+        if pending.day >= 0 { addUsage(shape, storage, key: String(limiter.dropLast()) + "d:" + String(pending.day), sums: pending.sums) }
+        storage.hashDelete(limiter, field: PendingUsage.field)
     }
 
     static let usageFields = ["requests", "prompt_tokens", "completion_tokens", "cost_nanos", "reserved_tokens"]

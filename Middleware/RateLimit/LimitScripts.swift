@@ -5,7 +5,9 @@ import GatewayCore
 /// `admit` decides every limit of a caller at once, all or nothing, with the store's clock
 /// (`TIME`): one round trip before the request goes upstream. `settle` runs when answers have
 /// ended: it releases their concurrency leases, reconciles reserved tokens with the real usage
-/// and adds the usage to each caller's day (and month, for tiers with a monthly limit).
+/// and adds the usage to each caller's day (and month, for tiers with a monthly limit), or for a
+/// plan that folds usage (`Shape.foldsUsage`) to the day's usage waiting in the limiter hash
+/// (`PendingUsage`).
 ///
 /// The plan is baked into the scripts (limits, windows, field names, lifetimes are constants of
 /// the Lua text), so a request sends only its reservation. Inside Redis every
@@ -117,6 +119,13 @@ public final class LimitScripts: Sendable {
         var quotaDay: Bool
         var quotaMonth: Bool
         var monthly: Bool
+        /// Whether settled usage waits in the limiter hash (`PendingUsage`) rather than going to
+        /// the day hash at once: a plan with counters and no quota (a quota reads the day hash,
+        /// a monthly limit needs the month's hash too).
+        var foldsUsage: Bool
+        /// How long the limiter hash lives after a native twin's write: `keepMicros`, or while
+        /// usage waits in it, as long as usage is kept.
+        var limiterLifetimeMicros: Int64 { foldsUsage ? max(keepMicros, retentionMicros) : keepMicros }
 
         init(plan: LimitPlan, leaseMicros: Int64, retentionMicros: Int64) {
             self.leaseMicros = leaseMicros
@@ -154,6 +163,7 @@ public final class LimitScripts: Sendable {
             quotaDay = plan.limits.contains { $0.kind == .dailyTokens }
             quotaMonth = plan.limits.contains { $0.kind == .monthlyTokens }
             monthly = plan.limits.contains { $0.kind == .monthlyTokens || $0.kind == .monthlyCost }
+            foldsUsage = !fields.isEmpty && !plan.limits.contains { [.dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost].contains($0.kind) }
         }
     }
 }
@@ -169,6 +179,7 @@ public final class LimitScripts: Sendable {
 ///   carries no lease name, the hash holds a few slots however many requests are in flight (a
 ///   field per request made every command on it scan a long hash), and a slot whose end has
 ///   passed lapses with its count: its holders died without settling.
+/// - `u`: usage waiting for its day hash (`PendingUsage`), read and written with the counters.
 public enum LimiterFields {
     static func stem(_ limit: LimitPlan.Limit) -> String {
         switch limit.kind {

@@ -199,8 +199,8 @@ struct AdminAPI {
         do {
             var data: [[String: Any]] = []
             for subject in subjects {
-                let fields = try await shared.store.hashGetAll(CallerKeys.day(subject.id, index: day))
-                func number(_ name: String) -> Int64 { fields[name].flatMap(DecimalBytes.parse) ?? 0 }
+                let fields = try await DayUsage.read(shared.store, base: CallerKeys.base(subject.id), day: day)
+                func number(_ name: String) -> Int64 { fields[name] ?? 0 }
                 let prompt = number("prompt_tokens")
                 let completion = number("completion_tokens")
                 data.append([

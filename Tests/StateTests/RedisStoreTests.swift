@@ -67,9 +67,11 @@ struct RedisStoreTests {
         #expect(throws: RedisServerProcess.StartFailure.self) { try RedisServerProcess(port: occupied) }
     }
 
-    /// A caller's usage for a day lives as long as usage is kept (`usage_retention`): its TTL
-    /// is set when its first requests are counted, by the settlement script alone or riding with
-    /// an admission. (The contract cannot see TTLs; Redis's own expiry does the rest.)
+    /// A caller's usage for a day lives as long as usage is kept (`usage_retention`). A plan
+    /// with counters keeps it pending in the limiter hash (`PendingUsage`), which then lives
+    /// that long, whether the settlement came alone or riding with an admission; a later day's
+    /// usage moves it to the day's hash, which lives that long from its first requests. (The
+    /// contract cannot see TTLs; Redis's own expiry does the rest.)
     @Test func aDayOfUsageExpiresAfterTheRetention() async throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
@@ -78,14 +80,15 @@ struct RedisStoreTests {
             let plan = LimitPlan(limits: [.init(.tokens, limit: 1_000, parameter: StateStoreContract.hour, name: "tph")])
             let scripts = StateStoreContract.compiled(plan)  // usage kept a day
             let at = try await store.serverTime().totalMicroseconds
-            func ttl(_ caller: String) async throws -> Int64? {
-                let day = CallerKeys.day(caller, index: CalendarPeriod.day(now: at).index)
-                return try await store.command([Array("PTTL".utf8), Array(day.utf8)]).integer
+            let today = CalendarPeriod.day(now: at).index
+            func pttl(_ key: String) async throws -> Int64? { try await store.command([Array("PTTL".utf8), Array(key.utf8)]).integer }
+            func settle(_ caller: String, at: Int64) async throws {
+                var alone = ScriptBatch(entries: 1, arity: LimitScripts.settleArity)
+                LimitScripts.appendSettlement(to: &alone, limiter: CallerKeys.limiter(caller), admittedAt: at, reserved: 0,
+                                              promptTokens: 5, completionTokens: 1, costNanos: 0)
+                _ = try await store.run(scripts.settle, keys: alone.keys, arguments: alone.arguments)
             }
-            var alone = ScriptBatch(entries: 1, arity: LimitScripts.settleArity)
-            LimitScripts.appendSettlement(to: &alone, limiter: CallerKeys.limiter("alone"), admittedAt: at, reserved: 0,
-                                          promptTokens: 5, completionTokens: 1, costNanos: 0)
-            _ = try await store.run(scripts.settle, keys: alone.keys, arguments: alone.arguments)
+            try await settle("alone", at: at)
             var riding = ScriptBatch(entries: 1, arity: 1)
             LimitScripts.appendAdmission(to: &riding, limiter: CallerKeys.limiter("rider"), reserve: 0)
             LimitScripts.appendSettlement(to: &riding, section: 1, limiter: CallerKeys.limiter("rider"), admittedAt: at, reserved: 0,
@@ -93,9 +96,17 @@ struct RedisStoreTests {
             _ = try await store.run(scripts.admit, keys: riding.keys, arguments: riding.arguments)
             let day: Int64 = 86_400_000
             for caller in ["alone", "rider"] {
-                let left = try #require(try await ttl(caller))
-                #expect(left > day - 60_000 && left <= day, "\(caller): PTTL \(left)")
+                #expect(try await pttl(CallerKeys.day(caller, index: today)) == -2, "\(caller): pending, no day hash yet")
+                let left = try #require(try await pttl(CallerKeys.limiter(caller)))
+                #expect(left > day - 60_000 && left <= day + 1, "\(caller): limiter PTTL \(left)")
             }
+            // The next day's first usage moves today's to its hash.
+            try await settle("alone", at: at + 86_400_000_000)
+            let left = try #require(try await pttl(CallerKeys.day("alone", index: today)))
+            #expect(left > day - 60_000 && left <= day, "day hash PTTL \(left)")
+            let base = CallerKeys.base("alone")
+            #expect(try await DayUsage.read(store, base: base, day: today) == ["requests": 1, "prompt_tokens": 5, "completion_tokens": 1])
+            #expect(try await DayUsage.read(store, base: base, day: today + 1)["prompt_tokens"] == 5)
         }
     }
 
@@ -120,8 +131,9 @@ struct RedisStoreTests {
             func expire(inMillis millis: Int64) async throws {
                 _ = try await store.command([Array("PEXPIRE".utf8), Array(limiter.utf8), Array(String(millis).utf8)])
             }
-            // Keep: the hour window twice (7,200 s); renewed to that and one lease slot more (37.5 s).
-            let renewed: ClosedRange<Int64> = 7_230_000...7_237_501
+            // Keep: the hour window twice (7,200 s) and one lease slot more (37.5 s); the usage
+            // pending in it (`PendingUsage`) makes it a day, as long as usage is kept.
+            let renewed: ClosedRange<Int64> = 86_390_000...86_400_001
             // No slot (nor hour) may end between the first two admissions: it would renew.
             let env = StateStoreContract.Environment(store: store, advanceClock: nil, tag: "renewed")
             try await env.clearOfSlotEnd(slot: StateStoreContract.leaseMicros / 16, margin: 3 * StateStoreContract.second)

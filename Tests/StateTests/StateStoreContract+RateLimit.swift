@@ -20,6 +20,7 @@ extension StateStoreContract {
         Case(name: "rate admit: riding settlements of admitted callers, others and other slots", body: rateAdmitMergesRiders),
         Case(name: "rate admit: a merged riding settlement of the window before", body: rateAdmitMergesThePreviousWindow),
         Case(name: "rate admit: a window's fractional use leaves its remaining rounded down", body: rateAdmitRoundsDown),
+        Case(name: "rate settle: usage waits in the limiter hash until a later day's", body: ratePendingUsageMovesToItsDay),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
     ].map { rate in
         Case(name: rate.name) { env in
@@ -35,6 +36,11 @@ extension StateStoreContract {
         var now: Int64
         /// (remaining, reset) per limit.
         var limits: [(Int64, Int64)]
+    }
+
+    /// A caller's usage of a day, its pending part included (`DayUsage`).
+    static func dayUsage(_ env: Environment, _ base: String, _ day: Int64) async throws -> [String: Int64] {
+        try await DayUsage.read(env.store, base: base, day: day)
     }
 
     static func rateAdmit(_ env: Environment, _ base: String, _ plan: LimitPlan, reserve: Int64 = 0) async throws -> RateReply {
@@ -148,11 +154,11 @@ extension StateStoreContract {
         let next = try await rateAdmit(env, base, plan, reserve: 800)
         #expect(next.admitted && next.limits[0].0 == 50)
         let day = CalendarPeriod.day(now: admitted.now).index
-        let usage = try await env.store.hashGetAll(base + "d:" + String(day))
-        #expect(usage["requests"] == bytes("1"))
-        #expect(usage["prompt_tokens"] == bytes("100"))
-        #expect(usage["completion_tokens"] == bytes("50"))
-        #expect(usage["cost_nanos"] == bytes("7"))
+        let usage = try await dayUsage(env, base, day)
+        #expect(usage["requests"] == 1)
+        #expect(usage["prompt_tokens"] == 100)
+        #expect(usage["completion_tokens"] == 50)
+        #expect(usage["cost_nanos"] == 7)
         // No monthly limit: no month totals are kept.
         let month = CalendarPeriod.month(now: admitted.now).index
         #expect(try await env.store.hashGetAll(base + "m:" + String(month)).isEmpty)
@@ -187,11 +193,11 @@ extension StateStoreContract {
         let next = try await rateAdmit(env, base, plan, reserve: 800)
         #expect(next.admitted && next.limits[0].0 == 1 && next.limits[1].0 == 50)
         let day = CalendarPeriod.day(now: first.now).index
-        let usage = try await env.store.hashGetAll(base + "d:" + String(day))
-        #expect(usage["requests"] == bytes("2"))
-        #expect(usage["prompt_tokens"] == bytes("150"))
-        #expect(usage["cost_nanos"] == bytes("2"))
-        #expect(try await env.store.hashGetAll(other + "d:" + String(day))["requests"] == bytes("1"))
+        let usage = try await dayUsage(env, base, day)
+        #expect(usage["requests"] == 2)
+        #expect(usage["prompt_tokens"] == 150)
+        #expect(usage["cost_nanos"] == 2)
+        #expect(try await dayUsage(env, other, day)["requests"] == 1)
     }
 
     /// `count` requests of the caller at `base` in one admission call (one store time), each
@@ -230,17 +236,18 @@ extension StateStoreContract {
         let limiter = try await env.store.hashGetAll(base + "l")
         #expect(limiter["cn"] == bytes("0") && limiter["t3600c"] == bytes("500") && limiter["t3600p"] == bytes("50"))
         #expect(!limiter.keys.contains { $0.hasPrefix("L") })  // the slot went with its last lease
-        var requests = 0
-        var prompt = 0
+        var requests: Int64 = 0
+        var prompt: Int64 = 0
         for day in Set([CalendarPeriod.day(now: at).index, CalendarPeriod.day(now: at - hour).index]) {
-            let usage = try await env.store.hashGetAll(base + "d:" + String(day))
-            requests += Int(String(decoding: usage["requests"] ?? bytes("0"), as: UTF8.self))!
-            prompt += Int(String(decoding: usage["prompt_tokens"] ?? bytes("0"), as: UTF8.self))!
+            let usage = try await dayUsage(env, base, day)
+            requests += usage["requests"] ?? 0
+            prompt += usage["prompt_tokens"] ?? 0
         }
         #expect(requests == 3 && prompt == 550)
-        #expect(try await env.store.hashGetAll(other + "l").isEmpty)
-        let otherDay = try await env.store.hashGetAll(other + "d:" + String(CalendarPeriod.day(now: at).index))
-        #expect(otherDay["requests"] == bytes("1") && otherDay["prompt_tokens"] == bytes("5"))
+        // No counters for a caller no admission decided; only its usage waits there.
+        #expect(try await env.store.hashGetAll(other + "l").keys.sorted() == [PendingUsage.field])
+        let otherDay = try await dayUsage(env, other, CalendarPeriod.day(now: at).index)
+        #expect(otherDay["requests"] == 1 && otherDay["prompt_tokens"] == 5)
     }
 
     /// The gateway sends a caller's requests admitted in one batch as one entry (their sums and
@@ -261,9 +268,9 @@ extension StateStoreContract {
         // One lease left (the third's), and the window holds 900 reserved - 600 + 300 used.
         #expect(limiter["cn"] == bytes("1") && limiter["t3600c"] == bytes("600"))
         #expect(limiter.filter { $0.key.hasPrefix("L") }.values.map { String(decoding: $0, as: UTF8.self) } == ["1"])
-        let usage = try await env.store.hashGetAll(base + "d:" + String(CalendarPeriod.day(now: answers[0].decidedAt).index))
-        #expect(usage["requests"] == bytes("2") && usage["prompt_tokens"] == bytes("200"))
-        #expect(usage["completion_tokens"] == bytes("100") && usage["cost_nanos"] == bytes("6"))
+        let usage = try await dayUsage(env, base, CalendarPeriod.day(now: answers[0].decidedAt).index)
+        #expect(usage["requests"] == 2 && usage["prompt_tokens"] == 200)
+        #expect(usage["completion_tokens"] == 100 && usage["cost_nanos"] == 6)
         // The same entry riding with an admission: the third's lease comes back, two fit again.
         var next = ScriptBatch(entries: 2, arity: 1)
         for _ in 0..<2 { LimitScripts.appendAdmission(to: &next, limiter: base + "l", reserve: 0) }
@@ -272,8 +279,8 @@ extension StateStoreContract {
         let again = try await env.store.run(scripts.admit, keys: next.keys, arguments: next.arguments)
         let decided = try (0..<2).map { try #require(RateLimitSnapshot(plan: plan, reply: again, entry: $0), "reply \(again)") }
         #expect(decided.map(\.admitted) == [true, true])
-        let after = try await env.store.hashGetAll(base + "d:" + String(CalendarPeriod.day(now: answers[0].decidedAt).index))
-        #expect(after["requests"] == bytes("3"))
+        let after = try await dayUsage(env, base, CalendarPeriod.day(now: answers[0].decidedAt).index)
+        #expect(after["requests"] == 3)
     }
 
     static func rateDailyQuota(_ env: Environment) async throws {

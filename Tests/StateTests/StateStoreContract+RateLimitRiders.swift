@@ -37,9 +37,9 @@ extension StateStoreContract {
         #expect(caller.filter { $0.key.hasPrefix("L") }.values.sorted() == ["1"])
         let others = try await fields(other + "l")
         #expect(others["cn"] == "0" && others["t3600c"] == "50" && !others.keys.contains { $0.hasPrefix("L") })
-        let day = String(CalendarPeriod.day(now: at).index)
-        #expect(try await fields(base + "d:" + day)["requests"] == "2")
-        #expect(try await fields(other + "d:" + day)["requests"] == "1")
+        let day = CalendarPeriod.day(now: at).index
+        #expect(try await dayUsage(env, base, day)["requests"] == 2)
+        #expect(try await dayUsage(env, other, day)["requests"] == 1)
         // A settlement from the window before (its lease slot long gone) rides with the caller's
         // next request: it settles on its own, into the previous window's count.
         var later = ScriptBatch(entries: 1, arity: 1)
@@ -100,14 +100,52 @@ extension StateStoreContract {
         let next = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
         #expect(next.admitted && next.entries.map(\.remaining) == [0, 100])
         let day = CalendarPeriod.day(now: first.now).index
-        #expect(try await env.store.hashGetAll(base + "d:" + String(day))["requests"] == bytes("1"))
+        #expect(try await dayUsage(env, base, day)["requests"] == 1)
         // A malformed riding section fails the call before anything is written, admission included.
         await #expect(throws: StoreError.self) {
             _ = try await env.store.run(scripts.admit, keys: [base + "l"],
                                         arguments: [PackedIntegers([1, 0]).storeValue, PackedIntegers([1, 0, 0]).storeValue])
         }
-        #expect(try await env.store.hashGetAll(base + "d:" + String(day))["requests"] == bytes("1"))
+        #expect(try await dayUsage(env, base, day)["requests"] == 1)
         let third = try await rateAdmit(env, base, plan)
         #expect(!third.admitted && third.refusedBy == 1)  // the second still holds the one slot
+    }
+
+    /// A plan with counters and no quota keeps a day's usage in the limiter hash
+    /// (`PendingUsage`); the day's usage reads the same as if it were in the day hash. The next
+    /// day's first usage (here riding with an admission) moves it there, a late entry of the
+    /// earlier day goes straight there, and a plan that reads the day hash (a daily quota) moves
+    /// it there before it decides.
+    static func ratePendingUsageMovesToItsDay(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let plan = LimitPlan(limits: [.init(.tokens, limit: 1_000_000, parameter: hour, name: "tph")])
+        let first = try await rateAdmit(env, base, plan, reserve: 10)
+        let day = CalendarPeriod.day(now: first.now).index
+        func stored(_ day: Int64) async throws -> [String: String] {
+            try await env.store.hashGetAll(base + "d:" + String(day)).mapValues { String(decoding: $0, as: UTF8.self) }
+        }
+        try await rateSettle(env, base, plan, admittedAt: first.now, reserved: 10, prompt: 4, completion: 6, cost: 2)
+        #expect(try await stored(day).isEmpty)
+        #expect(try await dayUsage(env, base, day) == ["requests": 1, "prompt_tokens": 4, "completion_tokens": 6, "cost_nanos": 2])
+        var call = ScriptBatch(entries: 1, arity: 1)
+        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 10)
+        LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: first.now + 86_400_000_000, reserved: 0,
+                                      promptTokens: 1, completionTokens: 0, costNanos: 0)
+        let reply = try await env.store.run(compiled(plan).admit, keys: call.keys, arguments: call.arguments)
+        #expect(try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)").admitted)
+        #expect(try await stored(day) == ["requests": "1", "prompt_tokens": "4", "completion_tokens": "6", "cost_nanos": "2"])
+        #expect(try await dayUsage(env, base, day)["requests"] == 1)  // moved, not counted twice
+        #expect(try await dayUsage(env, base, day + 1) == ["requests": 1, "prompt_tokens": 1, "completion_tokens": 0, "cost_nanos": 0])
+        try await rateSettle(env, base, plan, admittedAt: first.now, reserved: 0, prompt: 5, completion: 0)
+        let late = try await stored(day)
+        #expect(late["prompt_tokens"] == "9" && late["requests"] == "2")
+        #expect(try await stored(day + 1).isEmpty)
+        let quota = LimitPlan(limits: [
+            .init(.tokens, limit: 1_000_000, parameter: hour, name: "tph"), .init(.dailyTokens, limit: 1_000_000, name: "tpd"),
+        ])
+        #expect(try await rateAdmit(env, base, quota).admitted)
+        #expect(try await env.store.hashGet(base + "l", field: PendingUsage.field) == nil)
+        #expect(try await stored(day + 1) == ["requests": "1", "prompt_tokens": "1"])
+        #expect(try await dayUsage(env, base, day + 1)["prompt_tokens"] == 1)
     }
 }

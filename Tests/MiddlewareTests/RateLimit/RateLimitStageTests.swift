@@ -36,7 +36,7 @@ import Testing
 
     func usage(_ store: any StateStore, id: String = "caller1") async throws -> [String: String] {
         let day = CalendarPeriod.day(now: clock.now().totalMicroseconds).index
-        return try await store.hashGetAll(CallerKeys.day(id, index: day)).mapValues { String(decoding: $0, as: UTF8.self) }
+        return try await DayUsage.read(store, base: CallerKeys.base(id), day: day).mapValues { String($0) }
     }
 
     @Test func admitsExactlyTheLimitThenAnswers429WithEveryHeaderConvention() async throws {
