@@ -32,6 +32,7 @@ extension LimitScripts {
             \(shape.holdsLease ? "local slot_n = math.floor((batch_now + \(shape.leaseMicros)) / \(shape.slotMicros))\n" : "")
             """
         lua += mergeLua(shape)
+        if shape.foldsUsage { lua += "local ra, fast = nil, {}\n" }
         lua += """
             -- Settlements riding with the batch (ARGV[2]) go first: a caller's next request sees
             -- its ended ones settled, one script call for both.
@@ -169,7 +170,7 @@ extension LimitScripts {
             // Unpacked and packed again only when a merged settlement adds to it (or it is
             // new, which renews the hash); otherwise written back as read.
             prepare += """
-                    if m or not s[\(usageField)] then
+                    if m or f or not s[\(usageField)] then
                       if not s[\(usageField)] then s.renew = true end
                       local d, r, p, c, k = usage_of(s[\(usageField)])
                       if m then
@@ -177,6 +178,11 @@ extension LimitScripts {
                           local x = m.usage[m.slots[j]]
                           d, r, p, c, k = usage_add(lkey, d, r, p, c, k, m.slots[j], x[1], x[2], x[3], x[4])
                         end
+                      end
+                      if f then
+                        local at = ra[f + 2]
+                        if at == 0 then at = now end
+                        d, r, p, c, k = usage_add(lkey, d, r, p, c, k, floor(at / day_us), ra[f + 3], ra[f + 5], ra[f + 6], ra[f + 7])
                       end
                       s[\(usageField)] = struct.pack('<i8i8i8i8i8', d, r, p, c, k)
                     end
@@ -325,60 +331,5 @@ extension LimitScripts {
         guard let period = periods.min() else { return ([], millis(shape.limiterLifetimeMicros) + 1) }
         let lifetime = shape.foldsUsage ? max(shape.keepMicros + period, shape.retentionMicros) : shape.keepMicros + period
         return (events, millis(lifetime) + 1)
-    }
-
-    /// `defer(lkey, c)` for the riding settlements (`settleBody(riding:)`): takes a caller's
-    /// entry into `merged` when the batch admits that caller and every lease it releases is in
-    /// the batch's slot, so the admission reads and writes its counters once for both.
-    static func mergeLua(_ shape: Shape) -> String {
-        let sameSlot = shape.holdsLease ? "  for _, slot in ipairs(c.leases) do if slot ~= slot_n then return false end end\n" : ""
-        return """
-            local merged = {}
-            local function defer(lkey, c)
-              if not admitting[lkey] then return false end
-            \(sameSlot)  merged[lkey] = c
-              return true
-            end
-
-            """
-    }
-
-    /// Applies a caller's merged settlement (`mergeLua`) to its counters as just read (`s`, in
-    /// `shape.fields` order, the lease slot at `slotField`), before the admission decides, with
-    /// the settlement's arithmetic: leases released from the slot (no more than it holds) and
-    /// from the live count, token deltas added to the stored window and the one before it. The
-    /// caller's counters are then written as a batch writes them, in full only when the window
-    /// before changed (its count is not among a steady batch's writes).
-    static func applyMergedLua(_ shape: Shape, slotField: Int) -> String {
-        var lua = "    local m = merged[lkey]\n    if m then\n"
-        if shape.holdsLease, let cn = shape.fields.firstIndex(of: "cn") {
-            lua += """
-                      local r = m.leased[slot_n]
-                      local held = r and tonumber(s[\(slotField)])
-                      if held then
-                        r = math.min(held, r)
-                        s[\(slotField)] = held - r
-                        if held == r then s.emptied = true end
-                        if s[\(cn + 1)] then s[\(cn + 1)] = math.max(0, tonumber(s[\(cn + 1)]) - r) end
-                      end
-
-                """
-        }
-        for (j, window) in shape.tokenStems.enumerated() {
-            guard let i = shape.fields.firstIndex(of: window.stem + "i") else { continue }
-            let (index, current, previous) = (i + 1, i + 2, i + 3)
-            lua += """
-                      do
-                        local d, si = m.deltas[\(j + 1)], tonumber(s[\(index)])
-                        if d and si and d[si] then s[\(current)] = (tonumber(s[\(current)]) or 0) + d[si] end
-                        if d and si and d[si - 1] then
-                          s[\(previous)] = (tonumber(s[\(previous)]) or 0) + d[si - 1]
-                          s.rolled = true
-                        end
-                      end
-
-                """
-        }
-        return lua + "      s.dirty = true\n    end\n"
     }
 }

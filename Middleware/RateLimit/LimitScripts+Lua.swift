@@ -242,27 +242,8 @@ extension LimitScripts {
 
             """
         let firstDeltas = shape.tokenStems.map { "{[floor(at / \($0.window))] = delta}" }.joined(separator: ", ")
-        return """
-            local token_windows = {\(tokenWindows)}
-            local limiter_fields = {\(limiterFields.joined(separator: ", "))}
-            local quota_day, quota_month, monthly = \(shape.quotaDay), \(shape.quotaMonth), \(shape.monthly)
-            local floor = math.floor
-            local now\(riding ? " = batch_now" : "")
-            local callers, order = {}, {}
-            -- Folds one entry's usage into its caller's period (a day index, or -1 - month index).
-            local function add(c, slot, prefix, index, ttl, count, prompt, completion, cost, reserved)
-              local u = c.usage[slot]
-              if not u then
-                u = {0, 0, 0, 0, 0, prefix = prefix, index = index, ttl = ttl}
-                c.usage[slot] = u
-                c.slots[#c.slots + 1] = slot
-              end
-              u[1], u[2], u[3], u[4], u[5] = u[1] + count, u[2] + prompt, u[3] + completion, u[4] + cost, u[5] - reserved
-            end
-            for e = 1, n do
-              local p = \(settleArity + 1) * (e - 1)
-              local lkey = keys[a[p + 1]]
-              if not lkey then \(badArgumentsReply) end
+        // One entry: its caller's leases, token deltas and usage gathered (`callers`).
+        let entry = """
               local at, count, reserved, prompt, completion, cost = a[p + 2], a[p + 3], a[p + 4], a[p + 5], a[p + 6], a[p + 7]
               -- A request an admission script decided holds a lease when the plan takes one.
               local holds = \(shape.holdsLease) and at ~= 0
@@ -305,7 +286,64 @@ extension LimitScripts {
                 local _, _, month = periods(at)
                 add(c, -1 - month, 'm:', month, retention_ms + 31 * 86400000, count, prompt, completion, cost, quota_month and reserved or 0)
               end
+
+            """
+        let check = """
+              local p = \(settleArity + 1) * (e - 1)
+              local lkey = keys[a[p + 1]]
+              if not lkey then \(badArgumentsReply) end
+
+            """
+        // Riding with the batch, a folding plan's caller that the batch admits, with one entry
+        // in the batch's lease slot (nearly always), is not gathered here: the admission applies
+        // the entry itself (`fast`, its offset in `a`, kept as `ra`), and the gathering's tables
+        // and functions are not even made unless some entry needs them (`slow`; a caller's
+        // second entry gathers both).
+        let fast = riding && shape.foldsUsage
+        let sameSlot = shape.holdsLease ? " and (at == 0 or math.floor((at + \(shape.leaseMicros)) / \(shape.slotMicros)) == slot_n)" : ""
+        let sorting = """
+            ra = a
+            local slow
+            for e = 1, n do
+            \(check)  local at = a[p + 2]
+              if admitting[lkey] and not fast[lkey]\(sameSlot) then
+                fast[lkey] = p
+              else
+                slow = slow or {}
+                slow[#slow + 1] = p
+              end
             end
+            if slow then
+              for j = 1, #slow do
+                local lkey = keys[a[slow[j] + 1]]
+                if fast[lkey] then
+                  slow[#slow + 1] = fast[lkey]
+                  fast[lkey] = nil
+                end
+              end
+
+            """
+        let entries = fast
+            ? "for _, p in ipairs(slow) do\n  local lkey = keys[a[p + 1]]\n\(entry)end\n"
+            : "for e = 1, n do\n\(check)\(entry)end\n"
+        return (fast ? sorting : "") + """
+            local token_windows = {\(tokenWindows)}
+            local limiter_fields = {\(limiterFields.joined(separator: ", "))}
+            local quota_day, quota_month, monthly = \(shape.quotaDay), \(shape.quotaMonth), \(shape.monthly)
+            local floor = math.floor
+            local now\(riding ? " = batch_now" : "")
+            local callers, order = {}, {}
+            -- Folds one entry's usage into its caller's period (a day index, or -1 - month index).
+            local function add(c, slot, prefix, index, ttl, count, prompt, completion, cost, reserved)
+              local u = c.usage[slot]
+              if not u then
+                u = {0, 0, 0, 0, 0, prefix = prefix, index = index, ttl = ttl}
+                c.usage[slot] = u
+                c.slots[#c.slots + 1] = slot
+              end
+              u[1], u[2], u[3], u[4], u[5] = u[1] + count, u[2] + prompt, u[3] + completion, u[4] + cost, u[5] - reserved
+            end
+            \(entries)
             for _, lkey in ipairs(order) do
               local c = callers[lkey]
             \(counters)
@@ -344,7 +382,7 @@ extension LimitScripts {
                 if #ended > 0 then redis.call('HDEL', lkey, unpack(ended)) end
               end
             \(usage)end
-
+            \(fast ? "end\n" : "")
             """
     }
 

@@ -19,6 +19,7 @@ extension StateStoreContract {
         Case(name: "rate admit: settlements riding with a batch go first", body: rateAdmitWithRidingSettlements),
         Case(name: "rate admit: riding settlements of admitted callers, others and other slots", body: rateAdmitMergesRiders),
         Case(name: "rate admit: a merged riding settlement of the window before", body: rateAdmitMergesThePreviousWindow),
+        Case(name: "rate admit: a caller's two riding entries settle together", body: rateAdmitGathersACallersTwoRiders),
         Case(name: "rate admit: a window's fractional use leaves its remaining rounded down", body: rateAdmitRoundsDown),
         Case(name: "rate settle: usage waits in the limiter hash until a later day's", body: ratePendingUsageMovesToItsDay),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
@@ -236,13 +237,7 @@ extension StateStoreContract {
         let limiter = try await env.store.hashGetAll(base + "l")
         #expect(limiter["cn"] == bytes("0") && limiter["t3600c"] == bytes("500") && limiter["t3600p"] == bytes("50"))
         #expect(!limiter.keys.contains { $0.hasPrefix("L") })  // the slot went with its last lease
-        var requests: Int64 = 0
-        var prompt: Int64 = 0
-        for day in Set([CalendarPeriod.day(now: at).index, CalendarPeriod.day(now: at - hour).index]) {
-            let usage = try await dayUsage(env, base, day)
-            requests += usage["requests"] ?? 0
-            prompt += usage["prompt_tokens"] ?? 0
-        }
+        let (requests, prompt) = try await usageNowAndAnHourBefore(env, base, at: at)
         #expect(requests == 3 && prompt == 550)
         // No counters for a caller no admission decided; only its usage waits there.
         #expect(try await env.store.hashGetAll(other + "l").keys.sorted() == [PendingUsage.field])

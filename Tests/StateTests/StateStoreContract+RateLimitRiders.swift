@@ -148,4 +148,40 @@ extension StateStoreContract {
         #expect(try await stored(day + 1) == ["requests": "1", "prompt_tokens": "1"])
         #expect(try await dayUsage(env, base, day + 1)["prompt_tokens"] == 1)
     }
+
+    /// A caller's two riding entries, one it could apply as it admits and one from the hour
+    /// before: both are gathered and settled together, as alone they would be.
+    static func rateAdmitGathersACallersTwoRiders(_ env: Environment) async throws {
+        let base = env.key("caller") + ":"
+        let plan = leasesAndTokens(concurrency: 3)
+        let two = try await admitTogether(env, base, plan, count: 2, reserve: 300)
+        #expect(two.map(\.admitted) == [true, true])
+        let at = two[0].decidedAt
+        var call = ScriptBatch(entries: 1, arity: 1)
+        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 300)
+        LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: at, requests: 2, reserved: 600,
+                                      promptTokens: 100, completionTokens: 0, costNanos: 0)
+        LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: at - hour, reserved: 0,
+                                      promptTokens: 50, completionTokens: 0, costNanos: 0)
+        let reply = try await env.store.run(compiled(plan).admit, keys: call.keys, arguments: call.arguments)
+        let next = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
+        // The hour before's 50 count in the sliding window by the part of it still covered.
+        #expect(next.admitted && next.entries[0].remaining == 2 && (550...600).contains(next.entries[1].remaining))
+        let caller = try await env.store.hashGetAll(base + "l").mapValues { String(decoding: $0, as: UTF8.self) }
+        #expect(caller["cn"] == "1" && caller["t3600c"] == "400" && caller["t3600p"] == "50")
+        #expect(caller.filter { $0.key.hasPrefix("L") }.values.sorted() == ["1"])
+        let (requests, prompt) = try await usageNowAndAnHourBefore(env, base, at: at)
+        #expect(requests == 3 && prompt == 150)
+    }
+
+    /// Requests and prompt tokens of the days of `at` and of an hour before (one day, or two
+    /// near midnight).
+    static func usageNowAndAnHourBefore(_ env: Environment, _ base: String, at: Int64) async throws -> (Int64, Int64) {
+        var sums: (Int64, Int64) = (0, 0)
+        for day in Set([CalendarPeriod.day(now: at).index, CalendarPeriod.day(now: at - hour).index]) {
+            let usage = try await dayUsage(env, base, day)
+            sums = (sums.0 + (usage["requests"] ?? 0), sums.1 + (usage["prompt_tokens"] ?? 0))
+        }
+        return sums
+    }
 }
