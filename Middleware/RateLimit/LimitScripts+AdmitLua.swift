@@ -29,7 +29,7 @@ extension LimitScripts {
               admitting[lkey] = true
             end
             local batch_now = server_now()
-            \(shape.holdsLease ? "local slot_n = math.floor((batch_now + \(shape.leaseMicros)) / \(shape.slotMicros))\n" : "")
+            \(shape.holdsLease ? "local slot_n = \(luaSlot(shape, at: "batch_now"))\n" : "")
             """
         lua += mergeLua(shape)
         if shape.foldsUsage { lua += "local ra, fast = nil, {}\n" }

@@ -252,7 +252,7 @@ extension LimitScripts {
                 at = now
               end
               local slot
-              if holds then slot = floor((at + \(shape.leaseMicros)) / \(shape.slotMicros)) end
+              if holds then slot = \(luaSlot(shape, at: "at")) end
               local delta = prompt + completion - reserved
               local days = floor(at / day_us)
               local c = callers[lkey]
@@ -300,7 +300,7 @@ extension LimitScripts {
         // and functions are not even made unless some entry needs them (`slow`; a caller's
         // second entry gathers both).
         let fast = riding && shape.foldsUsage
-        let sameSlot = shape.holdsLease ? " and (at == 0 or math.floor((at + \(shape.leaseMicros)) / \(shape.slotMicros)) == slot_n)" : ""
+        let sameSlot = shape.holdsLease ? " and (at == 0 or \(luaSlot(shape, at: "at")) == slot_n)" : ""
         let sorting = """
             ra = a
             local slow
@@ -384,6 +384,11 @@ extension LimitScripts {
             \(usage)end
             \(fast ? "end\n" : "")
             """
+    }
+
+    /// Lua for the lease slot of an admission at `at` µs (`LimiterFields.slot`).
+    static func luaSlot(_ shape: Shape, at: String) -> String {
+        "math.floor((\(at) + \(shape.leaseMicros)) / \(shape.slotMicros))"
     }
 
     /// Whole milliseconds, rounded up.

@@ -29,19 +29,7 @@ extension LimitScripts {
     /// `fast` entry gets the same arithmetic, read from the riding section (`ra`) directly.
     static func applyMergedLua(_ shape: Shape, slotField: Int) -> String {
         var lua = "    local m = merged[lkey]\n    if m then\n"
-        if shape.holdsLease, let cn = shape.fields.firstIndex(of: "cn") {
-            lua += """
-                      local r = m.leased[slot_n]
-                      local held = r and tonumber(s[\(slotField)])
-                      if held then
-                        r = math.min(held, r)
-                        s[\(slotField)] = held - r
-                        if held == r then s.emptied = true end
-                        if s[\(cn + 1)] then s[\(cn + 1)] = math.max(0, tonumber(s[\(cn + 1)]) - r) end
-                      end
-
-                """
-        }
+        lua += releaseLua(shape, slotField: slotField, held: "m.leased[slot_n] and", count: "m.leased[slot_n]")
         for (j, window) in shape.tokenStems.enumerated() {
             guard let i = shape.fields.firstIndex(of: window.stem + "i") else { continue }
             let (index, current, previous) = (i + 1, i + 2, i + 3)
@@ -67,18 +55,7 @@ extension LimitScripts {
                   local at, delta = ra[f + 2], ra[f + 5] + ra[f + 6] - ra[f + 4]
 
             """
-        if shape.holdsLease, let cn = shape.fields.firstIndex(of: "cn") {
-            lua += """
-                      local held = at ~= 0 and tonumber(s[\(slotField)])
-                      if held then
-                        local r = math.min(held, ra[f + 3])
-                        s[\(slotField)] = held - r
-                        if held == r then s.emptied = true end
-                        if s[\(cn + 1)] then s[\(cn + 1)] = math.max(0, tonumber(s[\(cn + 1)]) - r) end
-                      end
-
-                """
-        }
+        lua += releaseLua(shape, slotField: slotField, held: "at ~= 0 and", count: "ra[f + 3]")
         lua += "      if at == 0 then at = now end\n"
         for window in shape.tokenStems {
             guard let i = shape.fields.firstIndex(of: window.stem + "i") else { continue }
@@ -97,5 +74,22 @@ extension LimitScripts {
                 """
         }
         return lua + "      s.dirty = true\n    end\n"
+    }
+
+    /// A merged settlement's leases back from the batch's slot (no more than it holds) and from
+    /// the live count; `held` guards the read (the settlement holds leases there), `count` is
+    /// how many it releases.
+    static func releaseLua(_ shape: Shape, slotField: Int, held: String, count: String) -> String {
+        guard shape.holdsLease, let cn = shape.fields.firstIndex(of: "cn") else { return "" }
+        return """
+                  local held = \(held) tonumber(s[\(slotField)])
+                  if held then
+                    local r = math.min(held, \(count))
+                    s[\(slotField)] = held - r
+                    if held == r then s.emptied = true end
+                    if s[\(cn + 1)] then s[\(cn + 1)] = math.max(0, tonumber(s[\(cn + 1)]) - r) end
+                  end
+
+            """
     }
 }
