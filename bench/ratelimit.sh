@@ -193,23 +193,29 @@ run_wrk() {   # run_wrk URL CONNECTIONS SECONDS: prints wrk's BENCH_RESULT JSON 
 # Ticks the hypervisor took from CPU $1 (steal, /proc/stat): time the VM wanted and did not
 # get. A run with much of it measured the host, not the gateway.
 steal_ticks() { awk -v cpu="cpu$1" '$1 == cpu { print $9 }' /proc/stat; }
+# Ticks CPU $1 spent working (user, nice, system, irq, softirq: not idle, not stolen), and all
+# its ticks: what the load CPU gave wrk, mock-llm, Redis and the loopback's kernel work.
+work_ticks() { awk -v cpu="cpu$1" '$1 == cpu { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+all_ticks() { awk -v cpu="cpu$1" '$1 == cpu { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
 measure() {   # measure TARGET CASE REPEAT CONNECTIONS
     local target=$1 case=$2 rep=$3 conns=$4
     local url="http://127.0.0.1:${GW_PORT[$target]}/v1/chat/completions" pid=${GW_PID[$target]}
-    local result p0 p1 r0 r1 s0 s1 l0 l1 before after
+    local result p0 p1 r0 r1 s0 s1 l0 l1 w0 w1 a0 a1 m0=0 m1=0 before after
     (( WARMUP > 0 )) && run_wrk "$url" "$conns" "$WARMUP" >/dev/null
     before=$(redis_calls)
     p0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$REDIS_PID"); s0=$(steal_ticks "$PROXY_CPU"); l0=$(steal_ticks "$LOAD_CPU")
+    w0=$(work_ticks "$LOAD_CPU"); a0=$(all_ticks "$LOAD_CPU"); [[ -n ${MOCK_PID:-} ]] && m0=$(cpu_ticks "$MOCK_PID")
     result=$(run_wrk "$url" "$conns" "$DURATION")
     p1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$REDIS_PID"); s1=$(steal_ticks "$PROXY_CPU"); l1=$(steal_ticks "$LOAD_CPU")
+    w1=$(work_ticks "$LOAD_CPU"); a1=$(all_ticks "$LOAD_CPU"); [[ -n ${MOCK_PID:-} ]] && m1=$(cpu_ticks "$MOCK_PID")
     after=$(redis_calls)
     local refused
     refused=$(python3 -c 'import json,sys; w=json.loads(sys.argv[1]); print(w["err_status"])' "$result")
     (( refused == 0 )) || die "$target/$case: $refused non-2xx answers; the bench key must never be refused"
-    printf '{"kind":"wrk","target":"%s","case":"%s","repeat":%d,"proxy_ticks":%d,"redis_ticks":%d,"steal_ticks":%d,"redis_before":%s,"redis_after":%s,"wrk":%s}\n' \
+    printf '{"kind":"wrk","target":"%s","case":"%s","repeat":%d,"proxy_ticks":%d,"redis_ticks":%d,"steal_ticks":%d,"load_work_ticks":%d,"load_all_ticks":%d,"mock_ticks":%d,"redis_before":%s,"redis_after":%s,"wrk":%s}\n' \
         "$target" "$case" "$rep" $(( p1 - p0 )) $(( r1 - r0 )) $(( (s1 - s0) > (l1 - l0) ? s1 - s0 : l1 - l0 )) \
-        "$before" "$after" "$result" >>"$RESULTS"
+        $(( w1 - w0 )) $(( a1 - a0 )) $(( m1 - m0 )) "$before" "$after" "$result" >>"$RESULTS"
     log "$case/$target #$rep: $(( $(json_field "$result" requests) / DURATION )) req/s, p50 $(json_field "$result" p50_us) us"
 }
 
@@ -291,6 +297,9 @@ def per_run(r):
         "busy": r["proxy_ticks"] / clk_tck * 1e8 / w["duration_us"],
         "steal": r.get("steal_ticks", 0) / clk_tck * 1e8 / w["duration_us"],
         "redis_cpu": r["redis_ticks"] / clk_tck * 1e6 / requests,
+        "load_cpu": r["load_work_ticks"] / clk_tck * 1e6 / requests if "load_work_ticks" in r else None,
+        "load_busy": 100 * r["load_work_ticks"] / r["load_all_ticks"] if r.get("load_all_ticks") else None,
+        "mock_cpu": r["mock_ticks"] / clk_tck * 1e6 / requests if "mock_ticks" in r else None,
         "round_trips": reads / requests, "sent": sent / requests, "admit": admits / requests,
         "settle": (scripts - admits) / requests,
         "executed": sum(delta.values()) / requests,
@@ -356,6 +365,21 @@ for case, title in ((f"c{conns}", f"`-c{conns}` (throughput)"), ("c1", "`-c1` (l
         out.append(f"| {LABEL[target]} | {m(case, target, 'rps'):,.0f} | {min(rates):,.0f}–{max(rates):,.0f} | "
                    f"{us(m(case, target, 'p50'))} | {us(m(case, target, 'p99'))} | {us(m(case, target, 'cpu'))} | "
                    f"{m(case, target, 'busy'):.0f} % | {max(run['steal'] for run in runs):.0f} % | " + " | ".join(redis_cells) + f" | {errors if errors == 0 else f'**{errors}**'} |")
+    out.append("")
+    # The load CPU: it serves wrk, mock-llm and Redis, so when it is nearly all busy it bounds the
+    # throughput as much as the gateway does; what each target asks of it says which one binds.
+    out += [f"The load CPU (CPU {load_cpu}) in the same runs: how busy, and its time per request "
+            "(the rest is wrk and the loopback's kernel work there):", "",
+            "| target | load CPU busy | load CPU/req | mock-llm CPU/req | Redis CPU/req | the rest/req |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for target in ("plain", "memory", "redis"):
+        if (case, target) not in cells or m(case, target, "load_cpu") is None:
+            continue
+        load, mock = m(case, target, "load_cpu"), (m(case, target, "mock_cpu") if upstream == "mock-llm" else 0)
+        redis_cpu = m(case, target, "redis_cpu") if target == "redis" else 0
+        out.append(f"| {LABEL[target]} | {m(case, target, 'load_busy'):.0f} % | {us(load)} | "
+                   f"{us(mock) if upstream == 'mock-llm' else '—'} | {us(redis_cpu) if target == 'redis' else '—'} | "
+                   f"{us(load - mock - redis_cpu)} |")
     out.append("")
 out += ["## Ratios (medians)", "", "| figure | value |", "|---|---:|"]
 for case in (f"c{conns}", "c1"):
