@@ -190,13 +190,11 @@ run_wrk() {   # run_wrk URL CONNECTIONS SECONDS: prints wrk's BENCH_RESULT JSON 
     grep '^BENCH_RESULT ' <<<"$out" | head -1 | cut -d' ' -f2- | grep . || die "no wrk result for $url: $out"
 }
 
-# Ticks the hypervisor took from CPU $1 (steal, /proc/stat): time the VM wanted and did not
-# get. A run with much of it measured the host, not the gateway.
-steal_ticks() { awk -v cpu="cpu$1" '$1 == cpu { print $9 }' /proc/stat; }
-# Ticks CPU $1 spent working (user, nice, system, irq, softirq: not idle, not stolen), and all
-# its ticks: what the load CPU gave wrk, mock-llm, Redis and the loopback's kernel work.
-work_ticks() { awk -v cpu="cpu$1" '$1 == cpu { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-all_ticks() { awk -v cpu="cpu$1" '$1 == cpu { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+# Ticks of CPU $1 from /proc/stat, as "steal work all": the hypervisor took (time the VM wanted
+# and did not get: a run with much of it measured the host, not the gateway), spent working
+# (user, nice, system, irq, softirq; what the load CPU gave wrk, mock-llm, Redis and the
+# loopback's kernel work), and all of them.
+cpu_times() { awk -v cpu="cpu$1" '$1 == cpu { print $9, $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
 measure() {   # measure TARGET CASE REPEAT CONNECTIONS
     local target=$1 case=$2 rep=$3 conns=$4
@@ -204,11 +202,11 @@ measure() {   # measure TARGET CASE REPEAT CONNECTIONS
     local result p0 p1 r0 r1 s0 s1 l0 l1 w0 w1 a0 a1 m0=0 m1=0 before after
     (( WARMUP > 0 )) && run_wrk "$url" "$conns" "$WARMUP" >/dev/null
     before=$(redis_calls)
-    p0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$REDIS_PID"); s0=$(steal_ticks "$PROXY_CPU"); l0=$(steal_ticks "$LOAD_CPU")
-    w0=$(work_ticks "$LOAD_CPU"); a0=$(all_ticks "$LOAD_CPU"); [[ -n ${MOCK_PID:-} ]] && m0=$(cpu_ticks "$MOCK_PID")
+    p0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$REDIS_PID"); [[ -n ${MOCK_PID:-} ]] && m0=$(cpu_ticks "$MOCK_PID")
+    read -r s0 _ _ <<<"$(cpu_times "$PROXY_CPU")"; read -r l0 w0 a0 <<<"$(cpu_times "$LOAD_CPU")"
     result=$(run_wrk "$url" "$conns" "$DURATION")
-    p1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$REDIS_PID"); s1=$(steal_ticks "$PROXY_CPU"); l1=$(steal_ticks "$LOAD_CPU")
-    w1=$(work_ticks "$LOAD_CPU"); a1=$(all_ticks "$LOAD_CPU"); [[ -n ${MOCK_PID:-} ]] && m1=$(cpu_ticks "$MOCK_PID")
+    p1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$REDIS_PID"); [[ -n ${MOCK_PID:-} ]] && m1=$(cpu_ticks "$MOCK_PID")
+    read -r s1 _ _ <<<"$(cpu_times "$PROXY_CPU")"; read -r l1 w1 a1 <<<"$(cpu_times "$LOAD_CPU")"
     after=$(redis_calls)
     local refused
     refused=$(python3 -c 'import json,sys; w=json.loads(sys.argv[1]); print(w["err_status"])' "$result")
@@ -368,19 +366,20 @@ for case, title in ((f"c{conns}", f"`-c{conns}` (throughput)"), ("c1", "`-c1` (l
     out.append("")
     # The load CPU: it serves wrk, mock-llm and Redis, so when it is nearly all busy it bounds the
     # throughput as much as the gateway does; what each target asks of it says which one binds.
-    out += [f"The load CPU (CPU {load_cpu}) in the same runs: how busy, and its time per request "
-            "(the rest is wrk and the loopback's kernel work there):", "",
-            "| target | load CPU busy | load CPU/req | mock-llm CPU/req | Redis CPU/req | the rest/req |",
-            "|---|---:|---:|---:|---:|---:|"]
-    for target in ("plain", "memory", "redis"):
-        if (case, target) not in cells or m(case, target, "load_cpu") is None:
-            continue
+    loaded = [t for t in ("plain", "memory", "redis") if (case, t) in cells and m(case, t, "load_cpu") is not None]
+    if loaded:
+        out += [f"The load CPU (CPU {load_cpu}) in the same runs: how busy, and its time per request "
+                "(the rest is wrk and the loopback's kernel work there):", "",
+                "| target | load CPU busy | load CPU/req | mock-llm CPU/req | Redis CPU/req | the rest/req |",
+                "|---|---:|---:|---:|---:|---:|"]
+    for target in loaded:
         load, mock = m(case, target, "load_cpu"), (m(case, target, "mock_cpu") if upstream == "mock-llm" else 0)
         redis_cpu = m(case, target, "redis_cpu") if target == "redis" else 0
         out.append(f"| {LABEL[target]} | {m(case, target, 'load_busy'):.0f} % | {us(load)} | "
                    f"{us(mock) if upstream == 'mock-llm' else '—'} | {us(redis_cpu) if target == 'redis' else '—'} | "
                    f"{us(load - mock - redis_cpu)} |")
-    out.append("")
+    if loaded:
+        out.append("")
 out += ["## Ratios (medians)", "", "| figure | value |", "|---|---:|"]
 for case in (f"c{conns}", "c1"):
     for target in ("memory", "redis"):

@@ -54,7 +54,7 @@ public struct RateLimitStage: Bracket {
         let reserve = plan.countsTokens ? promptEstimate + completionEstimate(request) : 0
         if plan.isEmpty {
             gauge.enter()
-            return .pass(Admission(scripts: accountingOnly, limiter: limiter, reserve: 0, promptEstimate: promptEstimate, queue: nil))
+            return .pass(accounted(limiter: limiter, promptEstimate: promptEstimate))
         }
         // Settlements of this tier waiting on this worker ride in the same call, applied first.
         return .wait(Admission(scripts: scripts, limiter: limiter, reserve: reserve, promptEstimate: promptEstimate, queue: admissions))
@@ -84,8 +84,13 @@ public struct RateLimitStage: Bracket {
             return .answer(refusal)
         }
         gauge.enter()
-        return .pass(Admission(scripts: accountingOnly, limiter: admission.limiter, reserve: 0, promptEstimate: admission.promptEstimate,
-                               queue: nil))
+        return .pass(accounted(limiter: admission.limiter, promptEstimate: admission.promptEstimate))
+    }
+
+    /// A request let through without a decision (a plan without limits, or failing open): the
+    /// accounting-only scripts settle it, nothing reserved, no lease.
+    private func accounted(limiter: String, promptEstimate: Int64) -> Admission {
+        Admission(scripts: accountingOnly, limiter: limiter, reserve: 0, promptEstimate: promptEstimate, queue: nil)
     }
 
     /// Stamps the headers and settles the request once its answer has ended — a stream's when
