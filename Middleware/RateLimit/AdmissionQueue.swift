@@ -77,7 +77,7 @@ final class AdmissionQueue: @unchecked Sendable {
     private func issue(_ batch: [Admission], riders: [Settlement]) {
         var call = ScriptBatch(entries: batch.count, arity: 1)
         call.reserve(entries: riders.count, arity: LimitScripts.settleArity, section: 1)
-        for admission in batch { LimitScripts.appendAdmission(to: &call, limiter: admission.limiter, reserve: admission.reserve) }
+        let layout = AdmissionLayout(appending: batch, to: &call, limiter: \.limiter, reserve: \.reserve)
         for settlement in riders { settlement.append(to: &call, section: 1) }
         let plan = batch[0].scripts.plan
         let settlements = riders.isEmpty ? nil : self.settlements
@@ -85,7 +85,7 @@ final class AdmissionQueue: @unchecked Sendable {
             switch result {
             case .success(let reply):
                 settlements?.answered(failed: false)
-                guard let packed = PackedIntegers(reply), let offsets = RateLimitSnapshot.offsets(plan: plan, reply: packed),
+                guard let packed = PackedIntegers(reply), let (packed, offsets) = layout.answers(plan: plan, reply: packed),
                     offsets.count == batch.count
                 else {
                     let error = StoreError.protocolViolation("rate_admit answered \(reply) for \(batch.count) requests")

@@ -19,14 +19,20 @@ extension LimitScripts {
         if kinds.contains(.concurrency) { lua += luaLapse(shape) }
         lua += luaCalendar + luaUsage(shape)  // the riding settlements' days and months, and the quotas'
         if quotas { lua += luaQuota }
+        // ARGV[1]: per caller, its key's index, how many requests, then each one's reservation
+        // (`AdmissionLayout`).
         lua += """
             local keys, argv = KEYS, ARGV
-            \(luaUnpackBatch(arity: 1, allowed: [1, 2]))
+            if (#argv ~= 1 and #argv ~= 2) or #argv[1] == 0 or #argv[1] % 8 ~= 0 then \(badArgumentsReply) end
+            local na = #argv[1] / 8
+            local a = {struct.unpack('<' .. string.rep('i8', na), argv[1])}
             local admitting = {}
-            for e = 1, n do
-              local lkey = keys[a[2 * e - 1]]
-              if not lkey then \(badArgumentsReply) end
+            local g = 1
+            while g <= na do
+              local lkey, run = keys[a[g]], a[g + 1]
+              if not lkey or not run or run < 1 or g + 1 + run > na then \(badArgumentsReply) end
               admitting[lkey] = true
+              g = g + 2 + run
             end
             local batch_now = server_now()
             \(shape.holdsLease ? "local slot_n = \(luaSlot(shape, at: "batch_now"))\n" : "")
@@ -56,6 +62,11 @@ extension LimitScripts {
         var decide = ""
         var commit = ""
         var quotaWrites = ""
+        // The group form (a caller's run of `run` requests at once): its test, the counts it
+        // answers with, and its commit.
+        var groupConditions: [String] = []
+        var groupRecord: [String] = []
+        var groupCommit = ""
         for (offset, entry) in shape.entries.enumerated() {
             let k = offset + 1
             let limit = entry.limit
@@ -99,6 +110,17 @@ extension LimitScripts {
                     """
                 commit += "    s[\(s + 1)] = s[\(s + 1)] + \(cost)\n"
                 straightCommit += "    s[\(s + 1)] = c\(k) + \(cost)\n"
+                // The last request's use, as the straight path computes it, with the run's
+                // largest reservation; its first's must leave the window holding something.
+                if limit.kind == .tokens {
+                    groupConditions.append("s[\(s + 2)] * w\(k) + (s[\(s + 1)] + before) + most <= \(limit.limit)")
+                    groupConditions.append("s[\(s + 1)] + first > 0")
+                    groupCommit += "    s[\(s + 1)] = s[\(s + 1)] + before + a[last]\n"
+                } else {
+                    groupConditions.append("s[\(s + 2)] * w\(k) + (s[\(s + 1)] + run - 1) + 1 <= \(limit.limit)")
+                    groupCommit += "    s[\(s + 1)] = s[\(s + 1)] + run\n"
+                }
+                groupRecord += ["s[\(s + 1)]", "s[\(s + 2)]"]
             case .burst:
                 steady += [fields.count + 1, fields.count + 2]
                 fields += ["bt", "ba"]
@@ -128,6 +150,9 @@ extension LimitScripts {
                     """
                 commit += "    s[\(s)] = s[\(s)] + 1\n"
                 straightCommit += "    s[\(s)] = n\(k) + 1\n"
+                groupConditions.append("s[\(s)] + run <= \(limit.limit)")
+                groupRecord.append("s[\(s)]")
+                groupCommit += "    s[\(s)] = s[\(s)] + run\n"
             case .dailyTokens, .monthlyTokens, .dailyCost, .monthlyCost:
                 let daily = limit.kind == .dailyTokens || limit.kind == .dailyCost
                 let tokens = limit.kind == .dailyTokens || limit.kind == .monthlyTokens
@@ -161,6 +186,7 @@ extension LimitScripts {
                 + "    if slot_held then s[\(slot)] = slot_held else s[\(slot)], s.renew = 0, true end\n"
             commit += "    s[\(slot)] = s[\(slot)] + 1\n"
             straightCommit += "    s[\(slot)] = s[\(slot)] + 1\n"
+            groupCommit += "    s[\(slot)] = s[\(slot)] + run\n"
         }
         // The usage pending in the limiter hash (`PendingUsage`), read with the counters: a
         // folding plan adds its merged settlements' usage to it and writes it with them; another
@@ -216,9 +242,10 @@ extension LimitScripts {
                 end
               end
             end
-            for e = 1, n do
-              local lkey = keys[a[2 * e - 1]]
-              local reserve = a[2 * e]
+            local g = 1
+            while g <= na do
+              local lkey, run = keys[a[g]], a[g + 1]
+              local last = g + 1 + run
 
             """
         if !fields.isEmpty {
@@ -246,23 +273,54 @@ extension LimitScripts {
               b = b + \(2 + 2 * count)
 
             """
+        // One request, in the short form when it can be, else the long.
+        var one = general
         if straight && !conditions.isEmpty {
             // The short form: 0, then each limit's remaining (resets are the call's, up front).
-            lua += """
+            one = """
                 \(straightLocals)  if \(conditions.joined(separator: " and ")) then
                     out[b + 1] = 0
                 \(straightWrites)\(straightCommit)    s.dirty = true
                     b = b + \(1 + count)
                   else
+                \(indented(general))  end
 
                 """
-            lua += general.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }
-                .joined(separator: "\n")
-            lua += "  end\n"
-        } else {
-            lua += general
         }
-        lua += "end\n"
+        let each = "  for e = g + 2, last do\n    local reserve = a[e]\n" + indented(one) + "  end\n"
+        if straight && !conditions.isEmpty {
+            // The group form: a caller's whole run at once when its last request passes the
+            // straight path's test with the run's largest reservation (so each request would:
+            // its use is no more than that bound's, the arithmetic being monotone). `-2`, the
+            // run's length, then each limit's counts before it: the gateway works out each
+            // request's short-form answer (`AdmissionLayout`). A run costs the script about as
+            // much as one request did.
+            let tokens = kinds.contains(.tokens)
+            if tokens {
+                lua += """
+                      local first, most, least, before = a[g + 2], a[last], a[last], 0
+                      for j = g + 2, last - 1 do
+                        local r = a[j]
+                        before = before + r
+                        if r > most then most = r elseif r < least then least = r end
+                      end
+
+                    """
+            }
+            let record = groupRecord.enumerated().map { "out[b + \(3 + $0.offset)] = \($0.element)\n" }.joined()
+            lua += """
+                  if run > 1\(tokens ? " and least >= 0" : "") and \(groupConditions.joined(separator: " and ")) then
+                    out[b + 1], out[b + 2] = -2, run
+                \(indented(indented(record)))\(groupCommit)    s.dirty = true
+                    b = b + \(2 + groupRecord.count)
+                  else
+                \(indented(each))  end
+
+                """
+        } else {
+            lua += each
+        }
+        lua += "  g = last + 1\nend\n"
         if !fields.isEmpty {
             // One write per caller: every counter (all numbers by now) and the lease slot; while
             // no window rolled, only what changes between rolls (each number written is a
@@ -301,6 +359,11 @@ extension LimitScripts {
                 """
         }
         return lua + "return struct.pack('<' .. string.rep('i8', #out), unpack(out))\n"
+    }
+
+    /// Lua `text` one block deeper.
+    static func indented(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }.joined(separator: "\n")
     }
 
     /// The limiter hash's `PEXPIRE` after a batch's write (`limiterLifetime`).

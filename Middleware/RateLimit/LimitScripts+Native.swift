@@ -8,7 +8,7 @@ extension LimitScripts {
         throws(StoreError) -> StoreValue
     {
         guard arguments.count == 1 || arguments.count == 2,
-            let requests = ScriptBatch.entries(keys: keys, argument: arguments[0], arity: 1)
+            let requests = ScriptBatch.admissions(keys: keys, argument: arguments[0])
         else { throw badArguments }
         // Settlements riding with the batch go first, as in the Lua (they validate before writing).
         if arguments.count == 2 { _ = try settleNative(shape, storage, keys, [arguments[1]]) }
@@ -34,7 +34,7 @@ extension LimitScripts {
                 if !shape.foldsUsage && !shape.fields.isEmpty { movePendingUsage(shape, storage, limiter: request.key) }
                 return BatchCaller(storage.hashGet(request.key, fields: shape.fields).map { $0.flatMap(DecimalBytes.parse) })
             }
-            admitOne(shape, storage, limiter: request.key, reserve: request.values.first!, now: now,
+            admitOne(shape, storage, limiter: request.key, reserve: request.reserve, now: now,
                      caller: &callers.values[c], replies: &replies, scratch: &scratch)
         }
         for (limiter, caller) in zip(callers.keys, callers.values) where caller.dirty {

@@ -21,18 +21,23 @@ public final class LimitScripts: Sendable {
     /// worker sends the admissions that queued while its previous batch was out as one call, so
     /// under load a caller's counters are read and written once for many requests).
     /// - KEYS and ARGV: a `ScriptBatch` of the requests' `CallerKeys.limiter(id)` and, per
-    ///   request, the tokens to reserve (`appendAdmission`; a plan with a concurrency limit takes
-    ///   a lease for each admitted request, counted in its slot: `LimiterFields`); optionally a
-    ///   second section, settlements of this tier riding with the batch (`appendSettlement`),
-    ///   which the script applies first, exactly as `settle` would: one call instead of two.
+    ///   caller, its run of requests: how many, then each one's tokens to reserve
+    ///   (`AdmissionLayout`; a plan with a concurrency limit takes a lease for each admitted
+    ///   request, counted in its slot: `LimiterFields`); optionally a second section,
+    ///   settlements of this tier riding with the batch (`appendSettlement`), which the script
+    ///   applies first, exactly as `settle` would: one call instead of two.
     /// - Reply: `PackedIntegers`: the store's time (µs) the batch was decided at and, per limit,
-    ///   the reset (µs) of a short-form answer; then each request's answer, in one of two forms:
+    ///   the reset (µs) of a short-form answer; then, run by run, each request's answer in one
+    ///   of two forms, or one answer for the whole run:
     ///   - short, `0` then each limit's remaining: admitted on the straight path (windows and
     ///     concurrency only, each window already holding something), its resets the call's;
     ///   - long, `-1` (admitted) or the refusing limit (1-based), the retry µs (-1: never), then
-    ///     each limit's remaining and reset µs (when refused, what each limit had before).
-    ///   None is repeated that need not be. The native twin answers in the long form only; both
-    ///   read the same (`RateLimitSnapshot.offsets`).
+    ///     each limit's remaining and reset µs (when refused, what each limit had before);
+    ///   - group, `-2`, the run's length, then each limit's counts before the run (live leases;
+    ///     a window's current and previous count): every request of the run admitted on the
+    ///     straight path, their short forms left to the reader (`AdmissionLayout.answers`).
+    ///   None is repeated that need not be. The native twin answers in the long form only; all
+    ///   read the same.
     public let admit: StoreScript
     /// Settles a batch of ended requests of this tier (a worker flushes what ended in one
     /// reactor turn, so settlement costs a fraction of a round trip per request under load).
@@ -61,10 +66,11 @@ public final class LimitScripts: Sendable {
         }
     }
 
-    /// One request of an `admit` batch.
-    public static func appendAdmission(to batch: inout ScriptBatch, limiter: String, reserve: Int64) {
-        batch.startEntry(key: limiter)
-        batch.append(reserve)
+    /// The requests (limiter key, tokens to reserve) of an `admit` batch, appended to `batch`.
+    public static func appendAdmissions(_ requests: [(limiter: String, reserve: Int64)], to batch: inout ScriptBatch)
+        -> AdmissionLayout
+    {
+        AdmissionLayout(appending: requests, to: &batch, limiter: { $0.limiter }, reserve: { $0.reserve })
     }
 
     /// One entry of a `settle` batch (section 0), or of the settlements riding with an `admit`

@@ -31,27 +31,30 @@ public final class RateLimitSnapshot: Sendable {
     /// The most bytes its header lines can take.
     var headerBound: Int { layout.bound }
 
-    /// Reads request `entry`'s answer in a `LimitScripts.admit` reply; nil when the reply is not
-    /// shaped as documented.
-    public convenience init?(plan: LimitPlan, reply: StoreValue, entry: Int = 0) {
-        guard let packed = PackedIntegers(reply), let offsets = Self.offsets(plan: plan, reply: packed),
+    /// Reads request `entry`'s answer in a `LimitScripts.admit` reply to the requests `layout`
+    /// laid out; nil when the reply is not shaped as documented.
+    public convenience init?(plan: LimitPlan, reply: StoreValue, layout: AdmissionLayout, entry: Int = 0) {
+        guard let packed = PackedIntegers(reply), let (reply, offsets) = layout.answers(plan: plan, reply: packed),
             offsets.indices.contains(entry)
         else { return nil }
-        self.init(plan: plan, reply: packed, at: offsets[entry])
+        self.init(plan: plan, reply: reply, at: offsets[entry])
     }
 
-    /// Where each request's answer starts in an admission reply (short and long forms, see
-    /// `LimitScripts.admit`); nil when the reply is not shaped as documented.
-    public static func offsets(plan: LimitPlan, reply: PackedIntegers) -> [Int]? {
+    /// Reads a `LimitScripts.admit` reply to a single request; nil when it is not one.
+    public convenience init?(plan: LimitPlan, reply: StoreValue) {
+        let first = 1 + plan.limits.count
+        guard let packed = PackedIntegers(reply), let size = Self.size(plan: plan, reply: packed, at: first), first + size == packed.count
+        else { return nil }
+        self.init(plan: plan, reply: packed, at: first)
+    }
+
+    /// How many integers the short- or long-form answer at `at` takes; nil when it is not one
+    /// or runs past the reply's end.
+    static func size(plan: LimitPlan, reply: PackedIntegers, at: Int) -> Int? {
         let count = plan.limits.count
-        var offsets: [Int] = []
-        offsets.reserveCapacity(reply.count / (1 + count))  // at most: every answer short
-        var at = 1 + count
-        while at < reply.count {
-            offsets.append(at)
-            at += reply[at] == 0 ? 1 + count : 2 + 2 * count
-        }
-        return at == reply.count && !offsets.isEmpty ? offsets : nil
+        guard at < reply.count, reply[at] >= -1 else { return nil }
+        let size = reply[at] == 0 ? 1 + count : 2 + 2 * count
+        return at + size <= reply.count ? size : nil
     }
 
     /// Reads the answer that starts at `first` (one of `offsets`).

@@ -69,9 +69,14 @@ public struct ScriptBatch: Sendable {
     /// Starts an entry of `key`'s in `section` (0, or 1 for the settlements riding with an
     /// admission batch); its integers follow (`append`).
     public mutating func startEntry(key: String, section: Int = 0) {
+        startEntry(position: position(of: key), section: section)
+    }
+
+    /// Starts an entry of the key at `position` in `keys` (`position(of:)`).
+    mutating func startEntry(position: Int, section: Int) {
         precondition(section == 0 || section == 1, "a script call has two sections")
         inSecond = section == 1
-        append(Int64(1 + position(of: key)))
+        append(Int64(1 + position))
     }
 
     public mutating func append(_ value: Int64) {
@@ -83,7 +88,8 @@ public struct ScriptBatch: Sendable {
         second.isEmpty ? [PackedIntegers(first).storeValue] : [PackedIntegers(first).storeValue, PackedIntegers(second).storeValue]
     }
 
-    private mutating func position(of key: String) -> Int {
+    /// Where `key` is in `keys`, added when it is new.
+    mutating func position(of key: String) -> Int {
         // The last key first: a batch is mostly one caller's run (and the same string object).
         if let last = keys.last, last == key { return keys.count - 1 }
         // A few keys are searched in order; the table of positions is made only past them (it
@@ -121,6 +127,26 @@ public struct ScriptBatch: Sendable {
             entries.append((keys[Int(index) - 1], values[(start + 1)..<(start + 1 + arity)]))
         }
         return entries
+    }
+}
+
+extension ScriptBatch {
+    /// An `admit` call's requests as its script reads them (`AdmissionLayout`): each run's key,
+    /// its length, then its requests' reservations; nil when `argument` is not a whole batch of
+    /// runs over `keys`.
+    static func admissions(keys: [String], argument: StoreValue) -> [(key: String, reserve: Int64)]? {
+        guard !keys.isEmpty, let packed = PackedIntegers(argument), packed.count > 0 else { return nil }
+        var requests: [(key: String, reserve: Int64)] = []
+        var at = 0
+        while at < packed.count {
+            let index = packed[at]
+            guard index >= 1, index <= Int64(keys.count), at + 1 < packed.count else { return nil }
+            let length = packed[at + 1]
+            guard length >= 1, length <= Int64(packed.count - at - 2) else { return nil }
+            for i in 0..<Int(length) { requests.append((keys[Int(index) - 1], packed[at + 2 + i])) }
+            at += 2 + Int(length)
+        }
+        return requests
     }
 }
 

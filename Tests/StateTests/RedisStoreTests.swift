@@ -90,7 +90,7 @@ struct RedisStoreTests {
             }
             try await settle("alone", at: at)
             var riding = ScriptBatch(entries: 1, arity: 1)
-            LimitScripts.appendAdmission(to: &riding, limiter: CallerKeys.limiter("rider"), reserve: 0)
+            _ = LimitScripts.appendAdmissions([(CallerKeys.limiter("rider"), 0)], to: &riding)
             LimitScripts.appendSettlement(to: &riding, section: 1, limiter: CallerKeys.limiter("rider"), admittedAt: at, reserved: 0,
                                           promptTokens: 5, completionTokens: 1, costNanos: 0)
             _ = try await store.run(scripts.admit, keys: riding.keys, arguments: riding.arguments)
@@ -123,7 +123,7 @@ struct RedisStoreTests {
             let limiter = CallerKeys.limiter("renewed")
             func admit() async throws {
                 var call = ScriptBatch(entries: 1, arity: 1)
-                LimitScripts.appendAdmission(to: &call, limiter: limiter, reserve: 1)
+                _ = LimitScripts.appendAdmissions([(limiter, 1)], to: &call)
                 let reply = try await store.run(scripts.admit, keys: call.keys, arguments: call.arguments)
                 #expect(try #require(RateLimitSnapshot(plan: plan, reply: reply)).admitted)
             }

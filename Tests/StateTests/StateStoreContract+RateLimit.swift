@@ -22,6 +22,7 @@ extension StateStoreContract {
         Case(name: "rate admit: a caller's two riding entries settle together", body: rateAdmitGathersACallersTwoRiders),
         Case(name: "rate admit: a window's fractional use leaves its remaining rounded down", body: rateAdmitRoundsDown),
         Case(name: "rate settle: usage waits in the limiter hash until a later day's", body: ratePendingUsageMovesToItsDay),
+        Case(name: "rate admit: a caller's run at once, each request answered as on its own", body: rateAdmitRunsAtOnce),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
     ].map { rate in
         Case(name: rate.name) { env in
@@ -46,7 +47,7 @@ extension StateStoreContract {
 
     static func rateAdmit(_ env: Environment, _ base: String, _ plan: LimitPlan, reserve: Int64 = 0) async throws -> RateReply {
         var call = ScriptBatch(entries: 1, arity: 1)
-        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: reserve)
+        _ = LimitScripts.appendAdmissions([(base + "l", reserve)], to: &call)
         let reply = try await env.store.run(compiled(plan).admit, keys: call.keys, arguments: call.arguments)
         // Read as the stage reads it: the Lua may answer in the short form, its twin in the long.
         let answer = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
@@ -207,9 +208,9 @@ extension StateStoreContract {
         -> [RateLimitSnapshot]
     {
         var admit = ScriptBatch(entries: count, arity: 1)
-        for _ in 0..<count { LimitScripts.appendAdmission(to: &admit, limiter: base + "l", reserve: reserve) }
+        let layout = LimitScripts.appendAdmissions(Array(repeating: (base + "l", reserve), count: count), to: &admit)
         let reply = try await env.store.run(compiled(plan).admit, keys: admit.keys, arguments: admit.arguments)
-        return try (0..<count).map { try #require(RateLimitSnapshot(plan: plan, reply: reply, entry: $0), "reply \(reply)") }
+        return try (0..<count).map { try #require(RateLimitSnapshot(plan: plan, reply: reply, layout: layout, entry: $0), "reply \(reply)") }
     }
 
     static func rateSettleSpansPeriods(_ env: Environment) async throws {
@@ -268,11 +269,11 @@ extension StateStoreContract {
         #expect(usage["completion_tokens"] == 100 && usage["cost_nanos"] == 6)
         // The same entry riding with an admission: the third's lease comes back, two fit again.
         var next = ScriptBatch(entries: 2, arity: 1)
-        for _ in 0..<2 { LimitScripts.appendAdmission(to: &next, limiter: base + "l", reserve: 0) }
+        let layout = LimitScripts.appendAdmissions([(base + "l", 0), (base + "l", 0)], to: &next)
         LimitScripts.appendSettlement(to: &next, section: 1, limiter: base + "l", admittedAt: answers[0].decidedAt, requests: 1,
                                       reserved: 300, promptTokens: 0, completionTokens: 0, costNanos: 0)
         let again = try await env.store.run(scripts.admit, keys: next.keys, arguments: next.arguments)
-        let decided = try (0..<2).map { try #require(RateLimitSnapshot(plan: plan, reply: again, entry: $0), "reply \(again)") }
+        let decided = try (0..<2).map { try #require(RateLimitSnapshot(plan: plan, reply: again, layout: layout, entry: $0), "reply \(again)") }
         #expect(decided.map(\.admitted) == [true, true])
         let after = try await dayUsage(env, base, CalendarPeriod.day(now: answers[0].decidedAt).index)
         #expect(after["requests"] == 3)
@@ -324,9 +325,9 @@ extension StateStoreContract {
             (base, "a", 400), (base, "b", 400), (other, "c", 900), (base, "x", 300), (base, "y", 100),
         ]
         var call = ScriptBatch(entries: batch.count, arity: 1)
-        for request in batch { LimitScripts.appendAdmission(to: &call, limiter: request.0 + "l", reserve: request.2) }
+        let layout = LimitScripts.appendAdmissions(batch.map { ($0.0 + "l", $0.2) }, to: &call)
         let reply = try await env.store.run(scripts.admit, keys: call.keys, arguments: call.arguments)
-        let snapshots = batch.indices.map { RateLimitSnapshot(plan: plan, reply: reply, entry: $0) }
+        let snapshots = batch.indices.map { RateLimitSnapshot(plan: plan, reply: reply, layout: layout, entry: $0) }
         try #require(snapshots.allSatisfy { $0 != nil }, "reply \(reply)")
         let answers = snapshots.map { $0! }
         #expect(answers.map(\.admitted) == [true, true, true, false, false])
@@ -370,9 +371,11 @@ extension StateStoreContract {
         let malformed: [(StoreScript, [String], [StoreValue])] = [
             (scripts.admit, [base + "l"], [.string("")]),  // no entries
             (scripts.admit, [base + "l"], [.integer(1)]),  // not packed
-            (scripts.admit, [base + "l"], [PackedIntegers([1]).storeValue]),  // half an entry
-            (scripts.admit, [base + "l"], [PackedIntegers([2, 0]).storeValue]),  // a key index past KEYS
-            (scripts.admit, [base + "l"], [PackedIntegers([1, 0]).storeValue, .integer(1)]),  // two arguments
+            (scripts.admit, [base + "l"], [PackedIntegers([1]).storeValue]),  // a run without its length
+            (scripts.admit, [base + "l"], [PackedIntegers([1, 0]).storeValue]),  // a run of none
+            (scripts.admit, [base + "l"], [PackedIntegers([1, 3, 0, 0]).storeValue]),  // a run cut short
+            (scripts.admit, [base + "l"], [PackedIntegers([2, 1, 0]).storeValue]),  // a key index past KEYS
+            (scripts.admit, [base + "l"], [PackedIntegers([1, 1, 0]).storeValue, .integer(1)]),  // riders not packed
             (scripts.settle, [base + "l"], [PackedIntegers([1, 0, 0, 0, 0]).storeValue]),  // an entry cut short
             (scripts.settle, [base + "l"], [PackedIntegers([0, 0, 0, 0, 0, 0]).storeValue]),  // key index 0
         ]
@@ -383,7 +386,7 @@ extension StateStoreContract {
         }
         // A batch with a bad entry anywhere writes nothing: the good first request is not counted.
         await #expect(throws: StoreError.self) {
-            _ = try await env.store.run(scripts.admit, keys: [base + "l"], arguments: [PackedIntegers([1, 0, 5, 0]).storeValue])
+            _ = try await env.store.run(scripts.admit, keys: [base + "l"], arguments: [PackedIntegers([1, 1, 0, 5, 1, 0]).storeValue])
         }
         #expect(try await rateAdmit(env, base, plan).limits[0].0 == 2)
     }

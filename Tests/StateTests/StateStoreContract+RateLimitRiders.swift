@@ -21,7 +21,7 @@ extension StateStoreContract {
         // The caller's two (600 reserved, 100 used) and the other's one (100 reserved, 50 used)
         // ride with one more request of the caller.
         var call = ScriptBatch(entries: 1, arity: 1)
-        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 300)
+        _ = LimitScripts.appendAdmissions([(base + "l", 300)], to: &call)
         LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: at, requests: 2, reserved: 600,
                                       promptTokens: 100, completionTokens: 0, costNanos: 0)
         LimitScripts.appendSettlement(to: &call, section: 1, limiter: other + "l", admittedAt: lone[0].decidedAt, reserved: 100,
@@ -43,7 +43,7 @@ extension StateStoreContract {
         // A settlement from the window before (its lease slot long gone) rides with the caller's
         // next request: it settles on its own, into the previous window's count.
         var later = ScriptBatch(entries: 1, arity: 1)
-        LimitScripts.appendAdmission(to: &later, limiter: base + "l", reserve: 100)
+        _ = LimitScripts.appendAdmissions([(base + "l", 100)], to: &later)
         LimitScripts.appendSettlement(to: &later, section: 1, limiter: base + "l", admittedAt: at - hour, reserved: 0,
                                       promptTokens: 50, completionTokens: 0, costNanos: 0)
         let after = try await env.store.run(scripts.admit, keys: later.keys, arguments: later.arguments)
@@ -54,7 +54,7 @@ extension StateStoreContract {
         // A settlement that empties the slot while its batch's one request is refused (it asks
         // for more tokens than the limit): the slot's field goes, as settling alone would do.
         var refused = ScriptBatch(entries: 1, arity: 1)
-        LimitScripts.appendAdmission(to: &refused, limiter: base + "l", reserve: 2_000)
+        _ = LimitScripts.appendAdmissions([(base + "l", 2_000)], to: &refused)
         LimitScripts.appendSettlement(to: &refused, section: 1, limiter: base + "l", admittedAt: at, requests: 2, reserved: 400,
                                       promptTokens: 0, completionTokens: 0, costNanos: 0)
         let no = try await env.store.run(scripts.admit, keys: refused.keys, arguments: refused.arguments)
@@ -73,7 +73,7 @@ extension StateStoreContract {
         let second = try await rateAdmit(env, base, plan, reserve: 100)
         #expect(first.admitted && second.admitted)
         var call = ScriptBatch(entries: 1, arity: 1)
-        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 100)
+        _ = LimitScripts.appendAdmissions([(base + "l", 100)], to: &call)
         LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: first.now - hour, reserved: 0,
                                       promptTokens: 30, completionTokens: 0, costNanos: 0)
         let reply = try await env.store.run(compiled(plan).admit, keys: call.keys, arguments: call.arguments)
@@ -92,7 +92,7 @@ extension StateStoreContract {
         // One call: the first request's settlement (its lease back; 600 reserved, 100 used),
         // then the next request, which fits only because the settlement went first.
         var call = ScriptBatch(entries: 1, arity: 1)
-        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 800)
+        _ = LimitScripts.appendAdmissions([(base + "l", 800)], to: &call)
         LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: first.now, reserved: 600,
                                       promptTokens: 100, completionTokens: 0, costNanos: 0)
         #expect(call.arguments.count == 2)
@@ -128,7 +128,7 @@ extension StateStoreContract {
         #expect(try await stored(day).isEmpty)
         #expect(try await dayUsage(env, base, day) == ["requests": 1, "prompt_tokens": 4, "completion_tokens": 6, "cost_nanos": 2])
         var call = ScriptBatch(entries: 1, arity: 1)
-        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 10)
+        _ = LimitScripts.appendAdmissions([(base + "l", 10)], to: &call)
         LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: first.now + 86_400_000_000, reserved: 0,
                                       promptTokens: 1, completionTokens: 0, costNanos: 0)
         let reply = try await env.store.run(compiled(plan).admit, keys: call.keys, arguments: call.arguments)
@@ -158,7 +158,7 @@ extension StateStoreContract {
         #expect(two.map(\.admitted) == [true, true])
         let at = two[0].decidedAt
         var call = ScriptBatch(entries: 1, arity: 1)
-        LimitScripts.appendAdmission(to: &call, limiter: base + "l", reserve: 300)
+        _ = LimitScripts.appendAdmissions([(base + "l", 300)], to: &call)
         LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: at, requests: 2, reserved: 600,
                                       promptTokens: 100, completionTokens: 0, costNanos: 0)
         LimitScripts.appendSettlement(to: &call, section: 1, limiter: base + "l", admittedAt: at - hour, reserved: 0,

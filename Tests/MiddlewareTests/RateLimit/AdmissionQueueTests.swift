@@ -122,8 +122,9 @@ final class HeldStore: ForwardingStore, @unchecked Sendable {
 
     override func start(_ script: StoreScript, keys: [String], arguments: [StoreValue],
                         completion: @escaping @Sendable (Result<StoreValue, StoreError>) -> Void) {
-        // An admission entry packs two integers: its key's index and its reservation.
-        if script.name.hasPrefix("rate_admit") { batches.append((arguments.first.flatMap(PackedIntegers.init)?.count ?? 0) / 2) }
+        if script.name.hasPrefix("rate_admit"), let first = arguments.first {
+            batches.append(ScriptBatch.admissions(keys: keys, argument: first)?.count ?? 0)
+        }
         pending.append((script, keys, arguments, completion))
     }
 
