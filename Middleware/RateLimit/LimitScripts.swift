@@ -52,9 +52,13 @@ public final class LimitScripts: Sendable {
     /// - Reply: the entry count.
     public let settle: StoreScript
 
+    /// The periods an admission time picks for the scripts.
+    let periods: Periods
+
     public init(plan: LimitPlan, leaseMicros: Int64, retentionMicros: Int64) {
         self.plan = plan
         let shape = Shape(plan: plan, leaseMicros: leaseMicros, retentionMicros: retentionMicros)
+        periods = Periods(shape)
         let admitLua = Self.admitLua(shape)
         let settleLua = Self.settleLua(shape)
         // Named by their text, so a reloaded configuration never reuses another plan's script hash.
@@ -92,6 +96,30 @@ public final class LimitScripts: Sendable {
 
     static func digest(_ text: String) -> String {
         String(SHA256.hex(Array(text.utf8)).prefix(16))
+    }
+
+    /// What the scripts derive from a settlement's admission time (`settleLua`, and a riding
+    /// entry the admission applies): its lease slot, each token window, its day (which fixes its
+    /// month). Two times alike in all of them settle alike.
+    struct Periods: Sendable {
+        var lease: (micros: Int64, slot: Int64)?
+        var windows: [Int64]
+
+        init(_ shape: Shape) {
+            lease = shape.holdsLease ? (shape.leaseMicros, shape.slotMicros) : nil
+            windows = shape.tokenStems.map(\.window)
+        }
+
+        /// Whether admission times `a` and `b` fall in the same periods, each index computed as
+        /// the Lua does (`math.floor` of a double quotient).
+        func same(_ a: Int64, _ b: Int64) -> Bool {
+            func index(_ time: Int64, _ period: Int64, after: Int64 = 0) -> Double {
+                ((Double(time) + Double(after)) / Double(period)).rounded(.down)
+            }
+            if let lease, index(a, lease.slot, after: lease.micros) != index(b, lease.slot, after: lease.micros) { return false }
+            let day: Int64 = 86_400_000_000
+            return index(a, day) == index(b, day) && windows.allSatisfy { index(a, $0) == index(b, $0) }
+        }
     }
 
     /// What the scripts need of the plan, resolved once: each limit's store fields and the

@@ -146,8 +146,8 @@ import Testing
         #expect(await openStreams(stage, callers: [caller, caller, caller]).allSatisfy { $0.status == 200 })
     }
 
-    /// Requests admitted at different times stay apart (their lease slots and windows may
-    /// differ), as do other callers' requests.
+    /// Requests admitted in different lease slots stay apart (the scripts release their leases
+    /// apart), as do other callers' requests.
     @Test func requestsAdmittedApartOrByOthersStayApart() async throws {
         let store = RecordingStore(MemoryStore(clock: clock.now))
         let two = TierConfig(name: "one", requestsPerMinute: 100, maxConcurrent: 2)
@@ -155,7 +155,7 @@ import Testing
         let first = Caller(id: "caller1", name: "demo", source: .config, tier: two)
         let second = Caller(id: "caller2", name: "demo", source: .config, tier: two)
         var open = await openStreams(stage, callers: [first, second])
-        clock.advance(seconds: 1)
+        clock.advance(seconds: 40)  // past a lease slot (37.5 s)
         open += await openStreams(stage, callers: [first])
         #expect(open.allSatisfy { $0.status == 200 })
         try await finish(open)
@@ -165,6 +165,35 @@ import Testing
         #expect(try await usedRequests(store, caller: "caller2") == "1")
         // Both of the first caller's leases came back.
         #expect(await openStreams(stage, callers: [first, first]).allSatisfy { $0.status == 200 })
+    }
+
+    /// A caller's settlements fold into one entry while the scripts cannot tell their admission
+    /// times apart (lease slot, token window, day); riding as one, the admission applies them on
+    /// its straight path.
+    @Test func aCallersEntriesFoldWhileTheirTimesPickTheSamePeriods() {
+        let minute: Int64 = 60_000_000
+        let plan = LimitPlan(limits: [.init(.concurrency, limit: 5, name: "c"), .init(.tokens, limit: 1_000, parameter: minute, name: "tpm")])
+        let scripts = LimitScripts(plan: plan, leaseMicros: 600_000_000, retentionMicros: 86_400_000_000)
+        let slot: Int64 = 600_000_000 / 16  // a sixteenth of the lease
+        func entry(_ at: Int64, _ limiter: String = "a") -> Settlement {
+            Settlement(limiter: limiter, admittedAt: at, reserved: 10, promptTokens: 1, completionTokens: 2, costNanos: 3, scripts: scripts)
+        }
+        // Slots (counted from a lease after admission) and minutes start together every 5 minutes.
+        let start = 20_000 * 86_400_000_000 + 5 * minute
+        #expect((start + 600_000_000) % slot == 0 && start % minute == 0)
+        #expect(entry(start).absorbs(entry(start + slot - 1)))  // one slot, one minute
+        #expect(!entry(start).absorbs(entry(start + slot)))  // the next slot
+        #expect(!entry(start - 1).absorbs(entry(start)))  // the slot and minute before
+        #expect(!entry(start).absorbs(entry(start + 1, "b")))  // another caller
+        #expect(!entry(0).absorbs(entry(start)) && entry(0).absorbs(entry(0)))  // not admitted by a script: alone
+        // Without a lease, the minute decides; a day's end too.
+        let tokens = LimitScripts(plan: LimitPlan(limits: [.init(.tokens, limit: 1_000, parameter: minute, name: "tpm")]),
+                                  leaseMicros: 600_000_000, retentionMicros: 86_400_000_000)
+        #expect(tokens.periods.same(start, start + minute - 1) && !tokens.periods.same(start, start + minute))
+        #expect(!tokens.periods.same(start - 5 * minute, start - 5 * minute - 1))  // the day before
+        var folded = entry(start)
+        folded.absorb(entry(start + 1))
+        #expect(folded.requests == 2 && folded.reserved == 20 && folded.costNanos == 6 && folded.admittedAt == start)
     }
 }
 
