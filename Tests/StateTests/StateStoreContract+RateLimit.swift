@@ -65,6 +65,15 @@ extension StateStoreContract {
     }
 
     /// A concurrency limit and 1,000 tokens an hour.
+    /// An hour's requests and tokens, and leases: a plan whose admissions take the straight path.
+    static func requestsTokensAndLeases(requests: Int64, tokens: Int64, concurrency: Int64) -> LimitPlan {
+        LimitPlan(limits: [
+            .init(.requests, limit: requests, parameter: hour, name: "rph"),
+            .init(.tokens, limit: tokens, parameter: hour, name: "tph"),
+            .init(.concurrency, limit: concurrency, name: "concurrency"),
+        ])
+    }
+
     static func leasesAndTokens(concurrency: Int64) -> LimitPlan {
         LimitPlan(limits: [
             .init(.concurrency, limit: concurrency, name: "concurrency"),
@@ -313,11 +322,7 @@ extension StateStoreContract {
     static func rateAdmitBatch(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
         let other = env.key("other") + ":"
-        let plan = LimitPlan(limits: [
-            .init(.requests, limit: 3, parameter: hour, name: "rph"),
-            .init(.tokens, limit: 1_000, parameter: hour, name: "tph"),
-            .init(.concurrency, limit: 2, name: "concurrency"),
-        ])
+        let plan = requestsTokensAndLeases(requests: 3, tokens: 1_000, concurrency: 2)
         let scripts = compiled(plan)
         // The caller's third request does not fit its tokens (nothing of it is counted, so its
         // fourth still fits the tokens but not the leases); the other caller is counted apart.

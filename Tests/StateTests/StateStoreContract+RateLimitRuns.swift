@@ -9,11 +9,7 @@ import Testing
 extension StateStoreContract {
     static func rateAdmitRunsAtOnce(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
-        let plan = LimitPlan(limits: [
-            .init(.requests, limit: 20, parameter: hour, name: "rph"),
-            .init(.tokens, limit: 1_000, parameter: hour, name: "tph"),
-            .init(.concurrency, limit: 5, name: "concurrency"),
-        ])
+        let plan = requestsTokensAndLeases(requests: 20, tokens: 1_000, concurrency: 5)
         let scripts = compiled(plan)
         // The hour before counted 7 requests and 300 tokens: each use is fractional.
         let index = try await env.store.serverTime().totalMicroseconds / hour
