@@ -93,7 +93,7 @@ public struct AdmissionLayout: Sendable {
         var next = 0  // the run's first request, in the script's order
         for length in runs {
             if at < reply.count && reply[at] == -2 {
-                guard reply[at + 1] == Int64(length) else { return nil }
+                guard at + 1 < reply.count, reply[at + 1] == Int64(length) else { return nil }
                 if expanded == nil {
                     var copy = (0..<at).map { reply[$0] }
                     copy.reserveCapacity(reply.count + reserves.count * (1 + count))

@@ -29,7 +29,8 @@ struct Settlement: Sendable {
     /// month (`LimitScripts.Periods`). Under load a caller's requests of successive batches
     /// then ride as one entry, which the admission applies on its straight path; two entries
     /// of one caller took the script's general settlement (about 45k instructions more a call).
-    /// The time is compared first: it tells batches apart, and callers rarely share one.
+    /// The time is compared first: the same time is the common case, and then only the caller
+    /// is left to compare; different times compare the caller before the periods.
     func absorbs(_ other: borrowing Settlement) -> Bool {
         if admittedAt == other.admittedAt { return scripts === other.scripts && limiter == other.limiter }
         return admittedAt != 0 && other.admittedAt != 0 && scripts === other.scripts && limiter == other.limiter

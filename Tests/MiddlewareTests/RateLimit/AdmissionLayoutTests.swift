@@ -62,6 +62,7 @@ import Testing
         let header: [Int64] = [1_000, 0, 0, 0]
         #expect(layout.answers(plan: plan, reply: PackedIntegers(header + [-2, 3, 0, 0, 0, 0, 0])) == nil)  // another run's length
         #expect(layout.answers(plan: plan, reply: PackedIntegers(header + [-2, 2, 0, 0, 0, 0])) == nil)  // cut short
+        #expect(layout.answers(plan: plan, reply: PackedIntegers(header + [-2])) == nil)  // cut shorter
         #expect(layout.answers(plan: plan, reply: PackedIntegers(header + [-2, 2, 0, 0, 0, 0, 0, 9])) == nil)  // left over
         #expect(layout.answers(plan: plan, reply: PackedIntegers(header + [-2, 2, 0, 0, 0, 0, 0])) != nil)
         // A plan whose limits have no group form (a bucket) cannot be answered in it.
