@@ -77,7 +77,7 @@ final class AdmissionQueue: @unchecked Sendable {
     private func issue(_ batch: [Admission], riders: [Settlement]) {
         var call = ScriptBatch(entries: batch.count, arity: 1)
         call.reserve(entries: riders.count, arity: LimitScripts.settleArity, section: 1)
-        let layout = AdmissionLayout(appending: batch, to: &call, limiter: \.limiter, reserve: \.reserve)
+        let layout = AdmissionLayout(appending: batch, to: &call, limiter: { $0.limiter }, reserve: { $0.reserve })
         for settlement in riders { settlement.append(to: &call, section: 1) }
         let plan = batch[0].scripts.plan
         let settlements = riders.isEmpty ? nil : self.settlements

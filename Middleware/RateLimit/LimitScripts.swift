@@ -52,13 +52,13 @@ public final class LimitScripts: Sendable {
     /// - Reply: the entry count.
     public let settle: StoreScript
 
-    /// The periods an admission time picks for the scripts.
-    let periods: Periods
+    /// What the scripts make of the plan (`settlesAlike` reads it).
+    let shape: Shape
 
     public init(plan: LimitPlan, leaseMicros: Int64, retentionMicros: Int64) {
         self.plan = plan
         let shape = Shape(plan: plan, leaseMicros: leaseMicros, retentionMicros: retentionMicros)
-        periods = Periods(shape)
+        self.shape = shape
         let admitLua = Self.admitLua(shape)
         let settleLua = Self.settleLua(shape)
         // Named by their text, so a reloaded configuration never reuses another plan's script hash.
@@ -75,6 +75,20 @@ public final class LimitScripts: Sendable {
         -> AdmissionLayout
     {
         AdmissionLayout(appending: requests, to: &batch, limiter: { $0.limiter }, reserve: { $0.reserve })
+    }
+
+    /// Whether entries admitted at store times `a` and `b` settle alike: of an admission time,
+    /// the scripts use only its lease slot, its token windows and its day (which fixes its
+    /// month), each found here as the native twins find it.
+    func settlesAlike(_ a: Int64, _ b: Int64) -> Bool {
+        if shape.holdsLease && LimiterFields.slot(admittedAt: a, shape: shape) != LimiterFields.slot(admittedAt: b, shape: shape) {
+            return false
+        }
+        return CalendarPeriod.day(now: a).index == CalendarPeriod.day(now: b).index
+            && shape.tokenStems.allSatisfy { stem in
+                let window = SlidingWindow(limit: 0, windowMicros: stem.window)
+                return window.position(now: a).index == window.position(now: b).index
+            }
     }
 
     /// One entry of a `settle` batch (section 0), or of the settlements riding with an `admit`
@@ -96,30 +110,6 @@ public final class LimitScripts: Sendable {
 
     static func digest(_ text: String) -> String {
         String(SHA256.hex(Array(text.utf8)).prefix(16))
-    }
-
-    /// What the scripts derive from a settlement's admission time (`settleLua`, and a riding
-    /// entry the admission applies): its lease slot, each token window, its day (which fixes its
-    /// month). Two times alike in all of them settle alike.
-    struct Periods: Sendable {
-        var lease: (micros: Int64, slot: Int64)?
-        var windows: [Int64]
-
-        init(_ shape: Shape) {
-            lease = shape.holdsLease ? (shape.leaseMicros, shape.slotMicros) : nil
-            windows = shape.tokenStems.map(\.window)
-        }
-
-        /// Whether admission times `a` and `b` fall in the same periods, each index computed as
-        /// the Lua does (`math.floor` of a double quotient).
-        func same(_ a: Int64, _ b: Int64) -> Bool {
-            func index(_ time: Int64, _ period: Int64, after: Int64 = 0) -> Double {
-                ((Double(time) + Double(after)) / Double(period)).rounded(.down)
-            }
-            if let lease, index(a, lease.slot, after: lease.micros) != index(b, lease.slot, after: lease.micros) { return false }
-            let day: Int64 = 86_400_000_000
-            return index(a, day) == index(b, day) && windows.allSatisfy { index(a, $0) == index(b, $0) }
-        }
     }
 
     /// What the scripts need of the plan, resolved once: each limit's store fields and the

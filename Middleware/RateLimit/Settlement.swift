@@ -26,7 +26,7 @@ struct Settlement: Sendable {
     /// Whether `other` settles exactly as part of this entry would: the same caller and tier,
     /// admitted at the same store time (the same admission batch, or neither by a script), or
     /// at times the scripts cannot tell apart: the same lease slot, token windows, day and so
-    /// month (`LimitScripts.Periods`). Under load a caller's requests of successive batches
+    /// month (`LimitScripts.settlesAlike`). Under load a caller's requests of successive batches
     /// then ride as one entry, which the admission applies on its straight path; two entries
     /// of one caller took the script's general settlement (about 45k instructions more a call).
     /// The time is compared first: the same time is the common case, and then only the caller
@@ -34,7 +34,7 @@ struct Settlement: Sendable {
     func absorbs(_ other: borrowing Settlement) -> Bool {
         if admittedAt == other.admittedAt { return scripts === other.scripts && limiter == other.limiter }
         return admittedAt != 0 && other.admittedAt != 0 && scripts === other.scripts && limiter == other.limiter
-            && scripts.periods.same(admittedAt, other.admittedAt)
+            && scripts.settlesAlike(admittedAt, other.admittedAt)
     }
 
     /// Adds `other` (which this entry `absorbs`) to this entry.

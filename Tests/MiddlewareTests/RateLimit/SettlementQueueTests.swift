@@ -189,8 +189,8 @@ import Testing
         // Without a lease, the minute decides; a day's end too.
         let tokens = LimitScripts(plan: LimitPlan(limits: [.init(.tokens, limit: 1_000, parameter: minute, name: "tpm")]),
                                   leaseMicros: 600_000_000, retentionMicros: 86_400_000_000)
-        #expect(tokens.periods.same(start, start + minute - 1) && !tokens.periods.same(start, start + minute))
-        #expect(!tokens.periods.same(start - 5 * minute, start - 5 * minute - 1))  // the day before
+        #expect(tokens.settlesAlike(start, start + minute - 1) && !tokens.settlesAlike(start, start + minute))
+        #expect(!tokens.settlesAlike(start - 5 * minute, start - 5 * minute - 1))  // the day before
         var folded = entry(start)
         folded.absorb(entry(start + 1))
         #expect(folded.requests == 2 && folded.reserved == 20 && folded.costNanos == 6 && folded.admittedAt == start)
