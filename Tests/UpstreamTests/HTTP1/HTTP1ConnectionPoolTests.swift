@@ -24,6 +24,22 @@ import Testing
         #expect(serverSide == 1)
     }
 
+    @Test(arguments: [(UInt64(0), 9), (UInt64.max, 0)])
+    func anIdleConnectionIsProbedOnlyOnceIdleLongEnough(after: UInt64, probes: Int) async throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let (opened, probed) = try await withHTTP1 { _, pool in
+            pool.probeIdleAfter = after
+            for i in 0..<10 {
+                let answer = try await HTTP1Transfer(http1Request(server.port, "/p/\(i)"), pool: pool).response()
+                #expect(String(decoding: answer.body, as: UTF8.self) == "POST /p/\(i) {\"x\":1}")
+            }
+            return (pool.connectionsOpened, pool.probesMade)
+        }
+        #expect(opened == 1)
+        #expect(probed == probes, "every reuse probed at 0, none when never idle long enough")
+    }
+
     @Test func transfersBeyondTheBoundWaitForAConnection() async throws {
         let server = try TestServer(handler: echoHandler)
         defer { server.stop() }
