@@ -22,7 +22,10 @@
 # Settings (environment): BENCH_DURATION (s, default 10), BENCH_REPEATS (3), BENCH_WARMUP (s, 2),
 # BENCH_CONNECTIONS (32), BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), BENCH_KEEP_WORKDIR (0),
 # BENCH_UPSTREAM (inprocess | mock-llm), SWITCHYARD_BIN and MOCK_LLM_BIN (default:
-# <repo>/.build/release/{switchyard,mock-llm}).
+# <repo>/.build/release/{switchyard,mock-llm}), BENCH_PROXY_QUOTA (percent of one CPU; each
+# gateway runs in a CPU cgroup capped at that share, so its CPU binds every chain's
+# throughput and the load CPU has room; needs root and the cgroup v1 `cpu` controller or v2
+# with `cpu` enabled; off by default).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,6 +41,7 @@ LOAD_CPU=${BENCH_LOAD_CPU:-1}
 SWITCHYARD_BIN=${SWITCHYARD_BIN:-$ROOT/.build/release/switchyard}
 MOCK_LLM_BIN=${MOCK_LLM_BIN:-$ROOT/.build/release/mock-llm}
 UPSTREAM=${BENCH_UPSTREAM:-inprocess}
+PROXY_QUOTA=${BENCH_PROXY_QUOTA:-}
 [[ $UPSTREAM == inprocess || $UPSTREAM == mock-llm ]] || { echo "BENCH_UPSTREAM must be inprocess or mock-llm" >&2; exit 1; }
 BENCH_KEY=sk-bench   # what chat.lua sends as its bearer key
 
@@ -48,6 +52,10 @@ for value in "$DURATION" "$REPEATS" "$WARMUP" "$CONNECTIONS" "$PROXY_CPU" "$LOAD
     [[ $value =~ ^[0-9]+$ ]] || die "settings must be whole numbers, got '$value'"
 done
 (( DURATION > 0 && REPEATS > 0 )) || die "BENCH_DURATION and BENCH_REPEATS must be positive"
+if [[ -n $PROXY_QUOTA ]]; then
+    [[ $PROXY_QUOTA =~ ^[0-9]+$ ]] && (( PROXY_QUOTA >= 10 && PROXY_QUOTA <= 100 )) \
+        || die "BENCH_PROXY_QUOTA must be a whole percent from 10 to 100, got '$PROXY_QUOTA'"
+fi
 
 # --- tools and binary ------------------------------------------------------------------------
 for tool in wrk redis-server redis-cli taskset python3 getconf; do
@@ -76,6 +84,30 @@ WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-ratelimit.XXXXXX")
 STARTED_PIDS=()
 
 source "$BENCH_DIR/lib.sh"
+
+# cap_cpu NAME PID: with BENCH_PROXY_QUOTA, moves PID (all its threads) into a CPU cgroup of its
+# own capped at that percent of one CPU, over 10 ms periods; removed when the run ends.
+CGROUPS=()
+cap_cpu() {
+    [[ -n $PROXY_QUOTA ]] || return 0
+    local dir quota=$(( PROXY_QUOTA * 100 ))
+    if [[ -d /sys/fs/cgroup/cpu && -w /sys/fs/cgroup/cpu ]]; then
+        dir=/sys/fs/cgroup/cpu/switchyard-bench-$$-$1
+        mkdir "$dir" && echo 10000 >"$dir/cpu.cfs_period_us" && echo "$quota" >"$dir/cpu.cfs_quota_us" \
+            || die "cannot make the cgroup $dir"
+    elif grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+        dir=/sys/fs/cgroup/switchyard-bench-$$-$1
+        mkdir "$dir" && echo "$quota 10000" >"$dir/cpu.max" || die "cannot make the cgroup $dir"
+    else
+        die "BENCH_PROXY_QUOTA needs root and a cgroup cpu controller (v1 /sys/fs/cgroup/cpu, or v2 with cpu enabled)"
+    fi
+    CGROUPS+=("$dir")
+    echo "$2" >"$dir/cgroup.procs" || die "cannot move $1 ($2) into $dir"
+}
+remove_cgroups() {
+    local dir
+    for dir in "${CGROUPS[@]}"; do rmdir "$dir" 2>/dev/null || true; done
+}
 
 # --- Redis, on the load CPU (it is the shared store, not the process under test) ---------------
 free_port REDIS_PORT
@@ -152,6 +184,7 @@ for target in "${TARGETS[@]}"; do
     GW_PID[$target]=$!
     GW_PORT[$target]=$port
     STARTED_PIDS+=("$!")
+    cap_cpu "$target" "${GW_PID[$target]}"
     wait_port "$port" "${GW_PID[$target]}" "$target"
 done
 
@@ -259,11 +292,12 @@ cp "$RESULTS" "$BENCH_DIR/out/ratelimit-results-$STAMP.jsonl"
 cp "$WORKDIR/wrk.log" "$BENCH_DIR/out/ratelimit-wrk-$STAMP.log"
 SETTINGS="BENCH_DURATION=$DURATION BENCH_REPEATS=$REPEATS BENCH_WARMUP=$WARMUP BENCH_CONNECTIONS=$CONNECTIONS"
 SETTINGS+=" BENCH_PROXY_CPU=$PROXY_CPU BENCH_LOAD_CPU=$LOAD_CPU BENCH_UPSTREAM=$UPSTREAM"
+[[ -n $PROXY_QUOTA ]] && SETTINGS+=" BENCH_PROXY_QUOTA=$PROXY_QUOTA"
 python3 - "$RESULTS" "$CLK_TCK" "$SETTINGS $COMMAND_LINE" "$PROXY_CPU" "$LOAD_CPU" "$DURATION" "$REDIS_VERSION" \
-    "bench/out/ratelimit-results-$STAMP.jsonl" "$CONNECTIONS" "$UPSTREAM" >"$REPORT" <<'PY'
+    "bench/out/ratelimit-results-$STAMP.jsonl" "$CONNECTIONS" "$UPSTREAM" "$PROXY_QUOTA" >"$REPORT" <<'PY'
 import datetime, json, os, platform, statistics, sys
 
-results, clk_tck, command, proxy_cpu, load_cpu, duration, redis_version, raw, conns, upstream = sys.argv[1:]
+results, clk_tck, command, proxy_cpu, load_cpu, duration, redis_version, raw, conns, upstream, quota = sys.argv[1:]
 clk_tck = int(clk_tck)
 records = [json.loads(line) for line in open(results) if line.strip()]
 # Commands the rate-limit scripts call inside Redis: INFO commandstats counts them too, but they
@@ -339,7 +373,8 @@ out = ["# Auth + rate limiting benchmark", "",
        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
        f"- machine: {os.cpu_count()} CPUs, {cpu_model}, kernel {platform.release()}, load average at end {loadavg}",
        f"- command: `{command}`",
-       f"- Switchyard 1 worker on CPU {proxy_cpu}, upstream "
+       f"- Switchyard 1 worker on CPU {proxy_cpu}"
+       + (f" (each gateway capped at {quota} % of it: its CPU binds every chain)" if quota else "") + ", upstream "
        + ("the in-process `mock` provider" if upstream == "inprocess" else f"mock-llm over HTTP on CPU {load_cpu}")
        + f"; wrk `-t1` and redis-server {redis_version} on CPU {load_cpu}; {duration} s per run after a warm-up run, "
        f"median of {repeats} repeats, targets interleaved within each repeat",
