@@ -15,8 +15,8 @@ cleanup() {
     done
     for pid in "${STARTED_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    # A script's own teardown once its processes are gone (bench/ratelimit.sh: its cgroups).
-    if declare -F remove_cgroups >/dev/null; then remove_cgroups; fi
+    # A script's own teardown, when it defines one, once its processes are gone.
+    if declare -F bench_teardown >/dev/null; then bench_teardown; fi
     if [[ ${BENCH_KEEP_WORKDIR:-0} == 1 ]]; then log "work directory kept: $WORKDIR"; else rm -rf "$WORKDIR"; fi
     exit "$status"
 }

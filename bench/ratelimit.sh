@@ -104,7 +104,7 @@ cap_cpu() {
     CGROUPS+=("$dir")
     echo "$2" >"$dir/cgroup.procs" || die "cannot move $1 ($2) into $dir"
 }
-remove_cgroups() {
+bench_teardown() {   # called by lib.sh's cleanup
     local dir
     for dir in "${CGROUPS[@]}"; do rmdir "$dir" 2>/dev/null || true; done
 }

@@ -6,9 +6,10 @@ import GatewayCore
 ///
 /// The admission script reads and writes the limiter hash anyway; one more field read,
 /// unpacked, added to, packed and written costs it about 13k instructions a call, where adding
-/// the usage to the day hash cost three or four `HINCRBY`s, about 28k (a tenth of the script). The day's hash receives the sums when a later day's usage arrives
-/// (`add`), so the day's usage is the day hash plus this (`DayUsage.read`). While a plan folds,
-/// its limiter hash lives as long as usage is kept.
+/// the usage to the day hash cost three or four `HINCRBY`s, about 28k (a tenth of the script).
+/// The day's hash receives the sums when a later day's usage arrives (`add`), so the day's
+/// usage is the day hash plus this (`DayUsage.read`). While a plan folds, its limiter hash
+/// lives as long as usage is kept.
 public struct PendingUsage: Sendable, Equatable {
     /// The day index, -1 when nothing is pending.
     public var day: Int64 = -1
