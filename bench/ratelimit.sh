@@ -20,7 +20,10 @@
 # See bench/README.md; results go to bench/RESULTS.md by hand.
 #
 # Settings (environment): BENCH_DURATION (s, default 10), BENCH_REPEATS (3), BENCH_WARMUP (s, 2),
-# BENCH_CONNECTIONS (32), BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), BENCH_KEEP_WORKDIR (0),
+# BENCH_CONNECTIONS (32), BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), BENCH_REDIS_CPU (a CPU of its
+# own, the first that is neither of those two, on a machine with 3 or more; else the load CPU:
+# in production Redis is another machine's, so it should not take the load generator's CPU when
+# there is one to spare), BENCH_KEEP_WORKDIR (0),
 # BENCH_UPSTREAM (inprocess | mock-llm), SWITCHYARD_BIN and MOCK_LLM_BIN (default:
 # <repo>/.build/release/{switchyard,mock-llm}), BENCH_PROXY_QUOTA (percent of one CPU; each
 # gateway runs in a CPU cgroup capped at that share, so its CPU binds every chain's
@@ -38,6 +41,7 @@ WARMUP=${BENCH_WARMUP:-2}; WARMUP=${WARMUP%s}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
+REDIS_CPU=${BENCH_REDIS_CPU:-}
 SWITCHYARD_BIN=${SWITCHYARD_BIN:-$ROOT/.build/release/switchyard}
 MOCK_LLM_BIN=${MOCK_LLM_BIN:-$ROOT/.build/release/mock-llm}
 UPSTREAM=${BENCH_UPSTREAM:-inprocess}
@@ -48,7 +52,7 @@ BENCH_KEY=sk-bench   # what chat.lua sends as its bearer key
 log() { printf '[ratelimit %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for value in "$DURATION" "$REPEATS" "$WARMUP" "$CONNECTIONS" "$PROXY_CPU" "$LOAD_CPU"; do
+for value in "$DURATION" "$REPEATS" "$WARMUP" "$CONNECTIONS" "$PROXY_CPU" "$LOAD_CPU" ${REDIS_CPU:+"$REDIS_CPU"}; do
     [[ $value =~ ^[0-9]+$ ]] || die "settings must be whole numbers, got '$value'"
 done
 (( DURATION > 0 && REPEATS > 0 )) || die "BENCH_DURATION and BENCH_REPEATS must be positive"
@@ -77,6 +81,13 @@ if (( $(nproc) < 2 )); then
     log "warning: only 1 CPU; everything shares CPU 0 and the figures mean little"
     PROXY_CPU=0; LOAD_CPU=0
 fi
+if [[ -z $REDIS_CPU ]]; then
+    REDIS_CPU=$LOAD_CPU
+    for cpu in $(seq 0 $(( $(nproc) - 1 ))); do
+        (( cpu != PROXY_CPU && cpu != LOAD_CPU )) && { REDIS_CPU=$cpu; break; }
+    done
+fi
+(( REDIS_CPU < $(nproc) )) || die "BENCH_REDIS_CPU=$REDIS_CPU, but this machine has $(nproc) CPUs"
 CLK_TCK=$(getconf CLK_TCK)
 
 # --- processes and cleanup (the conventions of bench/run.sh) ----------------------------------
@@ -109,9 +120,9 @@ bench_teardown() {   # called by lib.sh's cleanup
     for dir in "${CGROUPS[@]}"; do rmdir "$dir" 2>/dev/null || true; done
 }
 
-# --- Redis, on the load CPU (it is the shared store, not the process under test) ---------------
+# --- Redis, on its own CPU or the load CPU (the shared store, not the process under test) --------
 free_port REDIS_PORT
-taskset -c "$LOAD_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORKDIR" --save "" \
+taskset -c "$REDIS_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORKDIR" --save "" \
     --appendonly no --logfile "$WORKDIR/redis.log" &
 REDIS_PID=$!
 STARTED_PIDS+=("$REDIS_PID")
@@ -274,7 +285,7 @@ measure_side_by_side() {   # measure_side_by_side REPEAT CONNECTIONS
 }
 
 CASES=("c$CONNECTIONS:$CONNECTIONS" "c1:1")
-log "work directory $WORKDIR; gateways on CPU $PROXY_CPU, wrk and redis-server on CPU $LOAD_CPU"
+log "work directory $WORKDIR; gateways on CPU $PROXY_CPU, wrk on CPU $LOAD_CPU, redis-server on CPU $REDIS_CPU"
 for rep in $(seq "$REPEATS"); do
     for spec in "${CASES[@]}"; do
         IFS=: read -r case conns <<<"$spec"
@@ -291,13 +302,14 @@ REPORT="$BENCH_DIR/out/ratelimit-$STAMP.md"
 cp "$RESULTS" "$BENCH_DIR/out/ratelimit-results-$STAMP.jsonl"
 cp "$WORKDIR/wrk.log" "$BENCH_DIR/out/ratelimit-wrk-$STAMP.log"
 SETTINGS="BENCH_DURATION=$DURATION BENCH_REPEATS=$REPEATS BENCH_WARMUP=$WARMUP BENCH_CONNECTIONS=$CONNECTIONS"
-SETTINGS+=" BENCH_PROXY_CPU=$PROXY_CPU BENCH_LOAD_CPU=$LOAD_CPU BENCH_UPSTREAM=$UPSTREAM"
+SETTINGS+=" BENCH_PROXY_CPU=$PROXY_CPU BENCH_LOAD_CPU=$LOAD_CPU BENCH_REDIS_CPU=$REDIS_CPU BENCH_UPSTREAM=$UPSTREAM"
 [[ -n $PROXY_QUOTA ]] && SETTINGS+=" BENCH_PROXY_QUOTA=$PROXY_QUOTA"
 python3 - "$RESULTS" "$CLK_TCK" "$SETTINGS $COMMAND_LINE" "$PROXY_CPU" "$LOAD_CPU" "$DURATION" "$REDIS_VERSION" \
-    "bench/out/ratelimit-results-$STAMP.jsonl" "$CONNECTIONS" "$UPSTREAM" "$PROXY_QUOTA" >"$REPORT" <<'PY'
+    "bench/out/ratelimit-results-$STAMP.jsonl" "$CONNECTIONS" "$UPSTREAM" "$PROXY_QUOTA" "$REDIS_CPU" >"$REPORT" <<'PY'
 import datetime, json, os, platform, statistics, sys
 
-results, clk_tck, command, proxy_cpu, load_cpu, duration, redis_version, raw, conns, upstream, quota = sys.argv[1:]
+results, clk_tck, command, proxy_cpu, load_cpu, duration, redis_version, raw, conns, upstream, quota, redis_cpu = sys.argv[1:]
+shared = redis_cpu == load_cpu  # Redis takes its CPU from wrk and mock-llm
 clk_tck = int(clk_tck)
 records = [json.loads(line) for line in open(results) if line.strip()]
 # Commands the rate-limit scripts call inside Redis: INFO commandstats counts them too, but they
@@ -376,7 +388,10 @@ out = ["# Auth + rate limiting benchmark", "",
        f"- Switchyard 1 worker on CPU {proxy_cpu}"
        + (f" (each gateway capped at {quota} % of it: its CPU binds every chain)" if quota else "") + ", upstream "
        + ("the in-process `mock` provider" if upstream == "inprocess" else f"mock-llm over HTTP on CPU {load_cpu}")
-       + f"; wrk `-t1` and redis-server {redis_version} on CPU {load_cpu}; {duration} s per run after a warm-up run, "
+       + (f"; wrk `-t1` and redis-server {redis_version} on CPU {load_cpu}" if shared
+          else f"; wrk `-t1` on CPU {load_cpu}, redis-server {redis_version} on CPU {redis_cpu}"
+          + (" with the gateways" if redis_cpu == proxy_cpu else " of its own"))
+       + f"; {duration} s per run after a warm-up run, "
        f"median of {repeats} repeats, targets interleaved within each repeat",
        f"- raw results: `{raw}`", ""]
 for case, title in ((f"c{conns}", f"`-c{conns}` (throughput)"), ("c1", "`-c1` (latency)")):
@@ -399,8 +414,9 @@ for case, title in ((f"c{conns}", f"`-c{conns}` (throughput)"), ("c1", "`-c1` (l
                    f"{us(m(case, target, 'p50'))} | {us(m(case, target, 'p99'))} | {us(m(case, target, 'cpu'))} | "
                    f"{m(case, target, 'busy'):.0f} % | {max(run['steal'] for run in runs):.0f} % | " + " | ".join(redis_cells) + f" | {errors if errors == 0 else f'**{errors}**'} |")
     out.append("")
-    # The load CPU: it serves wrk, mock-llm and Redis, so when it is nearly all busy it bounds the
-    # throughput as much as the gateway does; what each target asks of it says which one binds.
+    # The load CPU: it serves wrk, mock-llm and (unless it has a CPU of its own) Redis, so when it
+    # is nearly all busy it bounds the throughput as much as the gateway does; what each target
+    # asks of it says which one binds.
     loaded = [t for t in ("plain", "memory", "redis") if (case, t) in cells and m(case, t, "load_cpu") is not None]
     if loaded:
         out += [f"The load CPU (CPU {load_cpu}) in the same runs: how busy, and its time per request "
@@ -409,9 +425,9 @@ for case, title in ((f"c{conns}", f"`-c{conns}` (throughput)"), ("c1", "`-c1` (l
                 "|---|---:|---:|---:|---:|---:|"]
     for target in loaded:
         load, mock = m(case, target, "load_cpu"), (m(case, target, "mock_cpu") if upstream == "mock-llm" else 0)
-        redis_cpu = m(case, target, "redis_cpu") if target == "redis" else 0
+        redis_cpu = m(case, target, "redis_cpu") if target == "redis" and shared else 0
         out.append(f"| {LABEL[target]} | {m(case, target, 'load_busy'):.0f} % | {us(load)} | "
-                   f"{us(mock) if upstream == 'mock-llm' else '—'} | {us(redis_cpu) if target == 'redis' else '—'} | "
+                   f"{us(mock) if upstream == 'mock-llm' else '—'} | {us(redis_cpu) if target == 'redis' and shared else '—'} | "
                    f"{us(load - mock - redis_cpu)} |")
     if loaded:
         out.append("")
