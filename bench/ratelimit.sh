@@ -308,8 +308,8 @@ python3 - "$RESULTS" "$CLK_TCK" "$SETTINGS $COMMAND_LINE" "$PROXY_CPU" "$LOAD_CP
     "bench/out/ratelimit-results-$STAMP.jsonl" "$CONNECTIONS" "$UPSTREAM" "$PROXY_QUOTA" "$REDIS_CPU" >"$REPORT" <<'PY'
 import datetime, json, os, platform, statistics, sys
 
-results, clk_tck, command, proxy_cpu, load_cpu, duration, redis_version, raw, conns, upstream, quota, redis_cpu = sys.argv[1:]
-shared = redis_cpu == load_cpu  # Redis takes its CPU from wrk and mock-llm
+results, clk_tck, command, proxy_cpu, load_cpu, duration, redis_version, raw, conns, upstream, quota, store_cpu = sys.argv[1:]
+shared = store_cpu == load_cpu  # Redis takes its CPU from wrk and mock-llm
 clk_tck = int(clk_tck)
 records = [json.loads(line) for line in open(results) if line.strip()]
 # Commands the rate-limit scripts call inside Redis: INFO commandstats counts them too, but they
@@ -389,8 +389,8 @@ out = ["# Auth + rate limiting benchmark", "",
        + (f" (each gateway capped at {quota} % of it: its CPU binds every chain)" if quota else "") + ", upstream "
        + ("the in-process `mock` provider" if upstream == "inprocess" else f"mock-llm over HTTP on CPU {load_cpu}")
        + (f"; wrk `-t1` and redis-server {redis_version} on CPU {load_cpu}" if shared
-          else f"; wrk `-t1` on CPU {load_cpu}, redis-server {redis_version} on CPU {redis_cpu}"
-          + (" with the gateways" if redis_cpu == proxy_cpu else " of its own"))
+          else f"; wrk `-t1` on CPU {load_cpu}, redis-server {redis_version} on CPU {store_cpu}"
+          + (" with the gateways" if store_cpu == proxy_cpu else " of its own"))
        + f"; {duration} s per run after a warm-up run, "
        f"median of {repeats} repeats, targets interleaved within each repeat",
        f"- raw results: `{raw}`", ""]
