@@ -424,11 +424,12 @@ for case, title in ((f"c{conns}", f"`-c{conns}` (throughput)"), ("c1", "`-c1` (l
                 "| target | load CPU busy | load CPU/req | mock-llm CPU/req | Redis CPU/req | the rest/req |",
                 "|---|---:|---:|---:|---:|---:|"]
     for target in loaded:
-        load, mock = m(case, target, "load_cpu"), (m(case, target, "mock_cpu") if upstream == "mock-llm" else 0)
-        redis_cpu = m(case, target, "redis_cpu") if target == "redis" and shared else 0
+        load = m(case, target, "load_cpu")
+        mock = m(case, target, "mock_cpu") if upstream == "mock-llm" else None
+        redis_cpu = m(case, target, "redis_cpu") if target == "redis" and shared else None
         out.append(f"| {LABEL[target]} | {m(case, target, 'load_busy'):.0f} % | {us(load)} | "
-                   f"{us(mock) if upstream == 'mock-llm' else '—'} | {us(redis_cpu) if target == 'redis' and shared else '—'} | "
-                   f"{us(load - mock - redis_cpu)} |")
+                   + " | ".join("—" if v is None else us(v) for v in (mock, redis_cpu))
+                   + f" | {us(load - (mock or 0) - (redis_cpu or 0))} |")
     if loaded:
         out.append("")
 out += ["## Ratios (medians)", "", "| figure | value |", "|---|---:|"]

@@ -23,14 +23,11 @@ extension LimitScripts {
         // (`AdmissionLayout`).
         lua += """
             local keys, argv = KEYS, ARGV
-            if (#argv ~= 1 and #argv ~= 2) or #argv[1] == 0 or #argv[1] % 8 ~= 0 then \(badArgumentsReply) end
-            local na = #argv[1] / 8
-            local a = {struct.unpack('<' .. string.rep('i8', na), argv[1])}
-            local admitting = {}
+            \(luaUnpackBatch(arity: 0, allowed: [1, 2]))local admitting = {}
             local g = 1
-            while g <= na do
+            while g <= n do
               local lkey, run = keys[a[g]], a[g + 1]
-              if not lkey or not run or run < 1 or g + 1 + run > na then \(badArgumentsReply) end
+              if not lkey or not run or run < 1 or g + 1 + run > n then \(badArgumentsReply) end
               admitting[lkey] = true
               g = g + 2 + run
             end
@@ -243,7 +240,7 @@ extension LimitScripts {
               end
             end
             local g = 1
-            while g <= na do
+            while g <= n do
               local lkey, run = keys[a[g]], a[g + 1]
               local last = g + 1 + run
 

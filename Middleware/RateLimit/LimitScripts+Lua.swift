@@ -186,15 +186,17 @@ extension LimitScripts {
         """
 
     /// A batch's packed entries (`ScriptBatch`) unpacked at once into `a`: per entry its key's
-    /// index in KEYS, then `arity` integers; `n` entries. Bad arguments end the script before
-    /// it has written anything.
+    /// index in KEYS, then `arity` integers; `n` entries. With `arity` 0, `n` integers, which
+    /// the admission reads as its callers' runs itself (`AdmissionLayout`). Bad arguments end
+    /// the script before it has written anything.
     /// `argument` is ARGV's 1-based index; `allowed` the argument counts the script takes.
     static func luaUnpackBatch(arity: Int, argument: Int = 1, allowed: [Int] = [1]) -> String {
         let count = allowed.isEmpty ? "" : "(" + allowed.map { "#argv ~= \($0)" }.joined(separator: " and ") + ") or "
+        let integers = arity == 0 ? "n" : "\(1 + arity) * n"
         return """
             if \(count)#argv[\(argument)] == 0 or #argv[\(argument)] % \(8 * (1 + arity)) ~= 0 then \(badArgumentsReply) end
             local n = #argv[\(argument)] / \(8 * (1 + arity))
-            local a = {struct.unpack('<' .. string.rep('i8', \(1 + arity) * n), argv[\(argument)])}
+            local a = {struct.unpack('<' .. string.rep('i8', \(integers)), argv[\(argument)])}
 
             """
     }

@@ -29,12 +29,11 @@ struct Settlement: Sendable {
     /// month (`LimitScripts.settlesAlike`). Under load a caller's requests of successive batches
     /// then ride as one entry, which the admission applies on its straight path; two entries
     /// of one caller took the script's general settlement (about 45k instructions more a call).
-    /// The time is compared first: the same time is the common case, and then only the caller
-    /// is left to compare; different times compare the caller before the periods.
+    /// An entry no script decided (admitted at 0) takes only others like it.
     func absorbs(_ other: borrowing Settlement) -> Bool {
-        if admittedAt == other.admittedAt { return scripts === other.scripts && limiter == other.limiter }
-        return admittedAt != 0 && other.admittedAt != 0 && scripts === other.scripts && limiter == other.limiter
-            && scripts.settlesAlike(admittedAt, other.admittedAt)
+        guard scripts === other.scripts && limiter == other.limiter else { return false }
+        return admittedAt == other.admittedAt
+            || (admittedAt != 0 && other.admittedAt != 0 && scripts.settlesAlike(admittedAt, other.admittedAt))
     }
 
     /// Adds `other` (which this entry `absorbs`) to this entry.
