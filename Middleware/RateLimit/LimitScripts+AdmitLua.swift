@@ -47,8 +47,7 @@ extension LimitScripts {
             """
         // Per batch: where `now` falls in each window, and the lease slot.
         var fields: [String] = []
-        var prepare = ""  // per caller, once per batch: stored values made numbers, windows rolled
-        var steady: [Int] = []  // the fields (1-based in `s`) a batch writes when no window rolled
+        var prepare = ""  // per caller, once per batch: its lease slot and usage made ready, windows rolled
         var conditions: [String] = []
         // The straight path reads each count once (into a local) and computes each window's use
         // with this request once, for the test and the answer.
@@ -86,8 +85,6 @@ extension LimitScripts {
                         s[\(s)] = x\(k)
 
                     """
-                // Between rolls only the current count changes.
-                steady.append(s + 1)
                 // `sliding_window`'s arithmetic in its order: used = previous * (left / window) + current.
                 straightLocals += "  local c\(k) = s[\(s + 1)]\n  local u\(k) = s[\(s + 2)] * w\(k) + c\(k) + \(cost)\n"
                 conditions.append("u\(k) <= \(limit.limit)")
@@ -119,7 +116,6 @@ extension LimitScripts {
                 }
                 groupRecord += ["s[\(s + 1)]", "s[\(s + 2)]"]
             case .burst:
-                steady += [fields.count + 1, fields.count + 2]
                 fields += ["bt", "ba"]
                 decide += """
                       local t\(k)
@@ -133,15 +129,16 @@ extension LimitScripts {
                 commit += "    s[\(s)], s[\(s + 1)] = t\(k), now\n"
                 resets.append("0")
             case .concurrency:
-                steady.append(fields.count + 1)
                 fields.append("cn")
-                prepare += "    s[\(s)] = tonumber(s[\(s)]) or 0\n"
                 straightLocals += "  local n\(k) = s[\(s)]\n"
                 conditions.append("n\(k) < \(limit.limit)")
                 resets.append("0")
                 straightWrites += "    \(shortRemaining) = \(limit.limit - 1) - n\(k)\n"
                 decide += """
-                      if s[\(s)] >= \(limit.limit) then s[\(s)] = lapse(lkey, now, s[\(s)]) end
+                      if s[\(s)] >= \(limit.limit) then
+                        local live = lapse(lkey, now, slot, s[\(shape.fields.count + 1)])
+                        if live ~= s[\(s)] then s[\(s)], s.dirty = live, true end
+                      end
                       record(\(k), s[\(s)] < \(limit.limit), math.max(0, \(limit.limit - 1) - s[\(s)]), 0, \(ConcurrencyLimit.retryMicros), math.max(0, \(limit.limit) - s[\(s)]))
 
                     """
@@ -246,11 +243,25 @@ extension LimitScripts {
 
             """
         if !fields.isEmpty {
-            let read = (fields.map { "'\($0)'" } + (shape.holdsLease ? ["slot"] : []) + ["'\(PendingUsage.field)'"]).joined(separator: ", ")
+            // The counters' field, the lease slot, the pending usage. Absent counters are each
+            // their `absent` value, and the live count is rebuilt from the lease slots (then
+            // written even if no request is admitted, so the next batch finds it).
+            let read = (["'\(shape.countersField)'"] + (shape.holdsLease ? ["slot"] : []) + ["'\(PendingUsage.field)'"])
+            let absent = "{" + shape.absent.map(String.init).joined(separator: ", ") + "}"
+            let rebuild = shape.leaseCount.map {
+                "\n      s[\($0 + 1)], s.dirty = lapse(lkey, now, slot, tonumber(h[2]) or 0), true"
+            } ?? ""
+            let stored = (slot..<(slot + read.count - 1)).map { "s[\($0)]" }.joined(separator: ", ")
+            let extras = (2...read.count).map { "h[\($0)]" }.joined(separator: ", ")
             lua += """
                   local s = state[lkey]
                   if not s then
-                    s = redis.call('HMGET', lkey, \(read))
+                    local h = redis.call('HMGET', lkey, \(read.joined(separator: ", ")))
+                    s = \(luaUnpackCounters(shape, "h[1]"))
+                    if not s then
+                      s = \(absent)\(rebuild)
+                    end
+                    \(stored) = \(extras)
                     local rolled
                 \(applyMergedLua(shape, slotField: slot))\(prepare)                    state[lkey] = s
                     order[#order + 1] = lkey
@@ -319,28 +330,11 @@ extension LimitScripts {
         }
         lua += "  g = last + 1\nend\n"
         if !fields.isEmpty {
-            // One write per caller: every counter (all numbers by now) and the lease slot; while
-            // no window rolled, only what changes between rolls (each number written is a
-            // string.format inside Redis).
-            var sets = fields.enumerated().map { "'\($0.element)', int(s[\($0.offset + 1)])" }
-            var steadySets = steady.map { "'\(fields[$0 - 1])', int(s[\($0)])" }
-            if shape.holdsLease {
-                sets.append("slot, int(s[\(slot)])")
-                steadySets.append("slot, int(s[\(slot)])")
-            }
-            if shape.foldsUsage {
-                sets.append("'\(PendingUsage.field)', s[\(usageField)]")
-                steadySets.append("'\(PendingUsage.field)', s[\(usageField)]")
-            }
-            let write = steadySets.count == sets.count
-                ? "redis.call('HSET', lkey, \(sets.joined(separator: ", ")))"
-                : """
-                  if s.rolled then
-                        redis.call('HSET', lkey, \(sets.joined(separator: ", ")))
-                      else
-                        redis.call('HSET', lkey, \(steadySets.joined(separator: ", ")))
-                      end
-                  """
+            // One write per caller: its counters packed, its lease slot, its pending usage.
+            var sets = ["'\(shape.countersField)', \(luaPackCounters(shape, "s"))"]
+            if shape.holdsLease { sets.append("slot, int(s[\(slot)])") }
+            if shape.foldsUsage { sets.append("'\(PendingUsage.field)', s[\(usageField)]") }
+            let write = "redis.call('HSET', lkey, \(sets.joined(separator: ", ")))"
             // A merged settlement that emptied the batch's lease slot, which no request of the
             // batch took again: the field goes, as the settlement would have deleted it.
             let emptied = shape.holdsLease ? "\n    if s.emptied and s[\(slot)] == 0 then redis.call('HDEL', lkey, slot) end" : ""

@@ -20,27 +20,22 @@ extension LimitScripts {
             """
     }
 
-    /// Applies a caller's merged settlement (`mergeLua`) to its counters as just read (`s`, in
-    /// `shape.fields` order, the lease slot at `slotField`), before the admission decides, with
-    /// the settlement's arithmetic: leases released from the slot (no more than it holds) and
-    /// from the live count, token deltas added to the stored window and the one before it. The
-    /// caller's counters are then written as a batch writes them, in full only when the window
-    /// before changed (its count is not among a steady batch's writes). A folding plan's
-    /// `fast` entry gets the same arithmetic, read from the riding section (`ra`) directly.
+    /// Applies a caller's merged settlement (`mergeLua`) to its counters as just read (`s`: in
+    /// `shape.fields` order, then the lease slot at `slotField` as stored), before the admission
+    /// decides, with the settlement's arithmetic: leases released from the slot (no more than it
+    /// holds) and from the live count, token deltas added to the stored window and the one
+    /// before it. The caller's counters are then written as a batch writes them. A folding
+    /// plan's `fast` entry gets the same arithmetic, read from the riding section (`ra`) directly.
     static func applyMergedLua(_ shape: Shape, slotField: Int) -> String {
         var lua = "    local m = merged[lkey]\n    if m then\n"
         lua += releaseLua(shape, slotField: slotField, held: "m.leased[slot_n] and", count: "m.leased[slot_n]")
-        for (j, window) in shape.tokenStems.enumerated() {
-            guard let i = shape.fields.firstIndex(of: window.stem + "i") else { continue }
-            let (index, current, previous) = (i + 1, i + 2, i + 3)
+        for (j, window) in shape.tokenWindows.enumerated() {
+            let (index, current, previous) = (window.firstField + 1, window.firstField + 2, window.firstField + 3)
             lua += """
                       do
-                        local d, si = m.deltas[\(j + 1)], tonumber(s[\(index)])
-                        if d and si and d[si] then s[\(current)] = (tonumber(s[\(current)]) or 0) + d[si] end
-                        if d and si and d[si - 1] then
-                          s[\(previous)] = (tonumber(s[\(previous)]) or 0) + d[si - 1]
-                          s.rolled = true
-                        end
+                        local d, si = m.deltas[\(j + 1)], s[\(index)]
+                        if d and d[si] then s[\(current)] = s[\(current)] + d[si] end
+                        if d and d[si - 1] then s[\(previous)] = s[\(previous)] + d[si - 1] end
                       end
 
                 """
@@ -57,17 +52,15 @@ extension LimitScripts {
             """
         lua += releaseLua(shape, slotField: slotField, held: "at ~= 0 and", count: "ra[f + 3]")
         lua += "      if at == 0 then at = now end\n"
-        for window in shape.tokenStems {
-            guard let i = shape.fields.firstIndex(of: window.stem + "i") else { continue }
-            let (index, current, previous) = (i + 1, i + 2, i + 3)
+        for window in shape.tokenWindows {
+            let (index, current, previous) = (window.firstField + 1, window.firstField + 2, window.firstField + 3)
             lua += """
                       if delta ~= 0 then
-                        local x, si = floor(at / \(window.window)), tonumber(s[\(index)])
+                        local x, si = floor(at / \(window.window)), s[\(index)]
                         if si == x then
-                          s[\(current)] = (tonumber(s[\(current)]) or 0) + delta
+                          s[\(current)] = s[\(current)] + delta
                         elseif si == x + 1 then
-                          s[\(previous)] = (tonumber(s[\(previous)]) or 0) + delta
-                          s.rolled = true
+                          s[\(previous)] = s[\(previous)] + delta
                         end
                       end
 
@@ -80,14 +73,14 @@ extension LimitScripts {
     /// the live count; `held` guards the read (the settlement holds leases there), `count` is
     /// how many it releases.
     static func releaseLua(_ shape: Shape, slotField: Int, held: String, count: String) -> String {
-        guard shape.holdsLease, let cn = shape.fields.firstIndex(of: "cn") else { return "" }
+        guard let cn = shape.leaseCount else { return "" }
         return """
                   local held = \(held) tonumber(s[\(slotField)])
                   if held then
                     local r = math.min(held, \(count))
                     s[\(slotField)] = held - r
                     if held == r then s.emptied = true end
-                    if s[\(cn + 1)] then s[\(cn + 1)] = math.max(0, tonumber(s[\(cn + 1)]) - r) end
+                    s[\(cn + 1)] = math.max(0, s[\(cn + 1)] - r)
                   end
 
             """

@@ -32,17 +32,20 @@ extension LimitScripts {
         for request in requests {
             let c = callers.position(of: request.key) {
                 if !shape.foldsUsage && !shape.fields.isEmpty { movePendingUsage(shape, storage, limiter: request.key) }
-                return BatchCaller(storage.hashGet(request.key, fields: shape.fields).map { $0.flatMap(DecimalBytes.parse) })
+                if let stored = shape.counters(storage.hashGet(request.key, field: shape.countersField)) { return BatchCaller(stored) }
+                // Absent: the live count rebuilt from the lease slots, and written (the Lua's `rebuild`).
+                var fresh = BatchCaller(shape.absent)
+                if let cn = shape.leaseCount {
+                    fresh.values[cn] = lapse(shape, storage, request.key, now: now, lease: nil)
+                    fresh.dirty = true
+                }
+                return fresh
             }
             admitOne(shape, storage, limiter: request.key, reserve: request.reserve, now: now,
                      caller: &callers.values[c], replies: &replies, scratch: &scratch)
         }
         for (limiter, caller) in zip(callers.keys, callers.values) where caller.dirty {
-            var sets: [(String, [UInt8])] = []
-            sets.reserveCapacity(shape.fields.count + 1)
-            for (field, value) in zip(shape.fields, caller.values) {
-                if let value { sets.append((field, DecimalBytes.render(value))) }
-            }
+            var sets = [(shape.countersField, PackedIntegers(caller.values).bytes)]
             if let lease = caller.lease { sets.append((LimiterFields.field(slot: lease.slot), DecimalBytes.render(lease.count))) }
             storage.hashSet(limiter, fields: sets)
             storage.expire(limiter, ttlMicros: (millis(shape.limiterLifetimeMicros) + 1) * 1_000)
@@ -50,21 +53,21 @@ extension LimitScripts {
         return PackedIntegers(replies).storeValue
     }
 
-    /// A caller's limiter counters during one admission batch: the plan's fields as numbers
-    /// (nil where absent), in `shape.fields` order, and the batch's lease slot with its count.
+    /// A caller's limiter counters during one admission batch, in `shape.fields` order, and the
+    /// batch's lease slot with its count.
     struct BatchCaller {
-        var values: [Int64?]
+        var values: [Int64]
         var lease: (slot: Int64, count: Int64)?
         var dirty = false
 
-        init(_ values: [Int64?]) { self.values = values }
+        init(_ values: [Int64]) { self.values = values }
     }
 
     /// Buffers `admitOne` fills for each request, kept across the batch so a request allocates
     /// nothing: what an admission would count (swapped into the caller when it is admitted)
     /// and what each limit had before it.
     struct AdmissionScratch {
-        var counted: [Int64?] = []
+        var counted: [Int64] = []
         var available: [Int64] = []
     }
 
@@ -97,17 +100,15 @@ extension LimitScripts {
             case .burst:
                 let bucket = TokenBucket(capacity: limit.limit, perMinute: limit.parameter)
                 var state: TokenBucket.State?
-                if let tokens = caller.values[at] {
-                    state = TokenBucket.State(tokens: tokens, at: caller.values[at + 1] ?? 0)
-                }
+                if caller.values[at] >= 0 { state = TokenBucket.State(tokens: caller.values[at], at: caller.values[at + 1]) }
                 let (answer, next) = bucket.decide(state, now: now)
                 decision = answer
                 (scratch.counted[at], scratch.counted[at + 1]) = (next.tokens, now)
             case .concurrency:
-                var live = caller.values[at] ?? 0
+                var live = caller.values[at]
                 if live >= limit.limit {
-                    live = lapse(shape, storage, limiter, now: now, live: live)
-                    caller.values[at] = live
+                    live = lapse(shape, storage, limiter, now: now, lease: caller.lease)
+                    if live != caller.values[at] { (caller.values[at], caller.dirty) = (live, true) }
                 }
                 decision = ConcurrencyLimit(limit: limit.limit).decide(live: live)
                 let slot = LimiterFields.slot(admittedAt: now, shape: shape)
@@ -158,29 +159,35 @@ extension LimitScripts {
         }
     }
 
-    /// A stored window (its index, current and previous counts, as numbers, from `fields[at]`)
-    /// rolled to window `index`: (current, previous).
-    static func roll(_ fields: [Int64?], at: Int, index: Int64) -> (Int64, Int64) {
-        guard let stored = fields[at] else { return (0, 0) }
-        let current = fields[at + 1] ?? 0
-        if stored == index { return (current, fields[at + 2] ?? 0) }
+    /// A stored window (its index, current and previous counts, from `fields[at]`) rolled to
+    /// window `index`: (current, previous).
+    static func roll(_ fields: [Int64], at: Int, index: Int64) -> (Int64, Int64) {
+        let (stored, current) = (fields[at], fields[at + 1])
+        if stored == index { return (current, fields[at + 2]) }
         return stored == index - 1 ? (0, current) : (0, 0)
     }
 
-    /// Drops the lease slots that have ended, with their counts (the Lua's `lapse`).
-    static func lapse(_ shape: Shape, _ storage: any ScriptStorage, _ limiter: String, now: Int64, live: Int64) -> Int64 {
-        var removed: Int64 = 0
-        for (field, value) in storage.hashGetAll(limiter) where field.utf8.first == UInt8(ascii: "L") {
+    /// Drops the lease slots that have ended, with their counts, and answers the live count:
+    /// the slots left, the batch's own (`lease`, not yet written) as the batch holds it (the
+    /// Lua's `lapse`).
+    static func lapse(_ shape: Shape, _ storage: any ScriptStorage, _ limiter: String, now: Int64,
+                      lease: (slot: Int64, count: Int64)?) -> Int64 {
+        let own = lease.map { LimiterFields.field(slot: $0.slot) }
+        var live = lease?.count ?? 0
+        for (field, value) in storage.hashGetAll(limiter) where field.utf8.first == UInt8(ascii: "L") && field != own {
             if let slot = Int64(field.dropFirst()) {
-                if (slot + 1) * shape.slotMicros <= now, storage.hashDelete(limiter, field: field) { removed += counter(value) }
-            } else if counter(value) <= now, storage.hashDelete(limiter, field: field) {
-                removed += 1  // a lease of an earlier version (one field per request, its expiry as value)
+                if (slot + 1) * shape.slotMicros > now {
+                    live += counter(value)
+                } else {
+                    storage.hashDelete(limiter, field: field)
+                }
+            } else if counter(value) > now {
+                live += 1  // a lease of an earlier version (one field per request, its expiry as value)
+            } else {
+                storage.hashDelete(limiter, field: field)
             }
         }
-        guard removed > 0 else { return live }
-        let left = max(0, live - removed)
-        storage.hashSet(limiter, field: "cn", DecimalBytes.render(left))
-        return left
+        return live
     }
 
     static func settleNative(_ shape: Shape, _ storage: any ScriptStorage, _ keys: [String], _ arguments: [StoreValue])
@@ -191,7 +198,7 @@ extension LimitScripts {
         struct Caller {
             /// Lease slot → how many of the batch's leases it holds, in first-seen order.
             var leased = PeriodSums<Int64>()
-            /// Per token window (in `shape.tokenStems` order): window index → token delta.
+            /// Per token window (in `shape.tokenWindows` order): window index → token delta.
             var deltas: [PeriodSums<Int64>]
             /// Day index (or -1 - month index) → the sums of `usageFields`.
             var usage = PeriodSums<Usage>()
@@ -219,13 +226,13 @@ extension LimitScripts {
                 at = now!
             }
             let c = callers.position(of: limiter) {
-                Caller(deltas: Array(repeating: PeriodSums(), count: shape.tokenStems.count))
+                Caller(deltas: Array(repeating: PeriodSums(), count: shape.tokenWindows.count))
             }
             if holds { callers.values[c].leased[LimiterFields.slot(admittedAt: at, shape: shape), fresh: 0] += requests }
             let delta = prompt + completion - reserved
             if delta != 0 {
-                for j in shape.tokenStems.indices {
-                    let index = SlidingWindow(limit: 0, windowMicros: shape.tokenStems[j].window).position(now: at).index
+                for j in shape.tokenWindows.indices {
+                    let index = SlidingWindow(limit: 0, windowMicros: shape.tokenWindows[j].window).position(now: at).index
                     callers.values[c].deltas[j][index, fresh: 0] += delta
                 }
             }
@@ -239,30 +246,33 @@ extension LimitScripts {
             }
         }
         for (limiter, caller) in zip(callers.keys, callers.values) {
-            // The live count, the token windows and the lease slots in one read, as the Lua's HMGET.
-            let stored = storage.hashGet(limiter, fields: shape.settleFields + caller.leased.periods.map { LimiterFields.field(slot: $0) })
+            // The counters and the lease slots in one read, as the Lua's HMGET.
+            let stored = storage.hashGet(limiter, fields: [shape.countersField] + caller.leased.periods.map { LimiterFields.field(slot: $0) })
             var sets: [(String, [UInt8])] = []
             var ended: [String] = []
             var released: Int64 = 0
             for (j, slot) in caller.leased.periods.enumerated() {
                 // A slot that lapsed took its leases with it: only what is still counted is released.
-                guard let held = stored[shape.settleFields.count + j].flatMap(DecimalBytes.parse) else { continue }
+                guard let held = stored[1 + j].flatMap(DecimalBytes.parse) else { continue }
                 let release = min(held, caller.leased.sums[j])
                 released += release
                 let field = LimiterFields.field(slot: slot)
                 if held > release { sets.append((field, DecimalBytes.render(held - release))) } else { ended.append(field) }
             }
-            if released > 0, let live = stored[0] {
-                sets.append(("cn", DecimalBytes.render(max(0, counter(live) - released))))
-            }
-            for (j, window) in shape.tokenStems.enumerated() {
-                let deltas = caller.deltas[j]
-                guard let index = stored[1 + 3 * j].flatMap(DecimalBytes.parse), deltas[index] != nil || deltas[index - 1] != nil
-                else { continue }
-                let current = counter(stored[2 + 3 * j]) + (deltas[index] ?? 0)
-                let previous = counter(stored[3 + 3 * j]) + (deltas[index - 1] ?? 0)
-                sets.append((window.stem + "c", DecimalBytes.render(current)))
-                sets.append((window.stem + "p", DecimalBytes.render(previous)))
+            // Absent counters change nothing here: the live count is rebuilt from the slots.
+            if var counters = shape.counters(stored[0]) {
+                var changed = released > 0
+                if let cn = shape.leaseCount { counters[cn] = max(0, counters[cn] - released) }
+                for (j, window) in shape.tokenWindows.enumerated() {
+                    let deltas = caller.deltas[j]
+                    let at = window.firstField
+                    let index = counters[at]
+                    guard deltas[index] != nil || deltas[index - 1] != nil else { continue }
+                    counters[at + 1] += deltas[index] ?? 0
+                    counters[at + 2] += deltas[index - 1] ?? 0
+                    changed = true
+                }
+                if changed { sets.append((shape.countersField, PackedIntegers(counters).bytes)) }
             }
             if !sets.isEmpty { storage.hashSet(limiter, fields: sets) }
             for field in ended { storage.hashDelete(limiter, field: field) }

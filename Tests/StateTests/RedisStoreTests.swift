@@ -149,8 +149,10 @@ struct RedisStoreTests {
             #expect(renewed.contains(try await pttl()))
             // A window that rolled: the stored index is the hour before's.
             try await expire(inMillis: 100_000)
-            let index = try #require(try await store.hashGet(limiter, field: "t3600i").flatMap { Int64(String(decoding: $0, as: UTF8.self)) })
-            try await store.hashSet(limiter, field: "t3600i", Array(String(index - 1).utf8))
+            var counters = scripts.counters(try await store.hashGetAll(limiter))
+            counters["t3600i", default: 0] -= 1
+            let (field, value) = scripts.countersField(counters)
+            try await store.hashSet(limiter, field: field, value)
             try await admit()
             #expect(renewed.contains(try await pttl()))
         }

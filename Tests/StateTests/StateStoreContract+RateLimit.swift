@@ -23,6 +23,7 @@ extension StateStoreContract {
         Case(name: "rate admit: a window's fractional use leaves its remaining rounded down", body: rateAdmitRoundsDown),
         Case(name: "rate settle: usage waits in the limiter hash until a later day's", body: ratePendingUsageMovesToItsDay),
         Case(name: "rate admit: a caller's run at once, each request answered as on its own", body: rateAdmitRunsAtOnce),
+        Case(name: "rate admit: a reload that changes the counted limits keeps the leases", body: rateLayoutChangeKeepsLeases),
         Case(name: "rate scripts refuse malformed arguments", body: rateBadArguments),
     ].map { rate in
         Case(name: rate.name) { env in
@@ -135,14 +136,14 @@ extension StateStoreContract {
         // Leases whose holders died lapse when their slot ends, with their counts: here two that
         // ended long ago hold a fresh caller at its limit until an admission clears them.
         let dead = env.key("dead") + ":"
-        try await env.store.hashSet(dead + "l", field: "cn", bytes("2"))
+        try await setCounters(env, dead + "l", plan, ["cn": 2])
         try await env.store.hashSet(dead + "l", field: "L1000", bytes("2"))
         let revived = try await rateAdmit(env, dead, plan)
         #expect(revived.admitted && revived.limits[0].0 == 1)
         #expect(try await env.store.hashGet(dead + "l", field: "L1000") == nil)
         // A lease an earlier version left (a field per request, valued with its expiry) lapses too.
         let old = env.key("old") + ":"
-        try await env.store.hashSet(old + "l", field: "cn", bytes("2"))
+        try await setCounters(env, old + "l", plan, ["cn": 2])
         try await env.store.hashSet(old + "l", field: "Lreq-1", bytes("1000"))
         try await env.store.hashSet(old + "l", field: "Lreq-2", bytes(String(Int64.max / 2)))
         let upgraded = try await rateAdmit(env, old, plan)
@@ -244,8 +245,8 @@ extension StateStoreContract {
         }
         let settled = try await env.store.run(scripts.settle, keys: settle.keys, arguments: settle.arguments)
         #expect(settled.integer == 4)
-        let limiter = try await env.store.hashGetAll(base + "l")
-        #expect(limiter["cn"] == bytes("0") && limiter["t3600c"] == bytes("500") && limiter["t3600p"] == bytes("50"))
+        let limiter = try await limiterHash(env, base + "l", plan)
+        #expect(limiter["cn"] == "0" && limiter["t3600c"] == "500" && limiter["t3600p"] == "50")
         #expect(!limiter.keys.contains { $0.hasPrefix("L") })  // the slot went with its last lease
         let (requests, prompt) = try await usageNowAndAnHourBefore(env, base, at: at)
         #expect(requests == 3 && prompt == 550)
@@ -269,10 +270,10 @@ extension StateStoreContract {
                                       promptTokens: 200, completionTokens: 100, costNanos: 6)
         let settled = try await env.store.run(scripts.settle, keys: settle.keys, arguments: settle.arguments)
         #expect(settled.integer == 1)
-        let limiter = try await env.store.hashGetAll(base + "l")
+        let limiter = try await limiterHash(env, base + "l", plan)
         // One lease left (the third's), and the window holds 900 reserved - 600 + 300 used.
-        #expect(limiter["cn"] == bytes("1") && limiter["t3600c"] == bytes("600"))
-        #expect(limiter.filter { $0.key.hasPrefix("L") }.values.map { String(decoding: $0, as: UTF8.self) } == ["1"])
+        #expect(limiter["cn"] == "1" && limiter["t3600c"] == "600")
+        #expect(limiter.filter { $0.key.hasPrefix("L") }.values.sorted() == ["1"])
         let usage = try await dayUsage(env, base, CalendarPeriod.day(now: answers[0].decidedAt).index)
         #expect(usage["requests"] == 2 && usage["prompt_tokens"] == 200)
         #expect(usage["completion_tokens"] == 100 && usage["cost_nanos"] == 6)
@@ -355,11 +356,9 @@ extension StateStoreContract {
     static func rateAdmitRoundsDown(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
         let plan = LimitPlan(limits: [.init(.requests, limit: 10, parameter: hour, name: "rph")])
-        let stem = "r3600"  // the window's fields (`LimiterFields`): index, current and previous count
         let index = try await env.store.serverTime().totalMicroseconds / hour
-        for (field, value) in [("i", index - 1), ("c", 7), ("p", 0)] {
-            try await env.store.hashSet(base + "l", field: stem + field, Array(String(value).utf8))
-        }
+        // The window's counters (`LimiterFields`): its index, current and previous count.
+        try await setCounters(env, base + "l", plan, ["r3600i": index - 1, "r3600c": 7, "r3600p": 0])
         let answer = try await rateAdmit(env, base, plan)
         try #require(answer.now / hour == index, "the hour ended between the two reads")
         let (remaining, reset) = answer.limits[0]

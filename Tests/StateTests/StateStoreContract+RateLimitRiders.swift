@@ -29,9 +29,7 @@ extension StateStoreContract {
         let reply = try await env.store.run(scripts.admit, keys: call.keys, arguments: call.arguments)
         let next = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
         #expect(next.admitted && next.entries.map(\.remaining) == [2, 600])
-        func fields(_ key: String) async throws -> [String: String] {
-            try await env.store.hashGetAll(key).mapValues { String(decoding: $0, as: UTF8.self) }
-        }
+        func fields(_ key: String) async throws -> [String: String] { try await limiterHash(env, key, plan) }
         var caller = try await fields(base + "l")
         #expect(caller["cn"] == "1" && caller["t3600c"] == "400")
         #expect(caller.filter { $0.key.hasPrefix("L") }.values.sorted() == ["1"])
@@ -65,7 +63,7 @@ extension StateStoreContract {
     }
 
     /// Without leases every rider of an admitted caller is merged, one of the window before
-    /// included: its usage goes into that window's count, which a steady batch does not write.
+    /// included: its usage goes into that window's count.
     static func rateAdmitMergesThePreviousWindow(_ env: Environment) async throws {
         let base = env.key("caller") + ":"
         let plan = LimitPlan(limits: [.init(.tokens, limit: 1_000, parameter: hour, name: "tph")])
@@ -79,7 +77,7 @@ extension StateStoreContract {
         let reply = try await env.store.run(compiled(plan).admit, keys: call.keys, arguments: call.arguments)
         let next = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
         #expect(next.admitted)
-        let limiter = try await env.store.hashGetAll(base + "l").mapValues { String(decoding: $0, as: UTF8.self) }
+        let limiter = try await limiterHash(env, base + "l", plan)
         #expect(limiter["t3600c"] == "300" && limiter["t3600p"] == "30")
     }
 
@@ -167,7 +165,7 @@ extension StateStoreContract {
         let next = try #require(RateLimitSnapshot(plan: plan, reply: reply), "reply \(reply)")
         // The hour before's 50 count in the sliding window by the part of it still covered.
         #expect(next.admitted && next.entries[0].remaining == 2 && (550...600).contains(next.entries[1].remaining))
-        let caller = try await env.store.hashGetAll(base + "l").mapValues { String(decoding: $0, as: UTF8.self) }
+        let caller = try await limiterHash(env, base + "l", plan)
         #expect(caller["cn"] == "1" && caller["t3600c"] == "400" && caller["t3600p"] == "50")
         #expect(caller.filter { $0.key.hasPrefix("L") }.values.sorted() == ["1"])
         let (requests, prompt) = try await usageNowAndAnHourBefore(env, base, at: at)

@@ -13,9 +13,7 @@ extension StateStoreContract {
         let scripts = compiled(plan)
         // The hour before counted 7 requests and 300 tokens: each use is fractional.
         let index = try await env.store.serverTime().totalMicroseconds / hour
-        for (field, value) in [("r3600i", index - 1), ("r3600c", 7), ("t3600i", index - 1), ("t3600c", 300)] {
-            try await env.store.hashSet(base + "l", field: field, Array(String(value).utf8))
-        }
+        try await setCounters(env, base + "l", plan, ["r3600i": index - 1, "r3600c": 7, "t3600i": index - 1, "t3600c": 300])
         func admit(_ reserves: [Int64]) async throws -> (raw: PackedIntegers, answers: [RateLimitSnapshot]) {
             var call = ScriptBatch(entries: reserves.count, arity: 1)
             let layout = LimitScripts.appendAdmissions(reserves.map { (base + "l", $0) }, to: &call)
@@ -47,7 +45,7 @@ extension StateStoreContract {
         #expect(next[2].refusedBy == 2 && next[2].retryMicros == ConcurrencyLimit.retryMicros)
         #expect(next[1].entries.map(\.remaining)[2] == 0)
         // Nothing of the refused request is counted.
-        let limiter = try await env.store.hashGetAll(base + "l").mapValues { String(decoding: $0, as: UTF8.self) }
+        let limiter = try await limiterHash(env, base + "l", plan)
         #expect(limiter["cn"] == "5" && limiter["r3600c"] == "5" && limiter["t3600c"] == "420")
     }
 }
