@@ -45,8 +45,9 @@ extension LimitScripts {
             local floor = math.floor
 
             """
-        // Per batch: where `now` falls in each window, and the lease slot.
-        var fields: [String] = []
+        // Per batch: where `now` falls in each window, and the lease slot. In `s`, a caller's
+        // counters in `shape.fields` order, then the batch's lease slot's count.
+        let slot = shape.fields.count + 1
         var prepare = ""  // per caller, once per batch: its lease slot and usage made ready, windows rolled
         var conditions: [String] = []
         // The straight path reads each count once (into a local) and computes each window's use
@@ -66,13 +67,12 @@ extension LimitScripts {
         for (offset, entry) in shape.entries.enumerated() {
             let k = offset + 1
             let limit = entry.limit
-            let s = fields.count + 1  // this limit's first field in `s`
+            let s = entry.firstField + 1  // this limit's first counter in `s`
             let shortRemaining = "out[b + \(1 + k)]"
             switch limit.kind {
             case .requests, .tokens:
                 let window = limit.parameter
                 let cost = limit.kind == .tokens ? "reserve" : "1"
-                fields += [entry.stem + "i", entry.stem + "c", entry.stem + "p"]
                 lua += """
                     local x\(k) = floor(now / \(window))
                     local left\(k) = \(window) - (now - x\(k) * \(window))
@@ -116,7 +116,6 @@ extension LimitScripts {
                 }
                 groupRecord += ["s[\(s + 1)]", "s[\(s + 2)]"]
             case .burst:
-                fields += ["bt", "ba"]
                 decide += """
                       local t\(k)
                       do
@@ -129,14 +128,13 @@ extension LimitScripts {
                 commit += "    s[\(s)], s[\(s + 1)] = t\(k), now\n"
                 resets.append("0")
             case .concurrency:
-                fields.append("cn")
                 straightLocals += "  local n\(k) = s[\(s)]\n"
                 conditions.append("n\(k) < \(limit.limit)")
                 resets.append("0")
                 straightWrites += "    \(shortRemaining) = \(limit.limit - 1) - n\(k)\n"
                 decide += """
                       if s[\(s)] >= \(limit.limit) then
-                        local live = lapse(lkey, now, slot, s[\(shape.fields.count + 1)])
+                        local live = lapse(lkey, now, slot, s[\(slot)])
                         if live ~= s[\(s)] then s[\(s)], s.dirty = live, true end
                       end
                       record(\(k), s[\(s)] < \(limit.limit), math.max(0, \(limit.limit - 1) - s[\(s)]), 0, \(ConcurrencyLimit.retryMicros), math.max(0, \(limit.limit) - s[\(s)]))
@@ -172,7 +170,6 @@ extension LimitScripts {
             }
         }
         // The lease slot this batch's leases fall in: its count is read and written with the rest.
-        let slot = fields.count + 1
         if shape.holdsLease {
             lua += "local slot = 'L' .. int(slot_n)\n"
             // A slot's first write (its field absent) renews the hash's lifetime (below).
@@ -208,7 +205,7 @@ extension LimitScripts {
                     end
 
                 """
-        } else if !fields.isEmpty {
+        } else if !shape.fields.isEmpty {
             prepare += """
                     if s[\(usageField)] then
                       local d, r, p, c, k = usage_of(s[\(usageField)])
@@ -242,7 +239,7 @@ extension LimitScripts {
               local last = g + 1 + run
 
             """
-        if !fields.isEmpty {
+        if !shape.fields.isEmpty {
             // The counters' field, the lease slot, the pending usage. Absent counters are each
             // their `absent` value, and the live count is rebuilt from the lease slots (then
             // written even if no request is admitted, so the next batch finds it).
@@ -277,7 +274,7 @@ extension LimitScripts {
             \(decide)  if out[b + 1] ~= -1 then
                 for i = 1, \(count) do out[b + 1 + 2 * i] = available[i] end
               else
-            \(commit)\(fields.isEmpty ? "" : "    s.dirty = true\n")\(quotaWrites)  end
+            \(commit)\(shape.fields.isEmpty ? "" : "    s.dirty = true\n")\(quotaWrites)  end
               b = b + \(2 + 2 * count)
 
             """
@@ -329,7 +326,7 @@ extension LimitScripts {
             lua += each
         }
         lua += "  g = last + 1\nend\n"
-        if !fields.isEmpty {
+        if !shape.fields.isEmpty {
             // One write per caller: its counters packed, its lease slot, its pending usage.
             var sets = ["'\(shape.countersField)', \(luaPackCounters(shape, "s"))"]
             if shape.holdsLease { sets.append("slot, int(s[\(slot)])") }

@@ -143,7 +143,7 @@ public final class LimitScripts: Sendable {
         /// `countersField`.
         var fields: [String]
         /// The limiter-hash field holding every counter (`LimiterFields.counters`), and what each
-        /// counter is while that field is absent (`LimiterFields.absent`).
+        /// counter is while that field is absent.
         var countersField: String
         var absent: [Int64]
         /// The live-lease count's index in `fields` (plans with a concurrency limit).
@@ -183,22 +183,27 @@ public final class LimitScripts: Sendable {
             self.retentionMicros = retentionMicros
             var entries: [Entry] = []
             var fields: [String] = []
+            var absent: [Int64] = []
             for limit in plan.limits {
                 let stem = LimiterFields.stem(limit)
-                let own: [String]
+                // Each counter, and its value while the plan's field is absent: a window index no
+                // store time has (nothing counted in it or the window before), a bucket's -1
+                // (full), otherwise 0.
+                let own: [(String, Int64)]
                 switch limit.kind {
-                case .requests, .tokens: own = [stem + "i", stem + "c", stem + "p"]
-                case .burst: own = ["bt", "ba"]
-                case .concurrency: own = ["cn"]
+                case .requests, .tokens: own = [(stem + "i", -1), (stem + "c", 0), (stem + "p", 0)]
+                case .burst: own = [("bt", -1), ("ba", 0)]
+                case .concurrency: own = [("cn", 0)]
                 default: own = []
                 }
-                entries.append(Entry(limit: limit, stem: stem, fields: own, firstField: fields.count))
-                fields += own
+                entries.append(Entry(limit: limit, stem: stem, fields: own.map(\.0), firstField: fields.count))
+                fields += own.map(\.0)
+                absent += own.map(\.1)
             }
             self.entries = entries
             self.fields = fields
+            self.absent = absent
             countersField = LimiterFields.counters(entries.filter { !$0.fields.isEmpty }.map(\.limit))
-            absent = fields.map(LimiterFields.absent)
             leaseCount = fields.firstIndex(of: "cn")
             var keep: Int64 = 0
             for limit in plan.limits {
@@ -234,7 +239,7 @@ public final class LimitScripts: Sendable {
 ///   so a reload that changes which limits count, or their windows, starts the counters afresh
 ///   rather than reading another layout's words: its windows restart, and `cn` is rebuilt from
 ///   the lease slots, which outlive any layout. While the field is absent every counter is its
-///   `absent` value.
+///   `Shape.absent` value.
 /// - `L<slot>`, per lease slot: how many live leases expire in that slot (slot = (admission µs +
 ///   lease µs) / slot µs, a slot being a `slotsPerLease`th of the lease). A lease is released by
 ///   its admission time, so a request carries no lease name, the hash holds a few slots however
@@ -260,12 +265,6 @@ public enum LimiterFields {
             default: ":" + stem(limit)
             }
         }.joined()
-    }
-
-    /// A counter's value while its plan's field is absent: a window index no store time has
-    /// (nothing counted in it or the window before), a bucket's -1 (full), otherwise 0.
-    static func absent(_ name: String) -> Int64 {
-        name == "bt" || name.hasSuffix("i") ? -1 : 0
     }
 
     /// A lease lapses between one lease and one lease plus a slot after its admission.
