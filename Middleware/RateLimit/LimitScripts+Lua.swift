@@ -3,11 +3,11 @@ import GatewayCore
 /// The Lua text of a plan's scripts, generated once per tier. Straight-line code with the
 /// plan's numbers and field names as constants: inside Redis, the strings a script builds and
 /// the commands it runs are its cost, so an admission batch builds none but its writes' values
-/// and runs `TIME` once, then one `HMGET`, one `HSET` and one `PEXPIRE` per caller however many
-/// of its requests the batch holds (plus one `HMGET`/`HGET` per quota and request), its riding
-/// settlement included when its leases are in the batch's slot. Here: the
-/// Lua pieces both scripts draw on; the admission is in `LimitScripts+AdmitLua.swift`, the
-/// settlement in `LimitScripts+SettleLua.swift`.
+/// and runs `TIME` once, then one `HMGET` and one `HSET` per caller however many of its
+/// requests the batch holds (a `PEXPIRE` only when a window rolls or a lease slot starts; one
+/// `HMGET`/`HGET` more per quota and request), its riding settlement included when its leases
+/// are in the batch's slot. Here: the Lua pieces both scripts draw on; the admission is in
+/// `LimitScripts+AdmitLua.swift`, the settlement in `LimitScripts+SettleLua.swift`.
 extension LimitScripts {
     static let badArgumentsReply = "return redis.error_reply('ERR rate limit script: bad arguments')"
 

@@ -230,7 +230,7 @@ public final class LimitScripts: Sendable {
 /// - `k:<layout>`: every counter of the plan, packed in one value (`PackedIntegers`' words, in
 ///   `Shape.fields` order), so a batch reads and writes one string instead of a field per
 ///   counter (each field a decimal parsed and rendered inside Redis: packed, the admission
-///   script ran 13 % fewer instructions). The counters, by name:
+///   script runs 16 % fewer instructions a call). The counters, by name:
 ///   - a sliding window's `<stem>i` (the current window's index), `<stem>c` (its count) and
 ///     `<stem>p` (the previous window's count); the stem is `r` or `t` and the window in seconds;
 ///   - the burst bucket's `bt` (millionths of tokens) and `ba` (when, store µs);
