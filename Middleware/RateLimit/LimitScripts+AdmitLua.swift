@@ -13,12 +13,17 @@ extension LimitScripts {
         // with a bucket or a quota, take the general one (the limiter functions, one per limit).
         let straight = kinds.isSubset(of: [.requests, .tokens, .concurrency])
         let count = shape.entries.count
-        var lua = luaBasics
-        if windows { lua += SlidingWindow.lua + luaRoll }
-        if kinds.contains(.burst) { lua += luaBucket }
-        if kinds.contains(.concurrency) { lua += luaLapse(shape) }
-        lua += luaCalendar + luaUsage(shape)  // the riding settlements' days and months, and the quotas'
-        if quotas { lua += luaQuota }
+        // The helpers only the slow paths call are made at their first call (`lib()`): the
+        // limiters' general arithmetic, the lapse of leases, the riding settlements' and the
+        // quotas' days and months, writing a day's usage.
+        var slow = windows ? SlidingWindow.lua : ""
+        if kinds.contains(.burst) { slow += luaBucket }
+        if kinds.contains(.concurrency) { slow += luaLapse(shape) }
+        slow += luaCalendarFunctions + luaUsageWrite
+        if quotas { slow += luaQuota }
+        let lazy = luaLazily(slow)
+        let head = luaBasics + luaDay + luaRetention(shape) + lazy.lua
+        var lua = luaPendingUsage(shape, lazy: true)
         // ARGV[1]: per caller, its key's index, how many requests, then each one's reservation
         // (`AdmissionLayout`).
         lua += """
@@ -79,12 +84,7 @@ extension LimitScripts {
                     local w\(k) = left\(k) / \(window)
 
                     """
-                prepare += """
-                        s[\(s + 1)], s[\(s + 2)], rolled = roll(s[\(s)], s[\(s + 1)], s[\(s + 2)], x\(k))
-                        if rolled then s.rolled = true end
-                        s[\(s)] = x\(k)
-
-                    """
+                prepare += indented(indented(luaRoll(index: s, current: s + 1, previous: s + 2, to: "x\(k)")))
                 // `sliding_window`'s arithmetic in its order: used = previous * (left / window) + current.
                 straightLocals += "  local c\(k) = s[\(s + 1)]\n  local u\(k) = s[\(s + 2)] * w\(k) + c\(k) + \(cost)\n"
                 conditions.append("u\(k) <= \(limit.limit)")
@@ -209,22 +209,23 @@ extension LimitScripts {
             prepare += """
                     if s[\(usageField)] then
                       local d, r, p, c, k = usage_of(s[\(usageField)])
-                      if d >= 0 then usage_write(string.sub(lkey, 1, -2) .. 'd:' .. int(d), retention_ms, r, p, c, k, 0) end
+                      if d >= 0 then lib(); usage_write(string.sub(lkey, 1, -2) .. 'd:' .. int(d), retention_ms, r, p, c, k, 0) end
                       redis.call('HDEL', lkey, '\(PendingUsage.field)')
                     end
 
                 """
         }
-        if quotas { lua += "local days, day_left, month, month_left = periods(now)\n" }
+        if quotas { lua += "lib()\nlocal days, day_left, month, month_left = periods(now)\n" }
         lua += """
             local out = {now\(resets.map { ", " + $0 }.joined())}
             -- Each caller's counters, read once per batch and written once after it.
             local state, order = {}, {}
             local b = \(1 + count)
-            local available = {}
+            local available  -- made at a refusal's first limit (`record`)
             local function record(i, ok, remaining, reset, retry, avail)
               out[b + 1 + 2 * i] = remaining
               out[b + 2 + 2 * i] = reset
+              available = available or {}
               available[i] = avail
               if not ok then
                 local r = out[b + 2]
@@ -244,22 +245,24 @@ extension LimitScripts {
             // their `absent` value, and the live count is rebuilt from the lease slots (then
             // written even if no request is admitted, so the next batch finds it).
             let read = (["'\(shape.countersField)'"] + (shape.holdsLease ? ["slot"] : []) + ["'\(PendingUsage.field)'"])
-            let absent = "{" + shape.absent.map(String.init).joined(separator: ", ") + "}"
+            let absent = shape.absent.map(String.init).joined(separator: ", ")
             let rebuild = shape.leaseCount.map {
-                "\n      s[\($0 + 1)], s.dirty = lapse(lkey, now, slot, tonumber(h[2]) or 0), true"
+                "\n      lib()\n      s[\($0 + 1)], s.dirty = lapse(lkey, now, slot, tonumber(h[2]) or 0), true"
             } ?? ""
-            let stored = (slot..<(slot + read.count - 1)).map { "s[\($0)]" }.joined(separator: ", ")
             let extras = (2...read.count).map { "h[\($0)]" }.joined(separator: ", ")
+            let words = shape.fields.indices.map { "k\($0 + 1)" }.joined(separator: ", ")
+            // Made whole, its flags with it: a table given keys one at a time grows by rehashing.
+            let flags = "dirty = false, rolled = false, renew = false, emptied = false"
             lua += """
                   local s = state[lkey]
                   if not s then
                     local h = redis.call('HMGET', lkey, \(read.joined(separator: ", ")))
-                    s = \(luaUnpackCounters(shape, "h[1]"))
-                    if not s then
-                      s = \(absent)\(rebuild)
+                    if h[1] and #h[1] == \(8 * shape.fields.count) then
+                      local \(words) = struct.unpack(\(luaCountersFormat(shape)), h[1])
+                      s = {\(words), \(extras), \(flags)}
+                    else
+                      s = {\(absent), \(extras), \(flags)}\(rebuild)
                     end
-                    \(stored) = \(extras)
-                    local rolled
                 \(applyMergedLua(shape, slotField: slot))\(prepare)                    state[lkey] = s
                     order[#order + 1] = lkey
                   end
@@ -270,6 +273,7 @@ extension LimitScripts {
         // The long form: -1 (admitted) or the refusing limit, the retry, then each limit's
         // remaining and reset.
         let general = """
+              lib()
               out[b + 1], out[b + 2] = -1, 0
             \(decide)  if out[b + 1] ~= -1 then
                 for i = 1, \(count) do out[b + 1 + 2 * i] = available[i] end
@@ -346,7 +350,7 @@ extension LimitScripts {
 
                 """
         }
-        return lua + "return struct.pack('<' .. string.rep('i8', #out), unpack(out))\n"
+        return head + luaCallingLazily(lua + "return struct.pack('<' .. string.rep('i8', #out), unpack(out))\n", lazy.names)
     }
 
     /// Lua `text` one block deeper.

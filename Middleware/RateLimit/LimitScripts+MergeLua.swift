@@ -10,10 +10,11 @@ extension LimitScripts {
     static func mergeLua(_ shape: Shape) -> String {
         let sameSlot = shape.holdsLease ? "  for _, slot in ipairs(c.leases) do if slot ~= slot_n then return false end end\n" : ""
         return """
-            local merged = {}
+            local merged  -- made at the first caller merged
             local function defer(lkey, c)
               if not admitting[lkey] then return false end
-            \(sameSlot)  merged[lkey] = c
+            \(sameSlot)  merged = merged or {}
+              merged[lkey] = c
               return true
             end
 
@@ -27,7 +28,7 @@ extension LimitScripts {
     /// before it. The caller's counters are then written as a batch writes them. A folding
     /// plan's `fast` entry gets the same arithmetic, read from the riding section (`ra`) directly.
     static func applyMergedLua(_ shape: Shape, slotField: Int) -> String {
-        var lua = "    local m = merged[lkey]\n    if m then\n"
+        var lua = "    local m = merged and merged[lkey]\n    if m then\n"
         lua += releaseLua(shape, slotField: slotField, held: "m.leased[slot_n] and", count: "m.leased[slot_n]")
         for (j, window) in shape.tokenWindows.enumerated() {
             let (index, current, previous) = (window.firstField + 1, window.firstField + 2, window.firstField + 3)

@@ -179,8 +179,9 @@ extension LimitScripts {
         let entries = fast
             ? "for _, p in ipairs(slow) do\n  local lkey = keys[a[p + 1]]\n\(entry)end\n"
             : "for e = 1, n do\n\(check)\(entry)end\n"
+        // Riding, the gathering is a slow path: it makes the admission's lazy helpers (`luaLazily`).
         return (fast ? sorting : "") + """
-            local token_windows = {\(tokenWindows)}
+            \(riding ? "lib()\n" : "")local token_windows = {\(tokenWindows)}
             local quota_day, quota_month, monthly = \(shape.quotaDay), \(shape.quotaMonth), \(shape.monthly)
             local floor = math.floor
             local now\(riding ? " = batch_now" : "")
