@@ -13,17 +13,13 @@ extension LimitScripts {
         // with a bucket or a quota, take the general one (the limiter functions, one per limit).
         let straight = kinds.isSubset(of: [.requests, .tokens, .concurrency])
         let count = shape.entries.count
-        // The helpers only the slow paths call are made at their first call (`lib()`): the
-        // limiters' general arithmetic, the lapse of leases, the riding settlements' and the
-        // quotas' days and months, writing a day's usage.
+        // The limiters' general arithmetic and the lapse of leases are made at their first
+        // call (`lib()`), with the riding settlements' and the quotas' calendar.
         var slow = windows ? SlidingWindow.lua : ""
         if kinds.contains(.burst) { slow += luaBucket }
         if kinds.contains(.concurrency) { slow += luaLapse(shape) }
-        slow += luaCalendarFunctions + luaUsageWrite
         if quotas { slow += luaQuota }
-        let lazy = luaLazily(slow)
-        let head = luaBasics + luaDay + luaRetention(shape) + lazy.lua
-        var lua = luaPendingUsage(shape, lazy: true)
+        var lua = luaHelpers(shape, slow: slow)
         // ARGV[1]: per caller, its key's index, how many requests, then each one's reservation
         // (`AdmissionLayout`).
         lua += """
@@ -97,7 +93,7 @@ extension LimitScripts {
                 straightWrites += "    \(shortRemaining) = \(limit.limit) - u\(k)\n"
                 decide += """
                       do
-                        local ok, remaining, avail, reset, retry = sliding_window(\(limit.limit), \(window), s[\(s + 2)], s[\(s + 1)], \(cost), left\(k))
+                        local ok, remaining, avail, reset, retry = L.sliding_window(\(limit.limit), \(window), s[\(s + 2)], s[\(s + 1)], \(cost), left\(k))
                         record(\(k), ok, remaining, reset, retry, avail)
                       end
 
@@ -120,7 +116,7 @@ extension LimitScripts {
                       local t\(k)
                       do
                         local ok, remaining, reset, retry, avail
-                        ok, remaining, reset, retry, avail, t\(k) = bucket(\(max(1, limit.limit)), \(max(1, limit.parameter)), s[\(s)], s[\(s + 1)], now)
+                        ok, remaining, reset, retry, avail, t\(k) = L.bucket(\(max(1, limit.limit)), \(max(1, limit.parameter)), s[\(s)], s[\(s + 1)], now)
                         record(\(k), ok, remaining, reset, retry, avail)
                       end
 
@@ -134,7 +130,7 @@ extension LimitScripts {
                 straightWrites += "    \(shortRemaining) = \(limit.limit - 1) - n\(k)\n"
                 decide += """
                       if s[\(s)] >= \(limit.limit) then
-                        local live = lapse(lkey, now, slot, s[\(slot)])
+                        local live = L.lapse(lkey, now, slot, s[\(slot)])
                         if live ~= s[\(s)] then s[\(s)], s.dirty = live, true end
                       end
                       record(\(k), s[\(s)] < \(limit.limit), math.max(0, \(limit.limit - 1) - s[\(s)]), 0, \(ConcurrencyLimit.retryMicros), math.max(0, \(limit.limit) - s[\(s)]))
@@ -152,7 +148,7 @@ extension LimitScripts {
                 decide += """
                       local q\(k) = base .. \(daily ? "'d:' .. int(days)" : "'m:' .. int(month)")
                       do
-                        local ok, remaining, reset, retry, avail = quota(q\(k), \(limit.limit), \(tokens ? "reserve" : "0"), \(daily ? "day_left" : "month_left"), \(tokens))
+                        local ok, remaining, reset, retry, avail = L.quota(q\(k), \(limit.limit), \(tokens ? "reserve" : "0"), \(daily ? "day_left" : "month_left"), \(tokens))
                         record(\(k), ok, remaining, reset, retry, avail)
                       end
 
@@ -209,13 +205,13 @@ extension LimitScripts {
             prepare += """
                     if s[\(usageField)] then
                       local d, r, p, c, k = usage_of(s[\(usageField)])
-                      if d >= 0 then lib(); usage_write(string.sub(lkey, 1, -2) .. 'd:' .. int(d), retention_ms, r, p, c, k, 0) end
+                      if d >= 0 then lib(); L.usage_write(string.sub(lkey, 1, -2) .. 'd:' .. int(d), retention_ms, r, p, c, k, 0) end
                       redis.call('HDEL', lkey, '\(PendingUsage.field)')
                     end
 
                 """
         }
-        if quotas { lua += "lib()\nlocal days, day_left, month, month_left = periods(now)\n" }
+        if quotas { lua += "lib()\nlocal days, day_left, month, month_left = L.periods(now)\n" }
         lua += """
             local out = {now\(resets.map { ", " + $0 }.joined())}
             -- Each caller's counters, read once per batch and written once after it.
@@ -247,7 +243,7 @@ extension LimitScripts {
             let read = (["'\(shape.countersField)'"] + (shape.holdsLease ? ["slot"] : []) + ["'\(PendingUsage.field)'"])
             let absent = shape.absent.map(String.init).joined(separator: ", ")
             let rebuild = shape.leaseCount.map {
-                "\n      lib()\n      s[\($0 + 1)], s.dirty = lapse(lkey, now, slot, tonumber(h[2]) or 0), true"
+                "\n      lib()\n      s[\($0 + 1)], s.dirty = L.lapse(lkey, now, slot, tonumber(h[2]) or 0), true"
             } ?? ""
             let extras = (2...read.count).map { "h[\($0)]" }.joined(separator: ", ")
             let words = shape.fields.indices.map { "k\($0 + 1)" }.joined(separator: ", ")
@@ -350,7 +346,7 @@ extension LimitScripts {
 
                 """
         }
-        return head + luaCallingLazily(lua + "return struct.pack('<' .. string.rep('i8', #out), unpack(out))\n", lazy.names)
+        return lua + "return struct.pack('<' .. string.rep('i8', #out), unpack(out))\n"
     }
 
     /// Lua `text` one block deeper.

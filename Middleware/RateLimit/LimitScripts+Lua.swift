@@ -21,15 +21,12 @@ extension LimitScripts {
 
         """
 
-    /// The UTC calendar of `CalendarPeriod`, step for step: day index, µs left in the day,
-    /// month index, µs left in the month.
-    static let luaCalendar = luaDay + luaCalendarFunctions
-
-    /// A day in µs, which the admission needs at every riding settlement.
+    /// A day in µs.
     static let luaDay = "local day_us = 86400000000\n"
 
-    /// `luaCalendar`'s functions (they need `luaDay`).
-    static let luaCalendarFunctions = """
+    /// The UTC calendar of `CalendarPeriod`, step for step: day index, µs left in the day,
+    /// month index, µs left in the month. Needs `luaDay`.
+    static let luaCalendar = """
         local function civil(d)
           local z = d + 719468
           local era = math.floor(z / 146097)
@@ -60,21 +57,12 @@ extension LimitScripts {
 
         """
 
-    /// Usage into a day's (or month's) hash (`usage_write`: `HINCRBY` per field, not one
-    /// `HMGET` and one `HSET`: no reply table, no number parsed in Lua, Redis's own 64-bit
-    /// arithmetic; a period's first requests make it and set its lifetime). With counters,
-    /// the pending usage of the limiter hash (`PendingUsage`): `usage_of` reads it (day,
-    /// requests, prompt, completion, cost), `usage_add` adds a day's sums to it (a later day
-    /// moves the pending ones to their day hash first, an earlier one goes to its hash at once).
-    /// Needs `luaBasics`.
-    static func luaUsage(_ shape: Shape) -> String {
-        luaRetention(shape) + luaUsageWrite + luaPendingUsage(shape)
-    }
-
     /// How long usage is kept, in ms.
     static func luaRetention(_ shape: Shape) -> String { "local retention_ms = \(millis(shape.retentionMicros))\n" }
 
-    /// `luaUsage`'s `usage_write`.
+    /// Usage into a day's (or month's) hash: `HINCRBY` per field, not one `HMGET` and one
+    /// `HSET` (no reply table, no number parsed in Lua, Redis's own 64-bit arithmetic); a
+    /// period's first requests make it and set its lifetime. Needs `luaBasics`.
     static let luaUsageWrite = """
         local function usage_write(key, ttl, r, p, c, k, res)
           local requests = redis.call('HINCRBY', key, 'requests', int(r))
@@ -87,9 +75,11 @@ extension LimitScripts {
 
         """
 
-    /// `luaUsage`'s `usage_of` and `usage_add` (with counters). With `lazy`, `usage_add` makes
-    /// `usage_write` (`luaLazily`) before it moves a day's usage.
-    static func luaPendingUsage(_ shape: Shape, lazy: Bool = false) -> String {
+    /// With counters, the pending usage of the limiter hash (`PendingUsage`): `usage_of` reads
+    /// it (day, requests, prompt, completion, cost), `usage_add` adds a day's sums to it (a later
+    /// day moves the pending ones to their day hash first, an earlier one goes to its hash at
+    /// once, by `L.usage_write`: `luaHelpers`).
+    static func luaPendingUsage(_ shape: Shape) -> String {
         guard !shape.fields.isEmpty else { return "" }
         // Five locals, not a table: a table per caller and call, and a function call per
         // field, cost more than the `HINCRBY`s the folding saves.
@@ -107,12 +97,13 @@ extension LimitScripts {
             lua += """
                 local function usage_add(lkey, d, r, p, c, k, day, dr, dp, dc, dk)
                   if d == day then return d, r + dr, p + dp, c + dc, k + dk end
-                  \(lazy ? "lib()\n  " : "")local base = string.sub(lkey, 1, -2) .. 'd:'
+                  lib()
+                  local base = string.sub(lkey, 1, -2) .. 'd:'
                   if d > day then
-                    usage_write(base .. int(day), retention_ms, dr, dp, dc, dk, 0)
+                    L.usage_write(base .. int(day), retention_ms, dr, dp, dc, dk, 0)
                     return d, r, p, c, k
                   end
-                  if d >= 0 then usage_write(base .. int(d), retention_ms, r, p, c, k, 0) end
+                  if d >= 0 then L.usage_write(base .. int(d), retention_ms, r, p, c, k, 0) end
                   return day, dr, dp, dc, dk
                 end
 
@@ -121,44 +112,25 @@ extension LimitScripts {
         return lua
     }
 
+    /// What both scripts start with: `luaBasics`, the constants, the helpers a script calls only
+    /// on its slow paths (`slow`: the calendar, writing a day's usage, and the admission's
+    /// limiter functions) made by `luaLazily`, and the pending usage's.
+    static func luaHelpers(_ shape: Shape, slow: String = "") -> String {
+        luaBasics + luaDay + luaRetention(shape) + luaLazily(slow + luaCalendar + luaUsageWrite) + luaPendingUsage(shape)
+    }
+
     /// `helpers` (top-level `local function`s, nothing else) made only when a script first
-    /// needs one, by `lib()`, into table `L`; the script calls them as `L.name`
-    /// (`luaCallingLazily`). A script's body runs afresh at each call, making every function it
-    /// defines each time: the admission's slow paths (a refusal, a new caller, a settlement of
-    /// another slot or day) need most of its helpers, and its usual call none of them (they
-    /// were about 6 % of a call, and local names declared for them to fill, 2 % more).
-    static func luaLazily(_ helpers: String) -> (lua: String, names: [Substring]) {
+    /// needs one: `lib()` defines them into table `L`, and the script calls them as `L.name`
+    /// after calling `lib()`. A script's body runs afresh at each call, making every function
+    /// it defines each time: the admission's slow paths (a refusal, a new caller, a settlement
+    /// of another slot or day) need most of its helpers, and its usual call none of them (they
+    /// were about 6 % of a call; locals declared for `lib()` to fill, upvalues made at each
+    /// call, cost 2 % more than the table).
+    static func luaLazily(_ helpers: String) -> String {
         let prefix = "local function "
         let names = helpers.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { $0.dropFirst(prefix.count).prefix { $0 != "(" } }
         let table = names.map { "\($0) = \($0)" }.joined(separator: ", ")
-        return ("local L\nlocal function lib()\nif L then return L end\n\(helpers)L = {\(table)}\nreturn L\nend\n", names)
-    }
-
-    /// `lua` with each call of a function in `names` made through `lib`'s table: `name(`
-    /// becomes `L.name(` where `name` is a whole identifier (strings are not told apart: the
-    /// scripts name no helper in one).
-    static func luaCallingLazily(_ lua: String, _ names: [Substring]) -> String {
-        func identifier(_ c: Character) -> Bool { c == "_" || c.isLetter || c.isNumber }
-        var out = ""
-        out.reserveCapacity(lua.count + 256)
-        var i = lua.startIndex
-        var previous: Character = " "
-        while i < lua.endIndex {
-            let c = lua[i]
-            guard c == "_" || c.isLetter, !identifier(previous), previous != "." else {
-                out.append(c)
-                previous = c
-                i = lua.index(after: i)
-                continue
-            }
-            let end = lua[i...].firstIndex { !identifier($0) } ?? lua.endIndex
-            let word = lua[i..<end]
-            if end < lua.endIndex, lua[end] == "(", names.contains(word) { out += "L." }
-            out += word
-            previous = lua[lua.index(before: end)]
-            i = end
-        }
-        return out
+        return "local L\nlocal function lib()\nif L then return L end\n\(helpers)L = {\(table)}\nreturn L\nend\n"
     }
 
     /// The counters' word format (`LimiterFields`), a Lua string literal.

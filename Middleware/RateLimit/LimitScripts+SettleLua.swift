@@ -6,11 +6,11 @@ import GatewayCore
 extension LimitScripts {
     /// The settlement script: its body (`settleBody`) over ARGV[1].
     static func settleLua(_ shape: Shape) -> String {
-        luaBasics + luaCalendar + luaUsage(shape) + "local keys, argv = KEYS, ARGV\n" + luaUnpackBatch(arity: settleArity) + settleBody(shape) + "return n\n"
+        luaHelpers(shape) + "local keys, argv = KEYS, ARGV\n" + luaUnpackBatch(arity: settleArity) + settleBody(shape) + "return n\n"
     }
 
     /// Settles the `n` packed entries in `a` (over `keys`): validates every entry before it
-    /// writes anything. Needs `luaBasics` and `luaCalendar`; its locals are its own when it runs
+    /// writes anything. Needs `luaHelpers`; its locals are its own when it runs
     /// inside a block (the admission script runs it for the settlements riding with a batch).
     ///
     /// Riding with an admission batch (`riding`), a caller the batch also admits, whose leases
@@ -90,7 +90,7 @@ extension LimitScripts {
               local base = string.sub(lkey, 1, -2)
               for _, slot in ipairs(c.slots) do
                 local u = c.usage[slot]
-                usage_write(base .. u.prefix .. int(u.index), u.ttl, u[1], u[2], u[3], u[4], u[5])
+                L.usage_write(base .. u.prefix .. int(u.index), u.ttl, u[1], u[2], u[3], u[4], u[5])
               end
 
             """
@@ -136,7 +136,7 @@ extension LimitScripts {
                 add(c, days, 'd:', days, retention_ms, count, prompt, completion, cost, quota_day and reserved or 0)
               end
               if monthly then
-                local _, _, month = periods(at)
+                local _, _, month = L.periods(at)
                 add(c, -1 - month, 'm:', month, retention_ms + 31 * 86400000, count, prompt, completion, cost, quota_month and reserved or 0)
               end
 
@@ -179,9 +179,11 @@ extension LimitScripts {
         let entries = fast
             ? "for _, p in ipairs(slow) do\n  local lkey = keys[a[p + 1]]\n\(entry)end\n"
             : "for e = 1, n do\n\(check)\(entry)end\n"
-        // Riding, the gathering is a slow path: it makes the admission's lazy helpers (`luaLazily`).
+        // The gathering writes days and reads months with the lazily made helpers (`luaLazily`);
+        // riding with an admission, it is a slow path.
         return (fast ? sorting : "") + """
-            \(riding ? "lib()\n" : "")local token_windows = {\(tokenWindows)}
+            lib()
+            local token_windows = {\(tokenWindows)}
             local quota_day, quota_month, monthly = \(shape.quotaDay), \(shape.quotaMonth), \(shape.monthly)
             local floor = math.floor
             local now\(riding ? " = batch_now" : "")
