@@ -58,11 +58,14 @@ def load_servers(mock_llm=None, redis=False, cpu=1):
             process.wait()
 
 
-def gateway_config(chain, port, upstream_port=None, redis_port=None, busy_poll=None):
+def gateway_config(chain, port, upstream_port=None, redis_port=None, busy_poll=None, connections=32):
     """A one-worker gateway on `port` for one chain of bench/ratelimit.sh: `plain` (router only),
     `memory` or `redis` (auth + rate_limit under the bench tier, whose limits no load reaches),
-    in front of the built-in mock or of mock-llm at `upstream_port`."""
+    in front of the built-in mock or of mock-llm at `upstream_port`, for a load of `connections`
+    at once (as bench/ratelimit.sh: the tier's concurrency and the upstream pool stay above it)."""
     lines = [f'server: {{ listen: "127.0.0.1:{port}", workers: 1 }}']
+    if connections > 64:
+        lines.append(f"upstream: {{ max_connections_per_host: {connections} }}")
     if upstream_port:
         lines.append(f'providers: {{ up: {{ type: openai, base_url: "http://127.0.0.1:{upstream_port}/v1", api_key: "sk-up" }} }}')
         lines.append("models: { bench: { deployments: [ { provider: up, model: mock-gpt } ] } }")
@@ -74,7 +77,7 @@ def gateway_config(chain, port, upstream_port=None, redis_port=None, busy_poll=N
         lines.append("pipeline: { router: { strategy: priority } }")
     else:
         key_sha256 = hashlib.sha256(BENCH_KEY.encode()).hexdigest()
-        lines.append("tiers: { bench: { requests_per_minute: 100000000, tokens_per_minute: 1000000000000, max_concurrent: 1000 } }")
+        lines.append("tiers: { bench: { requests_per_minute: 100000000, tokens_per_minute: 1000000000000, max_concurrent: " + str(2 * connections if connections > 500 else 1000) + " } }")
         lines.append(f'keys: [ {{ name: bench, key_sha256: "{key_sha256}", tier: bench }} ]')
         lines.append("pipeline: { auth: { required: true }, rate_limit: {}, router: { strategy: priority } }")
     if chain == "redis":

@@ -6,13 +6,13 @@ with the host's load; instruction counts do not, so they show what a change to t
 code did. For each chain of bench/ratelimit.sh (`plain`: router only; `memory`: auth +
 rate_limit on the memory store; `redis`: the same on Redis, `busy_poll: 0s` so that polling for
 a reply is not counted as work) this runs the gateway (1 worker, CPU 0) under valgrind's
-callgrind twice, with `wrk -t1 -c32` on CPU 1 for a short and a long run, and reports
+callgrind twice, with `wrk -t1 -c32` (`--connections`) on CPU 1 for a short and a long run, and reports
 (instructions of the long run - of the short) / (requests of the long - of the short): start-up,
 configuration and warm-up drop out. The upstream is the built-in mock provider (`inprocess`) or a
 mock-llm server on CPU 1 (`--upstream mock-llm`); redis-server, when needed, runs on CPU 1 too.
 
 Usage: bench/instructions.py [--chains plain,memory,redis] [--upstream inprocess|mock-llm]
-                             [--switchyard BIN] [--mock-llm BIN] [--seconds 3,9]
+                             [--switchyard BIN] [--mock-llm BIN] [--seconds 3,9] [--connections 32]
 Needs valgrind and wrk (scripts/setup.sh --bench), redis-server (--test). Loopback only;
 everything it starts is stopped when it ends. The binary is stripped of its debug sections
 first (valgrind reads Swift's DWARF slowly and sometimes not at all).
@@ -22,7 +22,7 @@ import argparse, os, re, shutil, subprocess, sys, tempfile
 from benchlib import free_port, gateway_config, load_servers, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-def run(binary, config_path, port, seconds, workdir):
+def run(binary, config_path, port, seconds, workdir, connections):
     """(requests served, instructions counted) for one gateway under callgrind and `seconds` of wrk."""
     log = os.path.join(workdir, f"valgrind-{seconds}.log")
     with open(log, "w") as stderr:
@@ -34,7 +34,7 @@ def run(binary, config_path, port, seconds, workdir):
                                     config_path], stdout=subprocess.DEVNULL, stderr=stderr, env=env)
     try:
         wait_port(port, gateway, "switchyard under valgrind")
-        out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{seconds}s", "-s",
+        out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s",
                               os.path.join(ROOT, "bench", "chat.lua"), f"http://127.0.0.1:{port}/v1/chat/completions"],
                              capture_output=True, text=True, check=True).stdout
     finally:
@@ -53,6 +53,7 @@ def main():
     parser.add_argument("--switchyard", default=os.path.join(ROOT, ".build/release/switchyard"))
     parser.add_argument("--mock-llm", default=os.path.join(ROOT, ".build/release/mock-llm"))
     parser.add_argument("--seconds", default="3,9", help="the short and the long run's wrk seconds")
+    parser.add_argument("--connections", type=int, default=32, help="wrk's connections")
     args = parser.parse_args()
     chains = args.chains.split(",")
     short, long = (int(s) for s in args.seconds.split(","))
@@ -68,7 +69,7 @@ def main():
         binary = os.path.join(workdir, "switchyard")
         subprocess.run(["objcopy", "--strip-debug", args.switchyard, binary], check=True)
         with load_servers(mock_llm=mock_llm, redis="redis" in chains) as (upstream_port, redis_port):
-            print(f"# user-space instructions per request, callgrind, wrk -t1 -c32, {args.upstream} upstream "
+            print(f"# user-space instructions per request, callgrind, wrk -t1 -c{args.connections}, {args.upstream} upstream "
                   f"({long} s run minus {short} s run)")
             print("| chain | instructions per request | requests counted |")
             print("|---|---:|---:|")
@@ -76,9 +77,10 @@ def main():
                 port = free_port()
                 path = os.path.join(workdir, f"{chain}.yaml")
                 with open(path, "w") as f:
-                    f.write(gateway_config(chain, port, upstream_port, redis_port, busy_poll="0s"))
-                n1, i1 = run(binary, path, port, short, workdir)
-                n2, i2 = run(binary, path, port, long, workdir)
+                    f.write(gateway_config(chain, port, upstream_port, redis_port, busy_poll="0s",
+                                           connections=args.connections))
+                n1, i1 = run(binary, path, port, short, workdir, args.connections)
+                n2, i2 = run(binary, path, port, long, workdir, args.connections)
                 print(f"| {chain} | {(i2 - i1) / (n2 - n1):,.0f} | {n2 - n1:,} |")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -28,7 +28,9 @@
 # <repo>/.build/release/{switchyard,mock-llm}), BENCH_PROXY_QUOTA (percent of one CPU; each
 # gateway runs in a CPU cgroup capped at that share, so its CPU binds every chain's
 # throughput and the load CPU has room; needs root and the cgroup v1 `cpu` controller or v2
-# with `cpu` enabled; off by default).
+# with `cpu` enabled; off by default), BENCH_UPSTREAM_LATENCY_MS (mock-llm only, default 0: mock-llm
+# waits this long before each answer, as a model does; with many connections this is the load an
+# LLM gateway serves, where each request is in flight for a while and many overlap).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,13 +48,14 @@ SWITCHYARD_BIN=${SWITCHYARD_BIN:-$ROOT/.build/release/switchyard}
 MOCK_LLM_BIN=${MOCK_LLM_BIN:-$ROOT/.build/release/mock-llm}
 UPSTREAM=${BENCH_UPSTREAM:-inprocess}
 PROXY_QUOTA=${BENCH_PROXY_QUOTA:-}
+UPSTREAM_LATENCY_MS=${BENCH_UPSTREAM_LATENCY_MS:-0}
 [[ $UPSTREAM == inprocess || $UPSTREAM == mock-llm ]] || { echo "BENCH_UPSTREAM must be inprocess or mock-llm" >&2; exit 1; }
 BENCH_KEY=sk-bench   # what chat.lua sends as its bearer key
 
 log() { printf '[ratelimit %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for value in "$DURATION" "$REPEATS" "$WARMUP" "$CONNECTIONS" "$PROXY_CPU" "$LOAD_CPU" ${REDIS_CPU:+"$REDIS_CPU"}; do
+for value in "$DURATION" "$REPEATS" "$WARMUP" "$CONNECTIONS" "$PROXY_CPU" "$LOAD_CPU" "$UPSTREAM_LATENCY_MS" ${REDIS_CPU:+"$REDIS_CPU"}; do
     [[ $value =~ ^[0-9]+$ ]] || die "settings must be whole numbers, got '$value'"
 done
 (( DURATION > 0 && REPEATS > 0 )) || die "BENCH_DURATION and BENCH_REPEATS must be positive"
@@ -148,6 +151,10 @@ if [[ $UPSTREAM == mock-llm ]]; then
     wait_port "$MOCK_PORT" "$MOCK_PID" mock-llm
     PROVIDERS="providers: { up: { type: openai, base_url: \"http://127.0.0.1:$MOCK_PORT/v1\", api_key: \"sk-up\" } }"
     DEPLOYMENT='{ provider: up, model: mock-gpt }'
+    # mock-llm reads a fault plan from the model's name: "+latency=N" holds each answer N ms.
+    (( UPSTREAM_LATENCY_MS > 0 )) && DEPLOYMENT="{ provider: up, model: \"mock-gpt+latency=$UPSTREAM_LATENCY_MS\" }"
+elif (( UPSTREAM_LATENCY_MS > 0 )); then
+    die "BENCH_UPSTREAM_LATENCY_MS needs BENCH_UPSTREAM=mock-llm"
 fi
 
 # redis_calls: INFO commandstats as one JSON object {command: calls}, plus "_reads": the reads
@@ -178,13 +185,16 @@ for target in "${TARGETS[@]}"; do
     {
         printf 'server: { listen: "127.0.0.1:%s", workers: 1 }\n' "$port"
         printf '%s\n' "$PROVIDERS"
+        # Every request in flight may hold an upstream connection (mock-llm speaks HTTP/1.1).
+        (( CONNECTIONS > 64 )) && printf 'upstream: { max_connections_per_host: %s }\n' "$CONNECTIONS"
         printf 'models: { bench: { deployments: [ %s ] } }\n' "$DEPLOYMENT"
         printf 'log: { level: warning, access_log: false }\n'
         if [[ $target == plain ]]; then
             printf 'pipeline: { router: { strategy: priority } }\n'
         else
             # Limits far above what one core can serve, so every request is checked and none refused.
-            printf 'tiers: { bench: { requests_per_minute: 100000000, tokens_per_minute: 1000000000000, max_concurrent: 1000 } }\n'
+            printf 'tiers: { bench: { requests_per_minute: 100000000, tokens_per_minute: 1000000000000, max_concurrent: %s } }\n' \
+                $(( CONNECTIONS > 500 ? 2 * CONNECTIONS : 1000 ))
             printf 'keys: [ { name: bench, key_sha256: "%s", tier: bench } ]\n' "$KEY_SHA256"
             printf 'pipeline: { auth: { required: true }, rate_limit: {}, router: { strategy: priority } }\n'
         fi
@@ -303,12 +313,15 @@ cp "$RESULTS" "$BENCH_DIR/out/ratelimit-results-$STAMP.jsonl"
 cp "$WORKDIR/wrk.log" "$BENCH_DIR/out/ratelimit-wrk-$STAMP.log"
 SETTINGS="BENCH_DURATION=$DURATION BENCH_REPEATS=$REPEATS BENCH_WARMUP=$WARMUP BENCH_CONNECTIONS=$CONNECTIONS"
 SETTINGS+=" BENCH_PROXY_CPU=$PROXY_CPU BENCH_LOAD_CPU=$LOAD_CPU BENCH_REDIS_CPU=$REDIS_CPU BENCH_UPSTREAM=$UPSTREAM"
+(( UPSTREAM_LATENCY_MS > 0 )) && SETTINGS+=" BENCH_UPSTREAM_LATENCY_MS=$UPSTREAM_LATENCY_MS"
 [[ -n $PROXY_QUOTA ]] && SETTINGS+=" BENCH_PROXY_QUOTA=$PROXY_QUOTA"
 python3 - "$RESULTS" "$CLK_TCK" "$SETTINGS $COMMAND_LINE" "$PROXY_CPU" "$LOAD_CPU" "$DURATION" "$REDIS_VERSION" \
-    "bench/out/ratelimit-results-$STAMP.jsonl" "$CONNECTIONS" "$UPSTREAM" "$PROXY_QUOTA" "$REDIS_CPU" >"$REPORT" <<'PY'
+    "bench/out/ratelimit-results-$STAMP.jsonl" "$CONNECTIONS" "$UPSTREAM" "$PROXY_QUOTA" "$REDIS_CPU" \
+    "$UPSTREAM_LATENCY_MS" >"$REPORT" <<'PY'
 import datetime, json, os, platform, statistics, sys
 
-results, clk_tck, command, proxy_cpu, load_cpu, duration, redis_version, raw, conns, upstream, quota, store_cpu = sys.argv[1:]
+(results, clk_tck, command, proxy_cpu, load_cpu, duration, redis_version, raw, conns, upstream, quota, store_cpu,
+ upstream_latency_ms) = sys.argv[1:]
 shared = store_cpu == load_cpu  # Redis takes its CPU from wrk and mock-llm
 clk_tck = int(clk_tck)
 records = [json.loads(line) for line in open(results) if line.strip()]
@@ -387,7 +400,8 @@ out = ["# Auth + rate limiting benchmark", "",
        f"- command: `{command}`",
        f"- Switchyard 1 worker on CPU {proxy_cpu}"
        + (f" (each gateway capped at {quota} % of it: its CPU binds every chain)" if quota else "") + ", upstream "
-       + ("the in-process `mock` provider" if upstream == "inprocess" else f"mock-llm over HTTP on CPU {load_cpu}")
+       + ("the in-process `mock` provider" if upstream == "inprocess" else f"mock-llm over HTTP on CPU {load_cpu}"
+          + (f", answering after {upstream_latency_ms} ms" if int(upstream_latency_ms) else ""))
        + (f"; wrk `-t1` and redis-server {redis_version} on CPU {load_cpu}" if shared
           else f"; wrk `-t1` on CPU {load_cpu}, redis-server {redis_version} on CPU {store_cpu}"
           + (" with the gateways" if store_cpu == proxy_cpu else " of its own"))
