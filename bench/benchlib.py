@@ -1,6 +1,7 @@
 """What the Python bench scripts share (imported by bench/*.py): ports on 127.0.0.1 for the
 servers they start, the load-side servers (mock-llm, redis-server), and the gateway
-configurations of bench/ratelimit.sh's chains."""
+configurations of bench/ratelimit.sh's chains (`python3 benchlib.py config …` prints one for
+the shell scripts)."""
 import contextlib, hashlib, socket, subprocess, sys, time
 
 BENCH_KEY = "sk-bench"  # what chat.lua sends as its bearer key
@@ -58,17 +59,20 @@ def load_servers(mock_llm=None, redis=False, cpu=1):
             process.wait()
 
 
-def gateway_config(chain, port, upstream_port=None, redis_port=None, busy_poll=None, connections=32):
+def gateway_config(chain, port, upstream_port=None, redis_port=None, busy_poll=None, connections=32,
+                   upstream_latency_ms=0):
     """A one-worker gateway on `port` for one chain of bench/ratelimit.sh: `plain` (router only),
     `memory` or `redis` (auth + rate_limit under the bench tier, whose limits no load reaches),
-    in front of the built-in mock or of mock-llm at `upstream_port`, for a load of `connections`
-    at once (as bench/ratelimit.sh: the tier's concurrency and the upstream pool stay above it)."""
+    in front of the built-in mock or of mock-llm at `upstream_port` (holding each answer
+    `upstream_latency_ms`: mock-llm reads "+latency=N" in the model's name), for a load of
+    `connections` at once: the tier's concurrency and the upstream pool stay above it."""
     lines = [f'server: {{ listen: "127.0.0.1:{port}", workers: 1 }}']
-    if connections > 64:
+    if connections > 64:  # every request in flight may hold an upstream connection (HTTP/1.1)
         lines.append(f"upstream: {{ max_connections_per_host: {connections} }}")
     if upstream_port:
+        model = f'"mock-gpt+latency={upstream_latency_ms}"' if upstream_latency_ms else "mock-gpt"
         lines.append(f'providers: {{ up: {{ type: openai, base_url: "http://127.0.0.1:{upstream_port}/v1", api_key: "sk-up" }} }}')
-        lines.append("models: { bench: { deployments: [ { provider: up, model: mock-gpt } ] } }")
+        lines.append(f"models: {{ bench: {{ deployments: [ {{ provider: up, model: {model} }} ] }} }}")
     else:
         lines.append("providers: { mock: { type: mock } }")
         lines.append("models: { bench: { deployments: [ { provider: mock, model: mock-gpt } ] } }")
@@ -76,6 +80,7 @@ def gateway_config(chain, port, upstream_port=None, redis_port=None, busy_poll=N
     if chain == "plain":
         lines.append("pipeline: { router: { strategy: priority } }")
     else:
+        # Limits far above what one core can serve, so every request is checked and none refused.
         key_sha256 = hashlib.sha256(BENCH_KEY.encode()).hexdigest()
         lines.append("tiers: { bench: { requests_per_minute: 100000000, tokens_per_minute: 1000000000000, max_concurrent: " + str(2 * connections if connections > 500 else 1000) + " } }")
         lines.append(f'keys: [ {{ name: bench, key_sha256: "{key_sha256}", tier: bench }} ]')
@@ -84,3 +89,11 @@ def gateway_config(chain, port, upstream_port=None, redis_port=None, busy_poll=N
         poll = f", busy_poll: {busy_poll}" if busy_poll else ""
         lines.append(f'state: {{ backend: redis, url: "redis://127.0.0.1:{redis_port}/0"{poll} }}')
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["config"]:
+    # config CHAIN PORT UPSTREAM_PORT REDIS_PORT CONNECTIONS UPSTREAM_LATENCY_MS (0: none)
+    chain, *numbers = sys.argv[2:]
+    port, upstream_port, redis_port, connections, latency = (int(n) for n in numbers)
+    sys.stdout.write(gateway_config(chain, port, upstream_port or None, redis_port or None, connections=connections,
+                                    upstream_latency_ms=latency))

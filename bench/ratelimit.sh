@@ -134,8 +134,7 @@ for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PO
 REDIS_VERSION=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)
 
 # --- mock-llm, on the load CPU, when it is the upstream ----------------------------------------
-PROVIDERS='providers: { mock: { type: mock } }'
-DEPLOYMENT='{ provider: mock, model: mock-gpt }'
+MOCK_PORT=0   # the built-in mock provider unless mock-llm is started
 if [[ $UPSTREAM == mock-llm ]]; then
     [[ -x $MOCK_LLM_BIN ]] || (cd "$ROOT" && swift build -c release --product mock-llm)
     taskset -c "$LOAD_CPU" "$MOCK_LLM_BIN" --host 127.0.0.1 --port 0 --workers 1 >"$WORKDIR/mock-llm.log" 2>&1 &
@@ -149,10 +148,6 @@ if [[ $UPSTREAM == mock-llm ]]; then
     done
     [[ -n $MOCK_PORT ]] || die "mock-llm printed no listening port"
     wait_port "$MOCK_PORT" "$MOCK_PID" mock-llm
-    PROVIDERS="providers: { up: { type: openai, base_url: \"http://127.0.0.1:$MOCK_PORT/v1\", api_key: \"sk-up\" } }"
-    DEPLOYMENT='{ provider: up, model: mock-gpt }'
-    # mock-llm reads a fault plan from the model's name: "+latency=N" holds each answer N ms.
-    (( UPSTREAM_LATENCY_MS > 0 )) && DEPLOYMENT="{ provider: up, model: \"mock-gpt+latency=$UPSTREAM_LATENCY_MS\" }"
 elif (( UPSTREAM_LATENCY_MS > 0 )); then
     die "BENCH_UPSTREAM_LATENCY_MS needs BENCH_UPSTREAM=mock-llm"
 fi
@@ -175,31 +170,15 @@ print(json.dumps(calls, sort_keys=True))'
 }
 
 # --- the three gateways, each alone on the proxy CPU when measured -----------------------------
-KEY_SHA256=$(printf '%s' "$BENCH_KEY" | sha256sum | cut -d' ' -f1)
 TARGETS=(plain memory redis)
 declare -A GW_PORT GW_PID
 for target in "${TARGETS[@]}"; do
     free_port gateway_port
     port=$gateway_port
     config="$WORKDIR/$target.yaml"
-    {
-        printf 'server: { listen: "127.0.0.1:%s", workers: 1 }\n' "$port"
-        printf '%s\n' "$PROVIDERS"
-        # Every request in flight may hold an upstream connection (mock-llm speaks HTTP/1.1).
-        (( CONNECTIONS > 64 )) && printf 'upstream: { max_connections_per_host: %s }\n' "$CONNECTIONS"
-        printf 'models: { bench: { deployments: [ %s ] } }\n' "$DEPLOYMENT"
-        printf 'log: { level: warning, access_log: false }\n'
-        if [[ $target == plain ]]; then
-            printf 'pipeline: { router: { strategy: priority } }\n'
-        else
-            # Limits far above what one core can serve, so every request is checked and none refused.
-            printf 'tiers: { bench: { requests_per_minute: 100000000, tokens_per_minute: 1000000000000, max_concurrent: %s } }\n' \
-                $(( CONNECTIONS > 500 ? 2 * CONNECTIONS : 1000 ))
-            printf 'keys: [ { name: bench, key_sha256: "%s", tier: bench } ]\n' "$KEY_SHA256"
-            printf 'pipeline: { auth: { required: true }, rate_limit: {}, router: { strategy: priority } }\n'
-        fi
-        [[ $target == redis ]] && printf 'state: { backend: redis, url: "redis://127.0.0.1:%s/0" }\n' "$REDIS_PORT"
-    } >"$config"
+    # The chain's configuration as the Python benches make it (benchlib.gateway_config).
+    python3 "$BENCH_DIR/benchlib.py" config "$target" "$port" "$MOCK_PORT" "$REDIS_PORT" "$CONNECTIONS" \
+        "$UPSTREAM_LATENCY_MS" >"$config" || die "cannot write $config"
     "$SWITCHYARD_BIN" check-config --config "$config" >/dev/null || die "switchyard rejected $config"
     taskset -c "$PROXY_CPU" "$SWITCHYARD_BIN" serve --config "$config" >"$WORKDIR/$target.log" 2>&1 &
     GW_PID[$target]=$!
