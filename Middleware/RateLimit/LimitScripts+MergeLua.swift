@@ -30,17 +30,7 @@ extension LimitScripts {
     static func applyMergedLua(_ shape: Shape, slotField: Int) -> String {
         var lua = "    local m = merged and merged[lkey]\n    if m then\n"
         lua += releaseLua(shape, slotField: slotField, held: "m.leased[slot_n] and", count: "m.leased[slot_n]")
-        for (j, window) in shape.tokenWindows.enumerated() {
-            let (index, current, previous) = (window.firstField + 1, window.firstField + 2, window.firstField + 3)
-            lua += """
-                      do
-                        local d, si = m.deltas[\(j + 1)], s[\(index)]
-                        if d and d[si] then s[\(current)] = s[\(current)] + d[si] end
-                        if d and d[si - 1] then s[\(previous)] = s[\(previous)] + d[si - 1] end
-                      end
-
-                """
-        }
+        lua += luaAddDeltas(shape, deltas: "m.deltas", to: "s")
         lua += "      s.dirty = true\n    end\n"
         guard shape.foldsUsage else { return lua }
         // A riding entry the admission applies itself (`settleBody`'s `fast`): one entry, its
@@ -85,5 +75,26 @@ extension LimitScripts {
                   end
 
             """
+    }
+
+    /// A settlement's token deltas (`deltas`: per token window, window index → delta) added to a
+    /// caller's counters in Lua table `counters` (`shape.fields` order): the stored window's
+    /// delta to its current count, the window before's to its previous one (the settlement's
+    /// arithmetic, `LimitScripts+SettleLua.swift`). With `changed`, that local is set when one
+    /// is added.
+    static func luaAddDeltas(_ shape: Shape, deltas: String, to counters: String, changed: String? = nil) -> String {
+        let (flag, set) = changed.map { (", " + $0, ", true") } ?? ("", "")
+        return shape.tokenWindows.enumerated().map { j, window in
+            let (index, current, previous) = (window.firstField + 1, window.firstField + 2, window.firstField + 3)
+            return """
+                      do
+                        local d, si = \(deltas)[\(j + 1)], \(counters)[\(index)]
+                        if d and (d[si] or d[si - 1]) then
+                          \(counters)[\(current)], \(counters)[\(previous)]\(flag) = \(counters)[\(current)] + (d[si] or 0), \(counters)[\(previous)] + (d[si - 1] or 0)\(set)
+                        end
+                      end
+
+                """
+        }.joined()
     }
 }

@@ -27,19 +27,7 @@ extension LimitScripts {
         // its token deltas added to the stored window and the one before it, in one read and
         // one write. While its counters are absent (`LimiterFields`) only the slots change: the
         // live count is rebuilt from them.
-        var windows = ""
-        for (j, window) in shape.tokenWindows.enumerated() {
-            let i = window.firstField + 1
-            windows += """
-                      do
-                        local d, si = c.deltas[\(j + 1)], k[\(i)]
-                        if d and (d[si] or d[si - 1]) then
-                          k[\(i + 1)], k[\(i + 2)], changed = k[\(i + 1)] + (d[si] or 0), k[\(i + 2)] + (d[si - 1] or 0), true
-                        end
-                      end
-
-                """
-        }
+        let windows = luaAddDeltas(shape, deltas: "c.deltas", to: "k", changed: "changed")
         let counters = shape.fields.isEmpty ? "" : deferring + """
               if (#c.leases > 0 or next(c.deltas))\(deferred) then
                 local read = {'\(shape.countersField)'}
